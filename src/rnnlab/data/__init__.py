@@ -1,0 +1,1 @@
+"""Pure NumPy / stdlib data handling: padding, tokenising, vocabularies, text readers."""

@@ -1,0 +1,137 @@
+"""`pad_sequences` and `to_categorical` with Keras 3 semantics and defaults.
+
+Both are drop-in replacements for `keras.utils.pad_sequences` and
+`keras.utils.to_categorical`; only the error messages differ (clearer), and
+inputs Keras silently mangles (negative labels, `maxlen=0`) are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from rnnlab.errors import DataError, check_choice, check_int
+
+
+def pad_sequences(
+    sequences: Sequence[Sequence[Any]],
+    maxlen: int | None = None,
+    dtype: Any = "int32",
+    padding: str = "pre",
+    truncating: str = "pre",
+    value: Any = 0.0,
+) -> np.ndarray:
+    """Pad (and truncate) a list of sequences to one length, as Keras does.
+
+    Args:
+        sequences: n sequences (lists or arrays); each item may itself be a vector,
+            in which case all items must share that shape.
+        maxlen: output length; default the longest sequence.
+        dtype: output dtype (Keras default "int32").
+        padding: 'pre' or 'post': where the `value` padding goes.
+        truncating: 'pre' or 'post': which end is cut from longer sequences
+            ('pre' keeps the last `maxlen` tokens).
+        value: the padding value.
+
+    Returns:
+        (n, maxlen) array, or (n, maxlen, *item_shape).
+
+    >>> pad_sequences([[1, 2, 3], [4]], maxlen=2)
+    array([[2, 3],
+           [0, 4]], dtype=int32)
+    >>> pad_sequences([[1, 2], []], padding="post", value=-1)
+    array([[ 1,  2],
+           [-1, -1]], dtype=int32)
+    """
+    if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__len__"):
+        raise TypeError(
+            f"`sequences` must be a list of sequences, got {type(sequences).__name__}"
+        )
+    check_int("maxlen", maxlen, minimum=1, allow_none=True)
+    check_choice("padding", padding, ("pre", "post"))
+    check_choice("truncating", truncating, ("pre", "post"))
+    dtype = np.dtype(dtype)
+    if isinstance(value, str) and dtype != object and dtype.kind not in "US":
+        raise TypeError(
+            f"`value` is the string {value!r} but `dtype` is {dtype}; "
+            "pass dtype=object or dtype=str to pad with strings"
+        )
+
+    lengths = np.empty(len(sequences), dtype=np.int64)
+    sample_shape: tuple[int, ...] = ()
+    shape_found = False
+    for i, seq in enumerate(sequences):
+        try:
+            lengths[i] = len(seq)
+        except TypeError:
+            raise TypeError(
+                f"`sequences` must contain sequences; item {i} is "
+                f"{type(seq).__name__} {seq!r}, which has no length"
+            ) from None
+        if not shape_found and lengths[i]:
+            sample_shape = np.asarray(seq).shape[1:]
+            shape_found = True
+    if maxlen is None:
+        maxlen = int(lengths.max()) if len(lengths) else 0
+
+    out = np.full((len(sequences), maxlen) + sample_shape, value, dtype=dtype)
+    for i, seq in enumerate(sequences):
+        n = min(int(lengths[i]), maxlen)
+        if n == 0:
+            continue
+        kept = seq[-n:] if truncating == "pre" else seq[:n]
+        kept = np.asarray(kept, dtype=dtype)
+        if kept.shape[1:] != sample_shape:
+            raise DataError(
+                f"sequence {i} has items of shape {kept.shape[1:]}, but earlier "
+                f"items have shape {sample_shape}; all items must share one shape"
+            )
+        if padding == "post":
+            out[i, :n] = kept
+        else:
+            out[i, maxlen - n:] = kept
+    return out
+
+
+def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:
+    """One-hot encode integer labels, as `keras.utils.to_categorical` does.
+
+    Args:
+        y: integer labels of any shape; a trailing axis of size 1 is dropped.
+        num_classes: number of columns. Default `max(y) + 1`, which depends on
+            the labels present: pass it explicitly whenever a split may miss
+            classes (the seed Reuters test split has 43 of 46).
+
+    Returns:
+        float64 array of shape `y.shape + (num_classes,)`.
+
+    >>> to_categorical([0, 2], num_classes=3)
+    array([[1., 0., 0.],
+           [0., 0., 1.]])
+    """
+    check_int("num_classes", num_classes, minimum=1, allow_none=True)
+    arr = np.asarray(y)
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise DataError("`y` must hold integer class labels, got non-integer floats")
+    elif arr.dtype.kind not in "iub":
+        raise TypeError(f"`y` must hold integer class labels, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    shape = arr.shape
+    if len(shape) > 1 and shape[-1] == 1:
+        shape = shape[:-1]
+    flat = arr.reshape(-1)
+    if flat.size and flat.min() < 0:
+        raise DataError(f"`y` must hold labels >= 0, got {int(flat.min())}")
+    if num_classes is None:
+        num_classes = int(flat.max()) + 1 if flat.size else 0
+    elif flat.size and flat.max() >= num_classes:
+        raise DataError(
+            f"`y` holds label {int(flat.max())}, which does not fit "
+            f"`num_classes`={num_classes}; labels must be in [0, {num_classes - 1}]"
+        )
+    out = np.zeros((flat.size, num_classes))
+    out[np.arange(flat.size), flat] = 1.0
+    return out.reshape(shape + (num_classes,))

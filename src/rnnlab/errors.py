@@ -1,0 +1,107 @@
+"""Exception classes and the validation helpers that give every message one shape.
+
+Messages name the argument, the rule and the value, and where it helps, the fix:
+"`units` must be a positive integer, got 0".
+"""
+
+from __future__ import annotations
+
+import difflib
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+
+class RnnlabError(Exception):
+    """Base class of every error rnnlab raises on purpose."""
+
+
+class DataError(RnnlabError, ValueError):
+    """The contents of a data set, file or array are unusable (empty, malformed, ...)."""
+
+
+class DataFileError(RnnlabError, OSError):
+    """A data file is missing, unreadable, corrupt, truncated or fails its checksum."""
+
+
+class ConfigError(RnnlabError, ValueError):
+    """A configuration is invalid: an unknown key, a wrong type or a bad value."""
+
+
+class ModelFileError(RnnlabError, OSError):
+    """A saved model is missing, damaged, tampered with or from an incompatible version."""
+
+
+def _repr(value: Any) -> str:
+    return repr(value) if not isinstance(value, str) else f"'{value}'"
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    """Return ' (did you mean `x`?)' for the nearest candidate, or '' if none is close."""
+    close = difflib.get_close_matches(str(name), list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+def check_type(name: str, value: Any, types: type | tuple[type, ...], what: str | None = None) -> Any:
+    """Raise TypeError unless ``value`` is an instance of ``types``; return it."""
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        ok = False
+    else:
+        ok = isinstance(value, types)
+    if not ok:
+        if what is None:
+            names = [t.__name__ for t in (types if isinstance(types, tuple) else (types,))]
+            what = " or ".join(names)
+        raise TypeError(f"`{name}` must be {what}, got {type(value).__name__} {_repr(value)}")
+    return value
+
+
+def check_int(name: str, value: Any, minimum: int | None = None, allow_none: bool = False) -> int | None:
+    """Validate an integer (numpy integers allowed, bools refused) with an optional lower bound."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        rule = "an integer" if minimum is None else f"an integer >= {minimum}"
+        if allow_none:
+            rule += " or None"
+        raise TypeError(f"`{name}` must be {rule}, got {type(value).__name__} {_repr(value)}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        rule = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"`{name}` must be {rule}, got {value}")
+    return value
+
+
+def check_positive(name: str, value: Any, integer: bool = True, allow_zero: bool = False) -> Any:
+    """Validate a positive (or non-negative) number; integers by default."""
+    if integer:
+        return check_int(name, value, minimum=0 if allow_zero else 1)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number, got {type(value).__name__} {_repr(value)}")
+    if value < 0 or (value == 0 and not allow_zero) or value != value:
+        rule = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"`{name}` must be {rule}, got {value}")
+    return float(value)
+
+
+def check_fraction(name: str, value: Any, low_open: bool = False, high_open: bool = True) -> float:
+    """Validate a number in [0, 1) by default (a dropout rate, a split fraction)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number, got {type(value).__name__} {_repr(value)}")
+    v = float(value)
+    ok_low = v > 0 if low_open else v >= 0
+    ok_high = v < 1 if high_open else v <= 1
+    if not (ok_low and ok_high):
+        interval = ("(" if low_open else "[") + "0, 1" + (")" if high_open else "]")
+        raise ValueError(f"`{name}` must be in {interval}, got {value}")
+    return v
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    """Raise ValueError unless ``value`` is one of ``choices``; list them and suggest the nearest."""
+    choices = list(choices)
+    if value not in choices:
+        listed = ", ".join(_repr(c) for c in choices)
+        hint = suggest(value, [c for c in choices if isinstance(c, str)]) if isinstance(value, str) else ""
+        raise ValueError(f"`{name}` must be one of {listed}, got {_repr(value)}{hint}")
+    return value

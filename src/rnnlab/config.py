@@ -1,0 +1,273 @@
+"""Experiment configuration: frozen dataclasses, YAML loading and dotted overrides.
+
+An experiment config composes one dataclass per component (data, model, train).
+Every key is checked: an unknown key fails and suggests the nearest name, a value
+of the wrong type names the key, the expected type and the value.
+
+>>> cfg = ExperimentConfig.from_dict({"name": "demo", "model": {"units": [32]}})
+>>> apply_overrides(cfg, ["train.epochs=2", "model.cell=gru"]).model.cell
+'gru'
+>>> apply_overrides(cfg, ["train.epoch=2"])
+Traceback (most recent call last):
+...
+rnnlab.errors.ConfigError: unknown key `train.epoch` (did you mean `epochs`?); valid keys: ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rnnlab.errors import (
+    ConfigError,
+    DataFileError,
+    check_choice,
+    check_fraction,
+    check_int,
+    check_positive,
+    suggest,
+)
+
+SOURCES = ("imdb", "reuters", "csv", "folder", "imdb_csv")
+CELLS = ("simple_rnn", "lstm", "gru")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the data comes from and how it becomes padded id arrays."""
+
+    # 'imdb' / 'reuters': the Keras arrays; 'csv': a CSV/TSV file; 'folder': one folder per label;
+    # 'imdb_csv': the raw IMDB reviews (shared imdb_reviews.csv) through the tokenizer.
+    source: str = "imdb"
+    path: str | None = None  # file or folder for csv / folder / imdb_csv
+    text_column: str = "text"
+    label_column: str = "label"
+    test_path: str | None = None  # optional separate test file; else test_fraction of path
+    test_fraction: float = 0.2
+    num_words: int | None = None  # Keras: ranks >= num_words become the oov id
+    skip_top: int = 0
+    load_maxlen: int | None = None  # Keras loader maxlen: DROPS longer sequences
+    test_split: float = 0.2  # Reuters only: Keras's train/test split fraction
+    seed: int = 113  # Keras's shuffle seed for the loaders
+    maxlen: int | None = None  # pad_sequences maxlen (truncates)
+    padding: str = "pre"
+    truncating: str = "pre"
+    lower: str = "true"  # tokenizer lowercasing for raw text: 'true', 'false' or 'ascii'
+    min_freq: int = 1  # raw text: words seen fewer times in training are oov
+
+    def __post_init__(self) -> None:
+        check_choice("data.source", self.source, SOURCES)
+        check_choice("data.padding", self.padding, ("pre", "post"))
+        check_choice("data.truncating", self.truncating, ("pre", "post"))
+        check_choice("data.lower", self.lower, ("true", "false", "ascii"))
+        check_fraction("data.test_split", self.test_split, low_open=True)
+        check_fraction("data.test_fraction", self.test_fraction, low_open=True)
+        check_int("data.maxlen", self.maxlen, minimum=1, allow_none=True)
+        check_int("data.num_words", self.num_words, minimum=1, allow_none=True)
+        check_int("data.min_freq", self.min_freq, minimum=1)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The classifier: an input stage, stacked recurrent layers and a dense output."""
+
+    cell: str = "lstm"  # 'simple_rnn', 'lstm' or 'gru'
+    # 'embedding': ids -> learned vectors; 'raw': each id fed as one float feature (the
+    # Reuters tutorial does this: input shape (49, 1)).
+    input: str = "embedding"
+    embedding_dim: int = 128
+    units: tuple[int, ...] = (128,)  # one entry per stacked layer
+    bidirectional: bool = False
+    dropout: float = 0.0  # Keras `dropout` (variational, on the inputs of each layer)
+    recurrent_dropout: float = 0.0  # Keras `recurrent_dropout` (forces the step loop)
+    mask: bool = False  # skip padded steps (the tutorials do not mask)
+    output_dropout: float = 0.0  # dropout before the dense output layer
+
+    def __post_init__(self) -> None:
+        check_choice("model.cell", self.cell, CELLS)
+        check_choice("model.input", self.input, ("embedding", "raw"))
+        check_int("model.embedding_dim", self.embedding_dim, minimum=1)
+        if not self.units:
+            raise ConfigError("`model.units` must list at least one layer size, got []")
+        for i, u in enumerate(self.units):
+            check_int(f"model.units[{i}]", u, minimum=1)
+        for name in ("dropout", "recurrent_dropout", "output_dropout"):
+            check_fraction(f"model.{name}", getattr(self, name))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and model selection."""
+
+    epochs: int = 3
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 0.001
+    epsilon: float = 1e-7  # Keras's Adam epsilon (torch's default is 1e-8)
+    weight_decay: float = 0.0
+    clipnorm: float | None = None
+    # Fraction of the training set held out for validation (never the test set).
+    validation_split: float = 0.0
+    early_stopping_patience: int | None = None  # epochs without val improvement
+    monitor: str = "val_loss"
+    # The IMDB tutorial passes the test set as validation data; only for its printout.
+    validate_on_test: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_int("train.epochs", self.epochs, minimum=1)
+        check_int("train.batch_size", self.batch_size, minimum=1)
+        check_choice("train.optimizer", self.optimizer, OPTIMIZERS)
+        check_positive("train.lr", self.lr, integer=False)
+        check_fraction("train.validation_split", self.validation_split)
+        check_int("train.early_stopping_patience", self.early_stopping_patience, 1, allow_none=True)
+        if self.early_stopping_patience is not None and self.validation_split == 0:
+            raise ConfigError(
+                "`train.early_stopping_patience` needs a validation set: "
+                "set `train.validation_split` (e.g. 0.1)"
+            )
+
+
+@dataclass(frozen=True)
+class PublishedResult:
+    """The figure a tutorial published, to be printed next to ours."""
+
+    accuracy: float | None = None
+    loss: float | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    name: str = "experiment"
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    published: PublishedResult = field(default_factory=PublishedResult)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ExperimentConfig:
+        return _build(cls, raw, prefix="")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (tuples as lists) that YAML/JSON can write and from_dict reads back."""
+        return _plain(dataclasses.asdict(self))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp).replace("typing.", ""))
+
+
+def _coerce(key: str, tp: Any, value: Any) -> Any:
+    """Check (and minimally convert) one value against its annotation."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(key, arg, value)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if origin is tuple:
+        (item_tp, _ellipsis) = typing.get_args(tp)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]  # `units: 64` means one layer of 64
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"`{key}` must be a list of {_type_name(item_tp)}, got {value!r}")
+        return tuple(_coerce(f"{key}[{i}]", item_tp, v) for i, v in enumerate(value))
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is str and isinstance(value, bool):
+        return "true" if value else "false"  # YAML reads `lower: true` as a bool
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"`{key}` must be a mapping of settings, got {value!r}")
+        return _build(tp, value, prefix=f"{key}.")
+    if tp in (int, float, str, bool) and (
+        not isinstance(value, tp) or (tp is int and isinstance(value, bool))
+    ):
+        raise ConfigError(f"`{key}` must be {_type_name(tp)}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _build(cls: type, raw: dict[str, Any], prefix: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"`{prefix.rstrip('.') or 'config'}` must be a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in hints:
+            raise ConfigError(
+                f"unknown key `{prefix}{key}`{suggest(key, names)}; valid keys: {', '.join(names)}"
+            )
+        kwargs[key] = _coerce(prefix + key, hints[key], value)
+    return cls(**kwargs)
+
+
+def _parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like `section.key=value`, e.g. train.epochs=5")
+    key, _, value = text.partition("=")
+    return key.strip().split("."), yaml.safe_load(value) if value.strip() else None
+
+
+def apply_overrides(cfg: ExperimentConfig, overrides: list[str]) -> ExperimentConfig:
+    """Return a copy of ``cfg`` with dotted ``key=value`` overrides applied and validated."""
+    raw = cfg.to_dict()
+    for text in overrides:
+        path, value = _parse_override(text)
+        node: Any = raw
+        for depth, part in enumerate(path[:-1]):
+            if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
+                keys = [k for k, v in node.items() if isinstance(v, dict)] if isinstance(node, dict) else []
+                raise ConfigError(
+                    f"unknown section `{'.'.join(path[: depth + 1])}`{suggest(part, keys)}; "
+                    f"valid sections: {', '.join(keys)}"
+                )
+            node = node[part]
+        if path[-1] not in node:
+            raise ConfigError(
+                f"unknown key `{'.'.join(path)}`{suggest(path[-1], node)}; valid keys: {', '.join(node)}"
+            )
+        node[path[-1]] = value
+    return ExperimentConfig.from_dict(raw)
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read a YAML experiment config, apply dotted overrides and validate everything."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataFileError(f"config file {str(path)!r} does not exist") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+    if raw is None:
+        raise ConfigError(f"config file {str(path)!r} is empty")
+    cfg = ExperimentConfig.from_dict(raw)
+    return apply_overrides(cfg, overrides or [])

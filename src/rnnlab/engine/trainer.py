@@ -1,0 +1,443 @@
+"""`Trainer`: fit, evaluate and predict any `nn.Module`, as a ladder of small overridable steps.
+
+    fit            data, validation, callbacks, seeding, resume; loops over epochs
+    fit_epoch      one epoch: batches, running metrics, validation, epoch logs
+    train_step     one batch: forward, loss, backward, (on_after_backward), step
+    eval_step      one batch without gradients
+    predict_step   one forward pass
+    compute_loss   loss of a batch (class weights applied when training)
+
+Batches follow the convention of `rnnlab.engine.data`: ``(inputs, target)``
+with ``inputs`` a tuple, and the model is called as ``model(*inputs)``. The
+model returns logits (or whatever the loss expects).
+
+Determinism. With ``seed`` set, the first fit seeds torch, NumPy and Python
+and the trainer's own shuffle generator, so the same seed gives bit-identical
+weights and history on the CPU. (The model's initial weights come from
+whatever seed was set before the model was built: call `seed_everything`
+first for a fully reproducible run.)
+
+Resume. A `Checkpoint` callback (or ``fit(checkpoint_dir=...)``) saves the
+whole state; ``fit(resume_from=...)`` restores it, including every random
+generator and the position within the epoch, so an interrupted run ends with
+exactly the weights and history of an uninterrupted one.
+
+>>> _ = torch.manual_seed(0)
+>>> model = torch.nn.Linear(1, 1, bias=False)
+>>> _ = torch.nn.init.zeros_(model.weight)
+>>> trainer = Trainer(model, loss="mse", optimizer="sgd", lr=0.1, verbose=0)
+>>> history = trainer.fit((torch.ones(1, 1), torch.full((1, 1), 2.0)), epochs=3, batch_size=1)
+>>> [round(v, 4) for v in history.history["loss"]], round(model.weight.item(), 4)
+([4.0, 2.56, 1.6384], 0.976)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnlab.engine.callbacks import Callback, History
+from rnnlab.engine.callbacks.assembly import assemble, check_callbacks
+from rnnlab.engine.checkpoint import checkpoint_path, load_checkpoint
+from rnnlab.engine.data import ArrayData, LoaderData, as_data, split_validation
+from rnnlab.engine.device import resolve_device, to_device
+from rnnlab.engine.losses import (
+    PROBABILITY,
+    class_indices,
+    class_weight_tensor,
+    get_loss,
+    weighted_mean,
+)
+from rnnlab.engine.metrics import MetricFn, get_metrics
+from rnnlab.engine.optim import make_optimizer
+from rnnlab.engine.resume import ResumableRun
+from rnnlab.engine.rng import seed_everything
+from rnnlab.errors import check_choice, check_int, check_type
+
+Data = ArrayData | LoaderData
+
+
+class Trainer(ResumableRun):
+    """Trains a model with a loss, an optimiser, metrics and callbacks.
+
+    Args:
+        model: any `nn.Module`; called as ``model(*inputs)``. Moved to ``device``.
+        loss: a name ('cross_entropy' for integer targets,
+            'categorical_crossentropy' for one-hot / probability targets,
+            'binary_crossentropy' for one logit, 'mse', 'mae', and Keras aliases)
+            or a callable ``loss(outputs, target)`` returning per-sample values
+            (batch,) or a scalar.
+        optimizer: a name for `make_optimizer` (Keras defaults, fastest kernel),
+            a torch optimiser already built on the model's parameters, or a
+            callable ``params -> optimizer``.
+        lr: learning rate, when ``optimizer`` is a name.
+        metrics: names ('accuracy', 'top5_accuracy', 'mae', 'mse') or callables
+            ``(outputs, target) -> (batch,)`` values, or a dict name -> callable.
+            'auto': accuracy for the classification losses, nothing otherwise.
+            The loss is always logged.
+        callbacks: `Callback` instances used by every fit. A `History` is always
+            added; a `ProgressBar` too when ``verbose`` > 0 and none is given.
+        class_weight: ``{class: weight}`` or one weight per class: training losses
+            are weighted per sample, Keras style (see `rnnlab.engine.losses`).
+            Validation and `evaluate` losses are not weighted.
+        device: 'auto' (a GPU when there is one), 'cpu', 'cuda', 'cuda:1', or a torch.device.
+        seed: seeds all generators at the first fit; None leaves them as they are.
+        verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch
+            (shown on a terminal only, see `ProgressBar`).
+
+    Attributes:
+        history: the `History` of the last fit.
+        epoch: the current epoch (0-based); ``epochs``: the fit's target.
+        batch: batches finished in the current epoch; ``num_batches``: per epoch.
+        step: batches finished in this fit, over all epochs.
+        stop_training, stop_reason: set through `stop`, by callbacks.
+        skip_step: set by a callback in ``on_after_backward`` to skip this batch's step.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = "cross_entropy",
+        optimizer: str | torch.optim.Optimizer | Callable[..., torch.optim.Optimizer] = "adam",
+        lr: float | None = None,
+        metrics: Iterable[str | MetricFn] | dict[str, MetricFn] | str | None = "auto",
+        callbacks: Sequence[Callback] = (),
+        class_weight: dict[int, float] | Sequence[float] | None = None,
+        device: str | torch.device = "auto",
+        seed: int | None = None,
+        verbose: int = 1,
+    ) -> None:
+        check_type("model", model, nn.Module, "a torch.nn.Module")
+        self.device = resolve_device(device)
+        self.model = model.to(self.device)
+        self.loss = loss
+        self.loss_fn = get_loss(loss)
+        self.optimizer = self._build_optimizer(optimizer, lr)
+        if isinstance(metrics, str) and metrics == "auto":
+            metrics = ["accuracy"] if isinstance(loss, str) and loss in PROBABILITY else []
+        self.metrics = get_metrics(metrics)
+        self.callbacks = check_callbacks(callbacks)
+        weights = class_weight_tensor(class_weight)
+        self.class_weight = None if weights is None else weights.to(self.device)
+        self.seed = check_int("seed", seed, minimum=0, allow_none=True)
+        self.verbose = check_choice("verbose", verbose, (0, 1, 2))
+        self.generator = torch.Generator()  # shuffling only; CPU, whatever the device
+        self._seeded = False
+        self.history: History | None = None
+        self._cbs: list[Callback] = []
+        self._cb_keys: list[str] = []
+        self._reset_run(epochs=0, batch_size=32, shuffle=False, train=None)
+
+    # ------------------------------------------------------------------ set-up
+
+    def _build_optimizer(self, optimizer: Any, lr: float | None) -> torch.optim.Optimizer:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if isinstance(optimizer, torch.optim.Optimizer):
+            if lr is not None:
+                raise ValueError(
+                    "`lr` applies only to an optimiser given by name; set it on your optimiser"
+                )
+            return optimizer
+        if isinstance(optimizer, str):
+            return make_optimizer(optimizer, params, lr)
+        if callable(optimizer):
+            built = optimizer(params) if lr is None else optimizer(params, lr=lr)
+            check_type("optimizer(params)", built, torch.optim.Optimizer, "a torch optimiser")
+            return built
+        raise TypeError(
+            "`optimizer` must be a name, a torch optimiser or a callable params -> optimiser, "
+            f"got {type(optimizer).__name__}"
+        )
+
+    def _reset_run(self, epochs: int, batch_size: int, shuffle: bool, train: Data | None) -> None:
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.num_batches: int | None = None if train is None else train.num_batches(batch_size)
+        self.epoch = 0
+        self.batch = 0
+        self.step = 0
+        self.stop_training = False
+        self.stop_reason: str | None = None
+        self.skip_step = False
+        self._train = train
+        self._epoch_done = False
+        self._sums: dict[str, float] = {}
+        self._count = 0
+        self._epoch_data_rng: dict[str, Any] | None = None
+
+    def dispatch(self, hook: str, **kwargs: Any) -> None:
+        """Call ``hook`` on every callback of the running fit, in order: the one dispatch point."""
+        for cb in self._cbs:
+            getattr(cb, hook)(self, **kwargs)
+
+    def stop(self, reason: str | None = None) -> None:
+        """Ask fit to stop: after this batch's ``on_batch_end`` (the epoch still ends
+        normally, with validation and ``on_epoch_end``), or after this epoch."""
+        self.stop_training = True
+        if reason is not None:
+            self.stop_reason = reason
+
+    # --------------------------------------------------------------------- fit
+
+    def fit(
+        self,
+        train_data: Any,
+        epochs: int = 1,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        validation_data: Any = None,
+        validation_split: float | None = None,
+        callbacks: Sequence[Callback] | None = None,
+        resume_from: str | os.PathLike[str] | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+    ) -> History:
+        """Train for ``epochs`` epochs (or continue an interrupted run up to ``epochs``).
+
+        Args:
+            train_data: ``(x, y)`` arrays / tensors, ``x`` possibly a tuple of them,
+                or a DataLoader (see `rnnlab.engine.data`).
+            epochs: the number of epochs of the run.
+            batch_size: samples per batch for arrays (a DataLoader batches itself).
+            shuffle: reshuffle arrays every epoch with the trainer's generator
+                (ignored for a DataLoader, which shuffles itself).
+            validation_data: ``(x, y)`` or a DataLoader, evaluated after every epoch.
+            validation_split: a fraction of the arrays held out for validation,
+                taken from the end before any shuffling, as in Keras. Not with
+                ``validation_data``.
+            callbacks: more callbacks, for this fit only.
+            resume_from: a checkpoint file, or a directory holding one, to continue from.
+            checkpoint_dir: checkpoint every epoch into this directory (adds a
+                `Checkpoint` unless one writes there already) and resume from it
+                when it already holds a checkpoint: rerunning an interrupted
+                script continues it.
+
+        Returns:
+            The `History` (also ``self.history``).
+        """
+        epochs = check_int("epochs", epochs, minimum=1)
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        if validation_data is not None and validation_split is not None:
+            raise ValueError("give `validation_data` or `validation_split`, not both")
+        train = as_data(train_data, "train_data")
+        val: Data | None = None
+        if validation_split is not None:
+            if not isinstance(train, ArrayData):
+                raise TypeError(
+                    "`validation_split` needs in-memory arrays; "
+                    "with a DataLoader pass `validation_data`"
+                )
+            train, val = split_validation(train, validation_split)
+        elif validation_data is not None:
+            val = as_data(validation_data, "validation_data")
+        resume = None
+        if resume_from is not None:
+            resume = checkpoint_path(resume_from)
+        elif checkpoint_dir is not None and checkpoint_path(checkpoint_dir).is_file():
+            resume = checkpoint_path(checkpoint_dir)
+        state = load_checkpoint(resume) if resume is not None else None
+
+        given = self.callbacks + check_callbacks(callbacks)
+        self._cbs, self._cb_keys, self.history = assemble(given, self.verbose, checkpoint_dir)
+        self._reset_run(epochs, batch_size, bool(shuffle), train)
+        if state is None:
+            self._seed_once()
+        try:
+            self.dispatch("on_fit_begin")
+            if state is not None:
+                self._restore(state, train)
+            while self.epoch < self.epochs and not self.stop_training:
+                self.fit_epoch(train, val)
+            self.dispatch("on_fit_end")
+        finally:
+            self._cbs = []
+        assert self.history is not None
+        return self.history
+
+    def _seed_once(self) -> None:
+        if self._seeded:
+            return
+        if self.seed is not None:
+            seed_everything(self.seed)
+            self.generator.manual_seed(self.seed)
+        else:  # follow the global torch seed, if the user set one
+            self.generator.manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+        self._seeded = True
+
+    def fit_epoch(self, train: Data, val: Data | None = None) -> dict[str, float]:
+        """Run epoch ``self.epoch`` from batch ``self.batch``; validate; return its logs.
+
+        The logs hold the loss and each metric averaged over the epoch's samples,
+        the same for the validation data with a ``val_`` prefix, and
+        ``learning_rate``: the first parameter group's rate when the epoch ends
+        (before the ``on_epoch_end`` callbacks, so before an epoch schedule steps).
+        """
+        epoch = self.epoch
+        self.dispatch("on_epoch_begin", epoch=epoch)
+        batches = iter(self._open_epoch(train))
+        self.model.train()
+        while not self.stop_training:
+            item = next(batches, None)
+            if item is None:
+                break
+            inputs, target = to_device(item, self.device)
+            index = self.batch
+            self.dispatch("on_batch_begin", batch=index)
+            result = self.train_step(inputs, target)
+            self._add(self._sums, result["loss"], result["outputs"], target)
+            self._count += int(target.shape[0])
+            self.batch = index + 1
+            self.step += 1
+            self.dispatch("on_batch_end", batch=index, logs=self._means(self._sums, self._count))
+        logs = self._means(self._sums, self._count)
+        if val is not None:
+            logs.update({f"val_{k}": v for k, v in self._evaluate(val, self.batch_size).items()})
+        logs["learning_rate"] = float(self.optimizer.param_groups[0]["lr"])
+        self._epoch_done = True
+        self.dispatch("on_epoch_end", epoch=epoch, logs=logs)
+        self.epoch, self.batch, self._epoch_done = epoch + 1, 0, False
+        self._sums, self._count, self._epoch_data_rng = {}, 0, None
+        return logs
+
+    def train_step(
+        self, inputs: tuple[torch.Tensor, ...], target: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Forward, loss, backward, ``on_after_backward``, optimiser step.
+
+        Returns:
+            {"loss": detached scalar, "outputs": detached model outputs}.
+        """
+        self.optimizer.zero_grad(set_to_none=True)
+        outputs = self.model(*inputs)
+        loss = self.compute_loss(outputs, target, training=True)
+        loss.backward()
+        self.skip_step = False
+        self.dispatch("on_after_backward", batch=self.batch, loss=loss.detach())
+        if not self.skip_step:
+            self.optimizer.step()
+        return {"loss": loss.detach(), "outputs": outputs.detach()}
+
+    def eval_step(
+        self, inputs: tuple[torch.Tensor, ...], target: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Forward and loss, without gradients (the caller sets eval mode and no_grad)."""
+        outputs = self.model(*inputs)
+        return {"loss": self.compute_loss(outputs, target, training=False), "outputs": outputs}
+
+    def predict_step(self, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """The model's outputs for one batch."""
+        return self.model(*inputs)
+
+    def compute_loss(
+        self, outputs: torch.Tensor, target: torch.Tensor, training: bool = True
+    ) -> torch.Tensor:
+        """The batch loss: the mean of per-sample losses, class-weighted when training."""
+        values = self.loss_fn(outputs, target)
+        weighted = training and self.class_weight is not None
+        if values.ndim == 0:
+            if weighted:
+                raise ValueError(
+                    "`class_weight` needs per-sample losses, but the loss returned a scalar; "
+                    "use a loss name or a callable returning shape (batch,)"
+                )
+            return values
+        if values.ndim > 1:
+            values = values.reshape(values.shape[0], -1).mean(dim=1)
+        if weighted:
+            assert self.class_weight is not None
+            return weighted_mean(values, class_indices(outputs, target), self.class_weight)
+        return values.mean()
+
+    # ----------------------------------------------------- epochs and metrics
+
+    def _add(
+        self,
+        sums: dict[str, float],
+        loss: torch.Tensor,
+        outputs: torch.Tensor,
+        target: torch.Tensor,
+    ) -> None:
+        n = int(target.shape[0])
+        sums["loss"] = sums.get("loss", 0.0) + float(loss) * n
+        for name, fn in self.metrics.items():
+            sums[name] = sums.get(name, 0.0) + float(fn(outputs, target).double().sum())
+
+    @staticmethod
+    def _means(sums: dict[str, float], count: int) -> dict[str, float]:
+        return {k: v / count for k, v in sums.items()} if count else {}
+
+    # ------------------------------------------------------ evaluate, predict
+
+    def _evaluate(self, data: Data, batch_size: int) -> dict[str, float]:
+        sums: dict[str, float] = {}
+        count = 0
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                for inputs, target in data.batches(batch_size):
+                    inputs, target = to_device((inputs, target), self.device)
+                    result = self.eval_step(inputs, target)
+                    self._add(sums, result["loss"], result["outputs"], target)
+                    count += int(target.shape[0])
+        finally:
+            self.model.train(was_training)
+        return self._means(sums, count)
+
+    def evaluate(self, data: Any, batch_size: int = 32) -> dict[str, float]:
+        """Loss and metrics on ``(x, y)`` or a DataLoader, without class weights.
+
+        Returns:
+            e.g. ``{"loss": 0.31, "accuracy": 0.9}``.
+        """
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        return self._evaluate(as_data(data, "data"), batch_size)
+
+    def predict(self, x: Any, batch_size: int = 32) -> np.ndarray:
+        """The model's raw outputs (logits) for inputs ``x``, stacked: (n, ...) NumPy array.
+
+        Args:
+            x: one array, a tuple of arrays (``(ids, lengths)``), or a DataLoader.
+            batch_size: samples per forward pass.
+        """
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        data = as_data(x, "x", need_target=False)
+        chunks = []
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                for inputs, _ in data.batches(batch_size):
+                    out = self.predict_step(to_device(inputs, self.device))
+                    chunks.append(out.detach().cpu())
+        finally:
+            self.model.train(was_training)
+        out = torch.cat(chunks)
+        return (out.float() if out.dtype in (torch.bfloat16, torch.float16) else out).numpy()
+
+    def predict_proba(self, x: Any, batch_size: int = 32) -> np.ndarray:
+        """Class probabilities: softmax of the logits, or the sigmoid for 'binary_crossentropy'.
+
+        Returns:
+            (n, classes) for softmax losses; (n,) or (n, 1), like the logits, for binary.
+        """
+        kind = PROBABILITY.get(self.loss) if isinstance(self.loss, str) else None
+        if kind is None:
+            raise ValueError(
+                f"predict_proba needs a classification loss name ({', '.join(PROBABILITY)}), "
+                f"the trainer has {self.loss!r}; use predict and apply your own activation"
+            )
+        logits = torch.from_numpy(self.predict(x, batch_size))
+        probs = logits.softmax(dim=-1) if kind == "softmax" else logits.sigmoid()
+        return probs.numpy()
+
+    def __repr__(self) -> str:
+        return (
+            f"Trainer({type(self.model).__name__}, loss={self.loss!r}, "
+            f"optimizer={type(self.optimizer).__name__}, device='{self.device}')"
+        )

@@ -1,0 +1,313 @@
+"""The recurrent layers: a cell run over time, with Keras masking and dropout semantics.
+
+`Recurrent` is the generic layer (Keras `RNN`); `SimpleRNN`, `LSTM` and `GRU`
+(`layers.py`) build their cell from Keras's arguments. A forward call:
+
+1. draws the dropout masks for this batch (training mode only; `dropout.py`);
+2. takes the fast path when it can (torch's fused kernel, `fused.py`): no
+   recurrent dropout in effect, standard activations, and no mask or a mask
+   whose valid steps are contiguous in every row (`use_fast_path`);
+3. otherwise runs the loop (`loop.py`): all input projections in one matmul,
+   then only h @ recurrent_kernel and the gate arithmetic per step.
+
+Both paths give the same numbers. Masking follows Keras: a masked step leaves
+the states unchanged and outputs the previous step's output (zeros before the
+first valid step; zeros everywhere masked with `zero_output_for_mask`). With
+`go_backwards` the sequence and its mask are processed last step first and
+the output sequence comes back in that (reversed) order, as in Keras.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnlab.errors import check_choice, check_int, check_type
+from rnnlab.nn import convert
+from rnnlab.nn.cells import RecurrentCell
+from rnnlab.nn.dropout import DropoutMasks
+from rnnlab.nn.fused import mask_blocks, run_fused
+from rnnlab.nn.loop import run_loop
+
+
+def lengths_to_mask(lengths: Any, maxlen: int, padding: str = "post") -> torch.Tensor:
+    """(batch, maxlen) bool mask, True on the `lengths[i]` token steps of row i.
+
+    >>> lengths_to_mask([2, 0], 3, padding="pre")
+    tensor([[False,  True,  True],
+            [False, False, False]])
+    """
+    check_choice("padding", padding, ("post", "pre"))
+    lengths = torch.as_tensor(lengths)
+    if lengths.dim() != 1 or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
+        raise TypeError(
+            f"`lengths` must be a 1-D integer tensor, got {lengths.dtype} of shape "
+            f"{tuple(lengths.shape)}"
+        )
+    if len(lengths) and (int(lengths.min()) < 0 or int(lengths.max()) > maxlen):
+        raise ValueError(
+            f"`lengths` must be in [0, {maxlen}] (the time dimension), got values from "
+            f"{int(lengths.min())} to {int(lengths.max())}"
+        )
+    pos = torch.arange(maxlen, device=lengths.device)
+    if padding == "post":
+        return pos[None, :] < lengths[:, None]
+    return pos[None, :] >= (maxlen - lengths)[:, None]
+
+
+class Recurrent(nn.Module):
+    """A recurrent layer around a cell (Keras `RNN`). Use SimpleRNN, LSTM or GRU.
+
+    Args:
+        cell: the cell holding the parameters.
+        return_sequences: return the output of every step, (batch, time, units),
+            instead of the last one, (batch, units).
+        return_state: also return the final states: (output, h) or (output, h, c).
+        go_backwards: process the sequence backwards (output sequence reversed).
+        zero_output_for_mask: masked steps output zeros, not the previous output.
+        use_fast_path: 'auto' (use torch's fused kernel when it gives the same
+            numbers), True (require it: error when impossible), False (loop).
+        shared_dropout_masks: one input and one recurrent mask for all gates even
+            with recurrent dropout. Faster, but not Keras (which draws one per gate).
+        seed: seed a private generator for the dropout masks (else the global RNG).
+    """
+
+    cell_class: ClassVar[type[RecurrentCell]] = RecurrentCell
+
+    def __init__(
+        self,
+        cell: RecurrentCell,
+        *,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        zero_output_for_mask: bool = False,
+        use_fast_path: bool | str = "auto",
+        shared_dropout_masks: bool = False,
+        seed: int | None = None,
+    ):
+        super().__init__()
+        self.cell = check_type("cell", cell, RecurrentCell)
+        self.return_sequences = check_type("return_sequences", return_sequences, bool)
+        self.return_state = check_type("return_state", return_state, bool)
+        self.go_backwards = check_type("go_backwards", go_backwards, bool)
+        self.zero_output_for_mask = check_type("zero_output_for_mask", zero_output_for_mask, bool)
+        self.use_fast_path = check_choice("use_fast_path", use_fast_path, ("auto", True, False))
+        self.shared_dropout_masks = check_type("shared_dropout_masks", shared_dropout_masks, bool)
+        check_int("seed", seed, allow_none=True)
+        self.generator = None if seed is None else torch.Generator().manual_seed(seed)
+        self.last_path: str | None = None  # 'fast' or 'loop': what the last forward used
+
+    # Keras-style attributes, read from the cell.
+    units = property(lambda self: self.cell.units)
+    input_size = property(lambda self: self.cell.input_size)
+    output_size = property(lambda self: self.cell.units)
+    dropout = property(lambda self: self.cell.dropout)
+    recurrent_dropout = property(lambda self: self.cell.recurrent_dropout)
+    kernel = property(lambda self: self.cell.kernel)
+    recurrent_kernel = property(lambda self: self.cell.recurrent_kernel)
+    bias = property(lambda self: self.cell.bias)
+
+    def reset_parameters(self) -> None:
+        """Re-initialize the cell's parameters."""
+        self.cell.reset_parameters()
+
+    # -- weights ------------------------------------------------------------------
+
+    def get_keras_weights(self) -> list[np.ndarray]:
+        """[kernel, recurrent_kernel(, bias)], exactly as the Keras layer's `get_weights()`."""
+        return self.cell.get_keras_weights()
+
+    def set_keras_weights(self, weights: Sequence[Any]) -> None:
+        """Load the list the Keras layer's `get_weights()` returns (shapes checked)."""
+        self.cell.set_keras_weights(weights, owner=type(self).__name__)
+
+    def to_torch(self) -> nn.Module:
+        """A batch-first torch nn.RNN / nn.LSTM / nn.GRU with the same weights."""
+        kernel, why = self.cell.fused_kernel()
+        if kernel is None:
+            raise ValueError(f"{type(self).__name__} has no torch equivalent: {why}")
+        weights = [
+            p.detach() for p in (self.kernel, self.recurrent_kernel, self.bias) if p is not None
+        ]
+        nonlin = kernel.split("_")[1] if kernel.startswith("rnn_") else "tanh"
+        return convert.make_torch_module(self.cell.kind, [weights], nonlinearity=nonlin)
+
+    @classmethod
+    def from_torch(cls, module: nn.Module, **kwargs: Any) -> Recurrent:
+        """A layer with the weights of a one-layer, one-direction torch module.
+
+        Args:
+            module: nn.RNN for SimpleRNN, nn.LSTM for LSTM, nn.GRU for GRU (its
+                `batch_first` does not matter: rnnlab layers are batch-first).
+            **kwargs: other layer arguments (return_sequences, dropout, ...).
+        """
+        kind = convert.torch_kind(module)
+        if kind != cls.cell_class.kind:
+            raise TypeError(
+                f"{cls.__name__}.from_torch needs a torch module of kind '{cls.cell_class.kind}', "
+                f"got {type(module).__name__}"
+            )
+        if module.bidirectional:
+            raise ValueError("`module` is bidirectional: use rnnlab.nn.Bidirectional.from_torch")
+        if kind == "simple_rnn":
+            kwargs.setdefault("activation", module.nonlinearity)
+        layer = cls(
+            units=module.hidden_size, input_size=module.input_size, use_bias=module.bias, **kwargs
+        )
+        layer.to(dtype=module.weight_ih_l0.dtype, device=module.weight_ih_l0.device)
+        layer.set_keras_weights(convert.module_weights_to_keras(module))
+        return layer
+
+    # -- forward ------------------------------------------------------------------
+
+    def _check_input(self, x: Any) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"`x` must be a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != 3 or x.shape[1] == 0 or x.shape[2] != self.input_size:
+            raise ValueError(
+                f"`x` must have shape (batch, time >= 1, {self.input_size}) "
+                f"(input_size={self.input_size}), got {tuple(x.shape)}"
+            )
+        dtype = self.cell.kernel.dtype
+        return x if x.dtype == dtype else x.to(dtype)
+
+    def _step_mask(self, x, lengths, mask, padding) -> torch.Tensor | None:
+        B, T = x.shape[:2]
+        if lengths is not None and mask is not None:
+            raise ValueError("pass `lengths` or `mask`, not both")
+        if lengths is not None:
+            m = lengths_to_mask(lengths, T, padding)
+            if m.shape[0] != B:
+                raise ValueError(
+                    f"`lengths` must have {B} entries (the batch size), got {m.shape[0]}"
+                )
+            return m.to(x.device)
+        if mask is None:
+            return None
+        m = torch.as_tensor(mask, device=x.device)
+        if tuple(m.shape) != (B, T):
+            raise ValueError(
+                f"`mask` must have shape (batch, time) = {(B, T)}, got {tuple(m.shape)}"
+            )
+        return m if m.dtype == torch.bool else m != 0
+
+    def _initial_state(self, initial_state, x) -> tuple[torch.Tensor, ...]:
+        B = x.shape[0]
+        if initial_state is None:
+            return self.cell.initial_state(B, x.dtype, x.device)
+        states = (
+            (initial_state,) if isinstance(initial_state, torch.Tensor) else tuple(initial_state)
+        )
+        n = self.cell.n_states
+        if len(states) != n:
+            raise ValueError(
+                f"`initial_state` must hold {n} tensor(s) of shape (batch, units) for "
+                f"{type(self).__name__}, got {len(states)}"
+            )
+        out = []
+        for s in states:
+            s = torch.as_tensor(s, dtype=x.dtype, device=x.device)
+            if tuple(s.shape) != (B, self.units):
+                raise ValueError(
+                    f"each `initial_state` tensor must have shape (batch, units) = "
+                    f"{(B, self.units)}, got {tuple(s.shape)}"
+                )
+            out.append(s)
+        return tuple(out)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        lengths: Any = None,
+        mask: Any = None,
+        initial_state: Any = None,
+        padding: str = "post",
+    ):
+        """Run the layer over a batch of sequences.
+
+        Args:
+            x: (batch, time, input_size) float; integer inputs are cast.
+            lengths: (batch,) valid steps per row, the padding at the end
+                (`padding='post'`) or start ('pre'); or
+            mask: (batch, time) bool, True for valid steps (any pattern).
+            initial_state: (batch, units) tensor, or [h, c] for an LSTM.
+            padding: where the padding is when `lengths` is given.
+
+        Returns:
+            output, (batch, units) or with `return_sequences` (batch, time, units);
+            with `return_state`, the tuple (output, h) or (output, h, c).
+        """
+        x = self._check_input(x)
+        step_mask = self._step_mask(x, lengths, mask, padding)
+        if step_mask is not None and bool(step_mask.all()):
+            step_mask = None  # nothing masked: skip the masking work on either path
+        states = self._initial_state(initial_state, x)
+        cell = self.cell
+        if self.training and (cell.dropout > 0 or cell.recurrent_dropout > 0):
+            masks = cell.draw_dropout_masks(
+                x.shape[0],
+                shared=self.shared_dropout_masks,
+                dtype=x.dtype,
+                device=x.device,
+                generator=self.generator,
+            )
+        else:
+            masks = DropoutMasks(None, None)
+
+        kernel, why = cell.fused_kernel()
+        blocks = None
+        if self.use_fast_path is not False:
+            if kernel is not None and masks.recurrent is not None:
+                kernel, why = (
+                    None,
+                    "recurrent dropout is active (training with recurrent_dropout > 0)",
+                )
+            if kernel is not None and step_mask is not None:
+                blocks = mask_blocks(step_mask.flip(1) if self.go_backwards else step_mask)
+                if blocks is None:
+                    kernel, why = None, "the mask has gaps inside a row"
+            if kernel is None and self.use_fast_path is True:
+                raise ValueError(f"use_fast_path=True, but the fused kernel cannot be used: {why}")
+        if kernel is not None and self.use_fast_path is not False:
+            self.last_path = "fast"
+            if masks.inputs is not None:
+                x = x * masks.inputs[0].unsqueeze(1)
+            output, states = run_fused(
+                cell,
+                kernel,
+                x,
+                states,
+                blocks,
+                go_backwards=self.go_backwards,
+                return_sequences=self.return_sequences,
+                zero_output_for_mask=self.zero_output_for_mask,
+            )
+        else:
+            self.last_path = "loop"
+            output, states = run_loop(
+                cell,
+                x,
+                states,
+                masks,
+                step_mask,
+                go_backwards=self.go_backwards,
+                return_sequences=self.return_sequences,
+                zero_output_for_mask=self.zero_output_for_mask,
+            )
+        return (output, *states) if self.return_state else output
+
+    def extra_repr(self) -> str:
+        flags = [
+            name
+            for name in ("return_sequences", "return_state", "go_backwards", "zero_output_for_mask")
+            if getattr(self, name)
+        ]
+        s = ", ".join(f"{f}=True" for f in flags)
+        if self.use_fast_path != "auto":
+            s += (", " if s else "") + f"use_fast_path={self.use_fast_path}"
+        return s

@@ -44,6 +44,124 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from rnnlab.experiment import reproduce
+
+    seeds = list(range(args.seeds)) if args.seed is None else args.seed
+    command = "rnnlab reproduce " + " ".join(args.names + (["--quick"] if args.quick else []))
+    report = reproduce(args.names, seeds=seeds, out_dir=args.out, quick=args.quick,
+                       overrides=args.overrides, command=command.strip())
+    print(report.read_text(encoding="utf-8").split("\n## ")[0])
+    print(f"report: {report}")
+    return 0
+
+
+def _data_overrides(path: str | None) -> list[str]:
+    """`--data FILE_OR_DIR` is shorthand for data.source + data.path."""
+    if path is None:
+        return []
+    from pathlib import Path
+
+    from rnnlab.errors import DataFileError
+
+    p = Path(path)
+    if not p.exists():
+        raise DataFileError(f"--data {path!r} does not exist")
+    return [f"data.source={'folder' if p.is_dir() else 'csv'}", f"data.path={path}"]
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from rnnlab.experiment import train_one
+
+    overrides = _data_overrides(args.data) + args.overrides
+    result = train_one(args.config, overrides, seed=args.seed, out_dir=args.out,
+                       quick=args.quick, verbose=0 if args.quiet else 1)
+    test, split = result["test"], result["split"]
+    print(f"data: {split['train']} train / {split['test']} test, {split['classes']} classes")
+    print(f"test accuracy {test['accuracy']:.4f}, macro-F1 {test['macro_f1']:.4f}, "
+          f"loss {test['loss']:.4f} (majority baseline "
+          f"{result['baseline_majority']['accuracy']:.4f})")
+    print(f"run directory: {result['dir']} (model in {result['dir']}/model)")
+    return 0
+
+
+def _read_texts(path: str, text_column: str | None, label_column: str | None):
+    """Texts (and labels) from a CSV/TSV file, a folder tree, a .txt file or '-' (stdin)."""
+    from pathlib import Path
+
+    from rnnlab.data.text import TextDataset, read_csv, read_folder
+
+    if path == "-":
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+        return TextDataset(texts, None, [str(i) for i in range(1, len(texts) + 1)], source="stdin")
+    p = Path(path)
+    if p.is_dir():
+        return read_folder(p)
+    if p.suffix.lower() in (".csv", ".tsv", ".tab"):
+        return read_csv(p, text_column=text_column or "text", label_column=label_column)
+    from rnnlab.data.text import decode_bytes
+    from rnnlab.errors import DataError, DataFileError
+
+    if not p.is_file():
+        raise DataFileError(f"input file {path!r} does not exist")
+    texts = [line for line in decode_bytes(p.read_bytes(), "utf-8", path).splitlines() if line.strip()]
+    if not texts:
+        raise DataError(f"{path} holds no text (expected one text per line)")
+    return TextDataset(texts, None, [str(i) for i in range(1, len(texts) + 1)], source=path)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from rnnlab.evaluation import classification_metrics, per_class_table
+    from rnnlab.pipeline import TextPipeline
+    from rnnlab.errors import DataError
+
+    model = TextPipeline.load(args.model)
+    data = _read_texts(args.data, args.text_column, args.label_column)
+    if data.labels is None:
+        raise DataError(f"{args.data}: evaluation needs labels; name the label column "
+                        "with --label-column")
+    unknown = sorted(set(data.labels) - set(model.label_names))
+    if unknown:
+        raise DataError(f"{args.data}: labels {unknown} were never seen in training; the model "
+                        f"knows {model.label_names}")
+    index = {n: k for k, n in enumerate(model.label_names)}
+    y = np.array([index[label] for label in data.labels])
+    pred = model.predict_proba(data.texts).argmax(1)
+    metrics = classification_metrics(y, pred)
+    print(f"{len(y)} texts: accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}")
+    print(f"{'label':<20} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}")
+    for row in per_class_table(y, pred, model.label_names):
+        print(f"{row['label']:<20} {row['precision']:>9.3f} {row['recall']:>9.3f} "
+              f"{row['f1']:>9.3f} {row['support']:>8d}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import csv
+    import json
+
+    from rnnlab.pipeline import TextPipeline
+
+    model = TextPipeline.load(args.model)
+    data = _read_texts(args.input, args.text_column, None)
+    probs = model.predict_proba(data.texts)
+    out = sys.stdout
+    if args.format == "jsonl":
+        for i, row in zip(data.ids, probs):
+            k = int(row.argmax())
+            out.write(json.dumps({"id": i, "label": model.label_names[k],
+                                  "probabilities": dict(zip(model.label_names,
+                                                            map(float, row.round(6))))}) + "\n")
+    else:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["id", "label", *[f"p_{n}" for n in model.label_names]])
+        for i, row in zip(data.ids, probs):
+            writer.writerow([i, model.label_names[int(row.argmax())], *[f"{p:.6f}" for p in row]])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnlab", description="Recurrent-network text classifiers with Keras-exact data."
@@ -51,8 +169,44 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
     data = sub.add_parser("data", help="load the IMDB and Reuters data sets and print a summary")
     data.set_defaults(func=_cmd_data)
+
+    rep = sub.add_parser("reproduce", help="reproduce the tutorials over several seeds, write a report")
+    rep.add_argument("names", nargs="*", help="experiments (e.g. imdb/lstm); default all in configs/")
+    rep.add_argument("--seeds", type=int, default=3, help="number of seeds 0..N-1 (default 3)")
+    rep.add_argument("--seed", type=int, action="append", help="an explicit seed (repeatable)")
+    rep.add_argument("--quick", action="store_true", help="small subset, one epoch: a smoke test")
+    rep.add_argument("--out", default="runs/reproduce", help="output directory")
+    rep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="dotted override applied to every experiment (repeatable)")
+    rep.set_defaults(func=_cmd_reproduce)
+
+    train = sub.add_parser("train", help="train one config (dotted key=value overrides)")
+    train.add_argument("--config", required=True, help="a YAML file or a name like imdb/lstm")
+    train.add_argument("--data", help="your CSV/TSV file or folder-per-label tree (sets data.*)")
+    train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. train.epochs=5")
+    train.add_argument("--seed", type=int, help="random seed (default: the config's train.seed)")
+    train.add_argument("--out", help="run directory (default runs/<name>/<time>)")
+    train.add_argument("--quick", action="store_true", help="small subset, one epoch")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_cmd_train)
+
+    ev = sub.add_parser("evaluate", help="accuracy, macro-F1 and a per-class table on labelled data")
+    ev.add_argument("model", help="a saved model directory (a run's model/)")
+    ev.add_argument("data", help="CSV/TSV file or folder-per-label tree")
+    ev.add_argument("--text-column", default="text")
+    ev.add_argument("--label-column", default="label")
+    ev.set_defaults(func=_cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="labels and probabilities for texts (file or stdin)")
+    pr.add_argument("model", help="a saved model directory (a run's model/)")
+    pr.add_argument("input", nargs="?", default="-",
+                    help="CSV/TSV (with --text-column), a .txt file (one text per line) or - for stdin")
+    pr.add_argument("--text-column", default="text")
+    pr.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    pr.set_defaults(func=_cmd_predict)
     return parser
 
 

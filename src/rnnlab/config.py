@@ -116,7 +116,7 @@ class TrainConfig:
     # Fraction of the training set held out for validation (never the test set).
     validation_split: float = 0.0
     early_stopping_patience: int | None = None  # epochs without val improvement
-    monitor: str = "val_loss"
+    monitor: str = "val_loss"  # what early stopping watches (restoring the best weights)
     # The IMDB tutorial passes the test set as validation data; only for its printout.
     validate_on_test: bool = False
     seed: int = 0
@@ -132,6 +132,11 @@ class TrainConfig:
             raise ConfigError(
                 "`train.early_stopping_patience` needs a validation set: "
                 "set `train.validation_split` (e.g. 0.1)"
+            )
+        if self.validate_on_test and self.validation_split:
+            raise ConfigError(
+                "`train.validate_on_test` and `train.validation_split` exclude each other: "
+                "the test set may only be printed, never used to select a model"
             )
 
 
@@ -271,3 +276,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
         raise ConfigError(f"config file {str(path)!r} is empty")
     cfg = ExperimentConfig.from_dict(raw)
     return apply_overrides(cfg, overrides or [])
+
+
+def dump_config(cfg: ExperimentConfig, path: str | Path) -> None:
+    """Write the resolved config as YAML (what `load_config` reads back)."""
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")

@@ -1,0 +1,220 @@
+"""Experiments: config -> data -> model -> Trainer -> metrics, saved model and report.
+
+The three steps read like the IMDB tutorial's data / model / run classes::
+
+    cfg = load_config("configs/imdb/lstm.yaml")
+    data = prepare_data(cfg.data)              # data
+    model = build_model(cfg, data)             # model
+    result = run(cfg, data, model, seed=0)     # run: fit, evaluate, save
+
+`reproduce` runs several configs over several seeds and writes the report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from rnnlab.config import ExperimentConfig, apply_overrides, dump_config, load_config
+from rnnlab.engine import EarlyStopping, GradientClipping, Trainer, make_optimizer, seed_everything
+from rnnlab.evaluation import (
+    bag_of_words_baseline,
+    classification_metrics,
+    confusion,
+    majority_baseline,
+    per_class_table,
+)
+from rnnlab.models import RecurrentClassifier
+from rnnlab.pipeline import TextPipeline
+from rnnlab.prepare import PreparedData, prepare_data
+from rnnlab.report import write_report
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, indent=1)
+    os.replace(tmp, path)
+
+
+def build_model(cfg: ExperimentConfig, data: PreparedData) -> RecurrentClassifier:
+    m = cfg.model
+    return RecurrentClassifier(
+        vocab_size=data.vocab_size, num_classes=data.num_classes, cell=m.cell, input=m.input,
+        embedding_dim=m.embedding_dim, units=m.units, bidirectional=m.bidirectional,
+        dropout=m.dropout, recurrent_dropout=m.recurrent_dropout, mask=m.mask,
+        output_dropout=m.output_dropout, padding=cfg.data.padding,
+    )
+
+
+def make_trainer(cfg: ExperimentConfig, model: RecurrentClassifier, seed: int, verbose: int) -> Trainer:
+    t = cfg.train
+    callbacks: list[Any] = []
+    if t.early_stopping_patience is not None:
+        callbacks.append(EarlyStopping(monitor=t.monitor, patience=t.early_stopping_patience,
+                                       restore_best_weights=True))
+    if t.clipnorm is not None:
+        callbacks.append(GradientClipping(clipnorm=t.clipnorm))
+    extra = {"eps": t.epsilon} if t.optimizer in ("adam", "rmsprop") else {}
+    optimizer = make_optimizer(t.optimizer, model.parameters(), lr=t.lr,
+                               weight_decay=t.weight_decay, **extra)
+    loss = "binary_crossentropy" if model.config["num_classes"] == 2 else "cross_entropy"
+    return Trainer(model, loss=loss, optimizer=optimizer, metrics=["accuracy"],
+                   callbacks=callbacks, seed=seed, verbose=verbose)
+
+
+def run(
+    cfg: ExperimentConfig,
+    data: PreparedData,
+    model: RecurrentClassifier,
+    seed: int = 0,
+    out_dir: str | Path | None = None,
+    quick: bool = False,
+    verbose: int = 1,
+) -> dict[str, Any]:
+    """Fit ``model`` on ``data`` as ``cfg.train`` says, evaluate on test, save everything.
+
+    Writes into ``out_dir`` (when given): config.yaml (resolved), history.json,
+    metrics.json and model/ (a `TextPipeline` directory).
+    """
+    t = cfg.train
+    trainer = make_trainer(cfg, model, seed, verbose)
+    fit_kwargs: dict[str, Any] = {}
+    if t.validation_split:
+        fit_kwargs["validation_split"] = t.validation_split
+    elif t.validate_on_test:  # the tutorial's printout only; nothing is selected on it
+        fit_kwargs["validation_data"] = ((data.x_test, data.len_test), data.y_test)
+    start = time.perf_counter()
+    history = trainer.fit(((data.x_train, data.len_train), data.y_train),
+                          epochs=1 if quick else t.epochs, batch_size=t.batch_size, **fit_kwargs)
+    seconds = time.perf_counter() - start
+    test_eval = trainer.evaluate(((data.x_test, data.len_test), data.y_test), batch_size=256)
+    pipeline = TextPipeline(model, data.label_names, data.x_train.shape[1], cfg.data.padding,
+                            cfg.data.truncating, data.vocabulary)
+    y_pred = pipeline.predict_proba_ids(data.x_test, data.len_test).argmax(1)
+    test = {**classification_metrics(data.y_test, y_pred), "loss": float(test_eval["loss"])}
+    result = {
+        "seed": seed,
+        "test": test,
+        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        "seconds": seconds,
+        "epochs_run": len(history.history.get("loss", [])),
+        "confusion": confusion(data.y_test, y_pred, data.num_classes).tolist(),
+        "per_class": per_class_table(data.y_test, y_pred, data.label_names),
+    }
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        dump_config(cfg, out / "config.yaml")
+        _write_json(out / "history.json", result["history"])
+        _write_json(out / "metrics.json", {k: result[k] for k in ("seed", "test", "seconds",
+                                                                   "epochs_run", "per_class")})
+        pipeline.save(out / "model")
+        result["dir"] = str(out)
+    return result
+
+
+def validation_note(cfg: ExperimentConfig) -> str:
+    t = cfg.train
+    if t.validation_split:
+        note = f"the last {t.validation_split:.0%} of the training set (never the test set)"
+        if t.early_stopping_patience:
+            note += (f"; early stopping on {t.monitor} with patience {t.early_stopping_patience}, "
+                     "best weights restored")
+        return note
+    if t.validate_on_test:
+        return ("none for model selection. As in the tutorial, the test set is evaluated after "
+                "each epoch for the printout only (the dashed curves); nothing is chosen on it.")
+    return "none (fixed number of epochs, as in the tutorial)"
+
+
+def resolve_config(name_or_path: str) -> Path:
+    """'imdb/lstm', 'imdb_lstm' or a file path -> the config file."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml"):
+        return p
+    candidates = {f"{c.parent.name}/{c.stem}": c for c in sorted(CONFIG_DIR.glob("*/*.yaml"))}
+    candidates.update({f"{c.parent.name}_{c.stem}": c for c in sorted(CONFIG_DIR.glob("*/*.yaml"))})
+    if name_or_path in candidates:
+        return candidates[name_or_path]
+    from rnnlab.errors import ConfigError, suggest
+
+    raise ConfigError(
+        f"unknown experiment {name_or_path!r}{suggest(name_or_path, candidates)}; known: "
+        + ", ".join(k for k in candidates if "/" in k)
+    )
+
+
+def shipped_configs() -> list[Path]:
+    return sorted(CONFIG_DIR.glob("*/*.yaml"))
+
+
+def reproduce(
+    names: Sequence[str] = (),
+    seeds: Sequence[int] = (0, 1, 2),
+    out_dir: str | Path = "runs/reproduce",
+    quick: bool = False,
+    overrides: Sequence[str] = (),
+    command: str = "rnnlab reproduce",
+) -> Path:
+    """Run experiments over seeds; write per-run outputs and `report.md`; return its path."""
+    paths = [resolve_config(n) for n in names] if names else shipped_configs()
+    configs = [load_config(p, list(overrides)) for p in paths]  # validate all before running
+    out = Path(out_dir)
+    results = []
+    bar = tqdm(total=len(configs) * len(seeds), desc="reproduce", unit="run",
+               disable=None)
+    for cfg in configs:
+        data = prepare_data(cfg.data, quick=quick)
+        result: dict[str, Any] = {
+            "name": cfg.name, "description": cfg.description,
+            "published": {k: v for k, v in cfg.published.__dict__.items()},
+            "split": data.summary(), "label_names": data.label_names,
+            "baselines": {
+                "majority": majority_baseline(data.y_train, data.y_test),
+                "bag_of_words": bag_of_words_baseline(data.seq_train, data.y_train,
+                                                      data.seq_test, data.y_test),
+            },
+            "validation_note": validation_note(cfg),
+            "val_name": "test (printout only)" if cfg.train.validate_on_test else "validation",
+            "runs": [],
+        }
+        for seed in seeds:
+            bar.set_postfix_str(f"{cfg.name} seed {seed}")
+            seed_everything(seed)
+            model = build_model(cfg, data)
+            result["runs"].append(run(cfg, data, model, seed=seed,
+                                      out_dir=out / cfg.name / f"seed{seed}", quick=quick, verbose=0))
+            bar.update(1)
+        result["confusion"] = result["runs"][0]["confusion"]
+        results.append(result)
+        _write_json(out / "results.json", results)
+    bar.close()
+    return write_report(results, out, command)
+
+
+def train_one(config: str, overrides: Sequence[str] = (), seed: int | None = None,
+              out_dir: str | Path | None = None, quick: bool = False, verbose: int = 1) -> dict[str, Any]:
+    """`rnnlab train`: one config, one seed."""
+    cfg = apply_overrides(load_config(resolve_config(config)), list(overrides))
+    seed = cfg.train.seed if seed is None else seed
+    data = prepare_data(cfg.data, quick=quick)
+    seed_everything(seed)
+    model = build_model(cfg, data)
+    out = Path(out_dir) if out_dir else Path("runs") / cfg.name / time.strftime("%Y%m%d-%H%M%S")
+    result = run(cfg, data, model, seed=seed, out_dir=out, quick=quick, verbose=verbose)
+    result["split"] = data.summary()
+    result["baseline_majority"] = majority_baseline(data.y_train, data.y_test)
+    return result
+
+
+__all__ = ["build_model", "load_config", "prepare_data", "reproduce", "run", "train_one"]

@@ -1,0 +1,101 @@
+"""The command line: train -> evaluate -> predict on a small CSV, and one clear line per bad input."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rnnlab.cli import main
+
+POS = "good great fine excellent lovely superb".split()
+NEG = "bad awful poor terrible boring worst".split()
+
+
+@pytest.fixture(scope="module")
+def toy_csv(tmp_path_factory):
+    import random
+
+    rng = random.Random(0)
+    path = tmp_path_factory.mktemp("data") / "toy.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["review", "sentiment"])
+        for _ in range(200):
+            label = rng.choice(["pos", "neg"])
+            words = rng.choices(POS if label == "pos" else NEG, k=4) + rng.choices(["the", "plot"], k=4)
+            rng.shuffle(words)
+            w.writerow([" ".join(words), label])
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(toy_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "r"
+    rc = main(["train", "--config", "text/gru", "--data", str(toy_csv), "--out", str(out), "--quiet",
+               "--seed", "0", "data.text_column=review", "data.label_column=sentiment",
+               "train.epochs=8", "train.early_stopping_patience=8"])
+    assert rc == 0
+    return out
+
+
+def test_train_evaluate_predict(trained, toy_csv, capsys, tmp_path):
+    assert (trained / "model" / "model.safetensors").is_file()
+    capsys.readouterr()
+    assert main(["evaluate", str(trained / "model"), str(toy_csv), "--text-column", "review",
+                 "--label-column", "sentiment"]) == 0
+    out = capsys.readouterr().out
+    acc = float(out.split("accuracy ")[1].split(",")[0])
+    assert acc > 0.9, out
+    assert "neg" in out and "pos" in out and "precision" in out
+    texts = tmp_path / "texts.txt"
+    texts.write_text("a great superb film\nawful boring plot\n")
+    assert main(["predict", str(trained / "model"), str(texts), "--format", "jsonl"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["label"] for r in rows] == ["pos", "neg"]
+    assert abs(sum(rows[0]["probabilities"].values()) - 1) < 1e-5
+    assert main(["predict", str(trained / "model"), str(texts)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "id,label,p_neg,p_pos" and lines[1].startswith("1,pos,")
+
+
+def test_predict_reads_stdin(trained):
+    proc = subprocess.run([sys.executable, "-m", "rnnlab.cli", "predict", str(trained / "model")],
+                          input="superb lovely\nworst terrible\n", capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert [line.split(",")[1] for line in proc.stdout.splitlines()[1:]] == ["pos", "neg"]
+
+
+def _fails(args, capsys, *needles):
+    rc = main(args)
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+
+
+def test_bad_inputs_give_one_clear_line(trained, toy_csv, capsys, tmp_path):
+    model = str(trained / "model")
+    _fails(["train", "--config", "text/gru", "--data", str(tmp_path / "missing.csv")], capsys,
+           "does not exist")
+    _fails(["train", "--config", "text/gru", "--data", str(toy_csv), "data.text_column=body"],
+           capsys, "body", "review")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("text,label\n")
+    _fails(["train", "--config", "text/gru", "--data", str(empty)], capsys, "empty.csv")
+    _fails(["train", "--config", "imdb/lstn"], capsys, "unknown experiment", "imdb/lstm")
+    _fails(["train", "--config", "text/gru", "trian.epochs=1"], capsys, "did you mean `train`")
+    _fails(["evaluate", str(tmp_path / "nomodel"), str(toy_csv)], capsys, "no saved model")
+    unseen = tmp_path / "unseen.csv"
+    unseen.write_text("review,sentiment\ngreat film,pos\nodd film,meh\n")
+    _fails(["evaluate", model, str(unseen), "--text-column", "review", "--label-column",
+            "sentiment"], capsys, "never seen in training", "meh")
+    _fails(["predict", model, str(tmp_path / "none.txt")], capsys, "does not exist")
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "rnnlab.cli", "--debug", "evaluate",
+                           str(tmp_path / "x"), str(tmp_path / "y.csv")], capture_output=True, text=True)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr

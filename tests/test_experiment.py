@@ -1,0 +1,74 @@
+"""Experiments: every shipped config validates and runs in --quick mode; outputs are complete."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rnnlab.config import load_config
+from rnnlab.experiment import build_model, reproduce, resolve_config, shipped_configs, train_one
+from rnnlab.pipeline import TextPipeline
+from rnnlab.prepare import prepare_data
+
+CONFIGS = shipped_configs()
+
+
+def test_configs_are_shipped_for_both_tutorials_and_variants():
+    names = {f"{p.parent.name}/{p.stem}" for p in CONFIGS}
+    assert {"reuters/simple_rnn", "reuters/stacked_simple_rnn", "reuters/lstm",
+            "reuters/stacked_lstm", "reuters/embedding_gru", "imdb/lstm", "imdb/gru_400",
+            "imdb/bilstm_400", "imdb/raw_text_gru", "text/gru"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_config_has_a_header_and_validates(path):
+    text = path.read_text()
+    assert text.startswith("#") and "Run:" in text and "Expect:" in text
+    cfg = load_config(path)
+    assert cfg.name.replace("_", "/", 1) == f"{path.parent.name}/{path.stem}"
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in CONFIGS if p.parent.name != "text"], ids=lambda p: f"{p.parent.name}/{p.stem}"
+)
+def test_every_config_runs_quick(path, tmp_path):
+    result = train_one(str(path), out_dir=tmp_path / "run", quick=True, verbose=0)
+    assert result["epochs_run"] == 1
+    assert 0.0 <= result["test"]["accuracy"] <= 1.0
+    for name in ("config.yaml", "history.json", "metrics.json", "model/manifest.json"):
+        assert (tmp_path / "run" / name).is_file()
+
+
+def test_tutorial_configs_are_faithful():
+    reuters = load_config(resolve_config("reuters/stacked_lstm"))
+    data = prepare_data(reuters.data)
+    assert data.x_train.shape == (1395, 49) and data.x_test.shape == (599, 49)
+    assert data.num_classes == 46  # from the data set, not from to_categorical on one split
+    assert (data.x_train[:, -1] == 0).mean() > 0.5  # post padding
+    model = build_model(reuters, data)
+    assert model.embedding is None and model.head.out_features == 46
+    assert sum(p.numel() for p in model.recurrent.parameters()) == 4 * (50 * 51 + 50) + 4 * (100 * 50 + 50)
+    imdb = load_config(resolve_config("imdb/lstm"))
+    assert (imdb.model.dropout, imdb.model.recurrent_dropout, imdb.train.epochs, imdb.train.batch_size) == (0.2, 0.2, 3, 32)
+    assert imdb.published.accuracy == 0.833 and imdb.train.epsilon == 1e-7
+
+
+def test_train_writes_a_model_that_predicts_the_same(tmp_path):
+    result = train_one("reuters/lstm", ["train.epochs=2"], out_dir=tmp_path / "r", quick=True, verbose=0)
+    assert len(json.loads((tmp_path / "r" / "history.json").read_text())["loss"]) == 1
+    pipe = TextPipeline.load(tmp_path / "r" / "model")
+    data = prepare_data(load_config(resolve_config("reuters/lstm")).data, quick=True)
+    pred = pipe.predict_proba_ids(data.x_test, data.len_test).argmax(1)
+    assert np.isclose((pred == data.y_test).mean(), result["test"]["accuracy"])
+
+
+def test_reproduce_quick_writes_report_with_baselines_and_figures(tmp_path):
+    report = reproduce(["reuters/simple_rnn", "imdb/lstm"], seeds=[0, 1], out_dir=tmp_path, quick=True)
+    text = report.read_text()
+    assert "| reuters_simple_rnn |" in text and "| imdb_lstm | 0.833 |" in text
+    assert "majority" in text and "bag-of-words" in text and "macro-F1" in text
+    assert (tmp_path / "figures" / "imdb_lstm_curves.png").stat().st_size > 1000
+    assert (tmp_path / "figures" / "reuters_simple_rnn_confusion.png").is_file()
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [len(r["runs"]) for r in results] == [2, 2]
+    assert (tmp_path / "imdb_lstm" / "seed1" / "model" / "model.safetensors").is_file()

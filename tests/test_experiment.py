@@ -72,3 +72,18 @@ def test_reproduce_quick_writes_report_with_baselines_and_figures(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert [len(r["runs"]) for r in results] == [2, 2]
     assert (tmp_path / "imdb_lstm" / "seed1" / "model" / "model.safetensors").is_file()
+
+
+def test_reproduce_reuses_finished_runs(tmp_path, monkeypatch):
+    from rnnlab import experiment
+
+    cfg = load_config(resolve_config("reuters/simple_rnn"), ["train.epochs=1"])
+    data = prepare_data(cfg.data, quick=True)
+    first = experiment.run(cfg, data, build_model(cfg, data), seed=0, out_dir=tmp_path / "r")
+    again = experiment.finished_run(cfg, tmp_path / "r")
+    assert again["test"] == first["test"] and again["history"] == first["history"]
+    assert again["confusion"] == first["confusion"]
+    changed = load_config(resolve_config("reuters/simple_rnn"), ["train.epochs=2"])
+    assert experiment.finished_run(changed, tmp_path / "r") is None
+    (tmp_path / "r" / "metrics.json").write_text("{broken")
+    assert experiment.finished_run(cfg, tmp_path / "r") is None

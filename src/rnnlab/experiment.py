@@ -37,6 +37,25 @@ from rnnlab.prepare import PreparedData, prepare_data
 from rnnlab.report import write_report
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+METRIC_KEYS = ("seed", "test", "seconds", "epochs_run", "confusion", "per_class")
+
+
+def finished_run(cfg: ExperimentConfig, run_dir: Path) -> dict[str, Any] | None:
+    """The result of a run already completed in ``run_dir`` with exactly ``cfg``, else None.
+
+    This is what lets an interrupted `reproduce` continue: finished (experiment,
+    seed) runs are read back instead of trained again.
+    """
+    try:
+        if load_config(run_dir / "config.yaml") != cfg or not (run_dir / "model" / "manifest.json").is_file():
+            return None
+        metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+        history = json.loads((run_dir / "history.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if any(k not in metrics for k in METRIC_KEYS):
+        return None
+    return {**metrics, "history": history, "dir": str(run_dir)}
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -116,8 +135,7 @@ def run(
         out.mkdir(parents=True, exist_ok=True)
         dump_config(cfg, out / "config.yaml")
         _write_json(out / "history.json", result["history"])
-        _write_json(out / "metrics.json", {k: result[k] for k in ("seed", "test", "seconds",
-                                                                   "epochs_run", "per_class")})
+        _write_json(out / "metrics.json", {k: result[k] for k in METRIC_KEYS})
         pipeline.save(out / "model")
         result["dir"] = str(out)
     return result
@@ -166,7 +184,11 @@ def reproduce(
     overrides: Sequence[str] = (),
     command: str = "rnnlab reproduce",
 ) -> Path:
-    """Run experiments over seeds; write per-run outputs and `report.md`; return its path."""
+    """Run experiments over seeds; write per-run outputs and `report.md`; return its path.
+
+    Runs already finished in ``out_dir`` with the same config are reused, so an
+    interrupted reproduction continues where it stopped.
+    """
     paths = [resolve_config(n) for n in names] if names else shipped_configs()
     configs = [load_config(p, list(overrides)) for p in paths]  # validate all before running
     out = Path(out_dir)
@@ -190,10 +212,13 @@ def reproduce(
         }
         for seed in seeds:
             bar.set_postfix_str(f"{cfg.name} seed {seed}")
-            seed_everything(seed)
-            model = build_model(cfg, data)
-            result["runs"].append(run(cfg, data, model, seed=seed,
-                                      out_dir=out / cfg.name / f"seed{seed}", quick=quick, verbose=0))
+            run_dir = out / cfg.name / f"seed{seed}"
+            done = None if quick else finished_run(cfg, run_dir)
+            if done is None:
+                seed_everything(seed)
+                model = build_model(cfg, data)
+                done = run(cfg, data, model, seed=seed, out_dir=run_dir, quick=quick, verbose=0)
+            result["runs"].append(done)
             bar.update(1)
         result["confusion"] = result["runs"][0]["confusion"]
         results.append(result)

@@ -41,7 +41,7 @@ import torch
 
 from rnnlab.errors import check_choice, check_positive
 
-_CLASSES: dict[str, type[torch.optim.Optimizer]] = {
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
     "adamw": torch.optim.AdamW,
     "sgd": torch.optim.SGD,
@@ -90,7 +90,7 @@ def make_optimizer(
     Returns:
         The optimiser.
     """
-    name = check_choice("name", name.lower() if isinstance(name, str) else name, list(_CLASSES))
+    name = check_choice("name", name.lower() if isinstance(name, str) else name, list(OPTIMIZERS))
     check_choice("defaults", defaults, ("keras", "torch"))
     check_choice("implementation", implementation, ("auto", "fused", "foreach", "single"))
     params = list(params)
@@ -108,7 +108,7 @@ def make_optimizer(
         options["fused"] = True
     else:
         options["foreach"] = implementation == "foreach"
-    return _CLASSES[name](params, **options)
+    return OPTIMIZERS[name](params, **options)
 
 
 def _benchmark(steps: int = 50, repeats: int = 7) -> None:  # pragma: no cover - a measurement

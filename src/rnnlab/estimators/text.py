@@ -1,0 +1,174 @@
+"""`TextClassifier`: raw strings in, classes out; it learns its own vocabulary from the training texts.
+
+fit tokenizes the texts (`rnnlab.data.Tokenizer`, the Keras rule by default),
+fits a `Vocabulary` on them (the training texts only, so nothing leaks from
+test data), encodes them Keras-style (start id 1, unknown words 2, words from 4
+on by frequency) and pads them to ``maxlen``. predict encodes with the same
+vocabulary; unseen words become the unknown id.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from rnnlab.data.tokenize import Tokenizer
+from rnnlab.data.vocab import Vocabulary
+from rnnlab.errors import ModelFileError, check_int
+from rnnlab.estimators.recurrent import _OWNED, RecurrentEstimator, as_tensors, pad_ragged
+
+
+class TextClassifier(RecurrentEstimator):
+    """Recurrent text classifier: raw strings -> vocabulary ids -> `RecurrentClassifier`.
+
+    Args:
+        max_tokens: keep only this many most frequent training words (None: all).
+        num_words: Keras ``num_words``: ids >= num_words become the unknown id.
+        min_freq: keep only words seen at least this often in training.
+        lower: True (lowercase), False, or 'ascii' (A-Z only); see `Tokenizer`.
+        token_pattern: a regex whose matches are the tokens (replaces the Keras rule).
+        maxlen: tokens per text after padding / truncation (the start id counts);
+            None: the longest training text.
+        padding, truncating: 'pre' or 'post', as Keras `pad_sequences` (default 'pre').
+        epochs, batch_size, optimizer, lr, validation_split, patience, shuffle,
+            classes, random_state, device, verbose: see `EstimatorBase`.
+        **kwargs: ``module__<name>`` settings of `RecurrentClassifier` (cell, units,
+            embedding_dim, bidirectional, dropout, recurrent_dropout, mask,
+            output_dropout) and ``optimizer__<name>`` optimiser settings.
+
+    Attributes:
+        vocabulary_: the fitted `Vocabulary`. maxlen_: the padded length.
+        classes_, module_, history_, n_logits_, module_config_: see `EstimatorBase`.
+
+    >>> texts = ["good fun film", "bad dull film", "great fun", "dull and bad"]
+    >>> clf = TextClassifier(epochs=2, batch_size=2, module__units=(4,),
+    ...                      module__embedding_dim=4, random_state=0)
+    >>> clf.fit(texts, ["pos", "neg", "pos", "neg"]).predict(["fun film"]).shape
+    (1,)
+    >>> clf.vocabulary_.words[:3], clf.maxlen_
+    (('fun', 'film', 'bad'), 4)
+    """
+
+    _owned_module_args: ClassVar[dict[str, str]] = {
+        **_OWNED,
+        "input": "a TextClassifier always feeds token ids to an embedding",
+    }
+    _fitted_attrs: ClassVar[tuple[str, ...]] = ("module_config_", "maxlen_")
+
+    def __init__(
+        self,
+        *,
+        max_tokens: int | None = None,
+        num_words: int | None = None,
+        min_freq: int = 1,
+        lower: bool | str = True,
+        token_pattern: str | None = None,
+        maxlen: int | None = None,
+        padding: str = "pre",
+        truncating: str = "pre",
+        epochs: int = 10,
+        batch_size: int = 32,
+        optimizer: Any = "adam",
+        lr: float | None = None,
+        validation_split: float | None = None,
+        patience: int | None = None,
+        shuffle: bool = True,
+        classes: Any = None,
+        random_state: Any = None,
+        device: Any = "auto",
+        verbose: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        self.max_tokens = max_tokens
+        self.num_words = num_words
+        self.min_freq = min_freq
+        self.lower = lower
+        self.token_pattern = token_pattern
+        self.maxlen = maxlen
+        self.padding = padding
+        self.truncating = truncating
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.lr = lr
+        self.validation_split = validation_split
+        self.patience = patience
+        self.shuffle = shuffle
+        self.classes = classes
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+        self._routed_params = kwargs
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+    def _fit_inputs(self, X: Any) -> tuple[tuple[torch.Tensor, ...], dict[str, Any]]:
+        self._check_padding()
+        texts = _texts(X)
+        check_int("min_freq", self.min_freq, minimum=1)
+        tokenizer = Tokenizer(lower=self.lower, token_pattern=self.token_pattern)
+        vocabulary = Vocabulary.fit(
+            texts, tokenizer=tokenizer, max_tokens=self.max_tokens, min_freq=self.min_freq,
+            num_words=self.num_words,
+        )
+        seqs = vocabulary.encode(texts)
+        maxlen = self.maxlen or max(len(s) for s in seqs)
+        x, lengths = pad_ragged(seqs, maxlen, self.padding, self.truncating, np.int64)
+        fitted = {"vocabulary_": vocabulary, "maxlen_": int(maxlen)}
+        return as_tensors(x, lengths, embedding=True), fitted
+
+    def _vocab_size(self, fitted: dict[str, Any]) -> int | None:
+        return fitted["vocabulary_"].size
+
+    def _predict_inputs(self, X: Any) -> tuple[torch.Tensor, ...]:
+        seqs = self.vocabulary_.encode(_texts(X))
+        x, lengths = pad_ragged(seqs, self.maxlen_, self.padding, self.truncating, np.int64)
+        return as_tensors(x, lengths, embedding=True)
+
+    def _extra_parts(self) -> dict[str, Any]:
+        return {"vocabulary": self.vocabulary_.to_dict()}
+
+    def _restore(self, fitted: dict[str, Any], parts: dict[str, Any]) -> None:
+        super()._restore(fitted, parts)
+        if "vocabulary" not in parts:
+            raise ModelFileError("a saved TextClassifier must hold vocabulary.json; it is missing")
+        self.vocabulary_ = Vocabulary.from_dict(parts["vocabulary"])
+
+
+def _texts(X: Any) -> list[str]:
+    """X as a list of str: a list, tuple, 1-D array, (n, 1) array or pandas Series of texts."""
+    if isinstance(X, (str, bytes)):
+        raise TypeError(
+            "X must be a collection of texts, got a single string; wrap it in a list: [text]"
+        )
+    if hasattr(X, "columns"):  # a DataFrame: take its only column
+        if X.shape[1] != 1:
+            raise ValueError(
+                f"X is a DataFrame with {X.shape[1]} columns; pass the text column (a Series)"
+            )
+        X = X.iloc[:, 0]
+    if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == 1:
+        X = X[:, 0]
+    if isinstance(X, np.ndarray) and X.ndim != 1:
+        raise ValueError(f"X must be a 1-D collection of texts, got an array of shape {X.shape}")
+    try:
+        texts = list(X)
+    except TypeError:
+        raise TypeError(f"X must be a collection of texts, got {type(X).__name__}") from None
+    if not texts:
+        raise ValueError("X holds no texts: found array with 0 sample(s); pass at least one text")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"X must hold str texts, got {type(text).__name__} {text!r:.60} at index {i}"
+                + ("; for token ids use SequenceClassifier" if not isinstance(text, bytes) else
+                   "; decode bytes first")
+            )
+    return texts

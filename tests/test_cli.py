@@ -99,3 +99,19 @@ def test_debug_shows_the_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "rnnlab.cli", "--debug", "evaluate",
                            str(tmp_path / "x"), str(tmp_path / "y.csv")], capture_output=True, text=True)
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_overrides_may_sit_between_options(capsys):
+    # `train.epochs=1` before `--quick` must still be an override, and strays are refused.
+    from rnnlab import cli
+
+    seen = {}
+    orig = cli._cmd_train
+    try:
+        cli._cmd_train = lambda args: seen.setdefault("o", args.overrides) and 0
+        assert cli.main(["train", "--config", "x", "a.b=1", "--quick", "c.d=2"]) == 0
+    finally:
+        cli._cmd_train = orig
+    assert seen["o"] == ["a.b=1", "c.d=2"]
+    with pytest.raises(SystemExit):
+        cli.main(["data", "x=1"])

@@ -16,7 +16,7 @@ CONFIGS = shipped_configs()
 def test_configs_are_shipped_for_both_tutorials_and_variants():
     names = {f"{p.parent.name}/{p.stem}" for p in CONFIGS}
     assert {"reuters/simple_rnn", "reuters/stacked_simple_rnn", "reuters/lstm",
-            "reuters/stacked_lstm", "reuters/embedding_gru", "imdb/lstm", "imdb/gru_400",
+            "reuters/stacked_lstm", "reuters/embedding_bilstm", "imdb/lstm", "imdb/gru_400",
             "imdb/bilstm_400", "imdb/raw_text_gru", "text/gru"} <= names
 
 

@@ -37,6 +37,7 @@ def inputs_for(case):
 def grads_of(layer, x, kwargs, initial_state=None):
     x = x.clone().requires_grad_(True)
     outs = layer(x, initial_state=initial_state, **kwargs)
+    outs = outs if isinstance(outs, (tuple, list)) else (outs,)
     g = torch.Generator().manual_seed(0)
     loss = sum((o * torch.randn(o.shape, generator=g)).sum() for o in outs)
     params = list(layer.parameters())
@@ -44,6 +45,7 @@ def grads_of(layer, x, kwargs, initial_state=None):
     return outs, grads
 
 
+@pytest.mark.parametrize("return_state", [True, False])
 @pytest.mark.parametrize("return_sequences", [False, True])
 @pytest.mark.parametrize("zero_output", [False, True])
 @pytest.mark.parametrize("go_backwards", [False, True])
@@ -51,17 +53,21 @@ def grads_of(layer, x, kwargs, initial_state=None):
     "case", ["none", "post_lengths", "pre_lengths", "pre_mask", "middle_block"]
 )
 @pytest.mark.parametrize("name", list(LAYERS))
-def test_fast_path_matches_loop(name, case, go_backwards, zero_output, return_sequences):
+def test_fast_path_matches_loop(
+    name, case, go_backwards, zero_output, return_sequences, return_state
+):
+    """return_state=False covers the gathered (unpacked) masked path of every kernel;
+    with it, a masked LSTM needs its final c and runs packed."""
     torch.manual_seed(0)
     fast = LAYERS[name](
         return_sequences=return_sequences,
-        return_state=True,
+        return_state=return_state,
         go_backwards=go_backwards,
         zero_output_for_mask=zero_output,
     )
     loop = LAYERS[name](
         return_sequences=return_sequences,
-        return_state=True,
+        return_state=return_state,
         go_backwards=go_backwards,
         zero_output_for_mask=zero_output,
         use_fast_path=False,
@@ -79,12 +85,20 @@ def test_fast_path_matches_loop(name, case, go_backwards, zero_output, return_se
         torch.testing.assert_close(a, b, **TOL)
 
 
+@pytest.mark.parametrize("return_state", [True, False])
+@pytest.mark.parametrize("return_sequences", [True, False])
+@pytest.mark.parametrize("layer_class", [LSTM, GRU])
 @pytest.mark.parametrize("merge_mode", ["concat", "ave"])
-def test_bidirectional_fast_matches_loop(merge_mode):
+def test_bidirectional_fast_matches_loop(merge_mode, layer_class, return_sequences, return_state):
     torch.manual_seed(0)
-    kw = {"units": UNITS, "input_size": IN, "return_sequences": True, "return_state": True}
-    fast = Bidirectional(LSTM(**kw), merge_mode)
-    loop = Bidirectional(LSTM(**kw, use_fast_path=False), merge_mode)
+    kw = {
+        "units": UNITS,
+        "input_size": IN,
+        "return_sequences": return_sequences,
+        "return_state": return_state,
+    }
+    fast = Bidirectional(layer_class(**kw), merge_mode)
+    loop = Bidirectional(layer_class(**kw, use_fast_path=False), merge_mode)
     loop.load_state_dict(fast.state_dict())
     x = torch.randn(B, T, IN)
     out_f, grads_f = grads_of(fast, x, {"lengths": LENGTHS})

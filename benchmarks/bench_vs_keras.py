@@ -23,8 +23,8 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 EPOCH_BATCHES = 782
 

@@ -1,16 +1,26 @@
 """The fast path: Keras-layout parameters run on torch's fused RNN kernels.
 
 `torch._VF.lstm` / `gru` / `rnn_tanh` / `rnn_relu` are the kernels behind
-`nn.LSTM`, `nn.GRU` and `nn.RNN` (cuDNN on a GPU, a native loop on CPU). The
-Keras-layout parameters are converted on every call (`convert.keras_to_torch`,
-views and a few small copies), so gradients flow back to them.
+`nn.LSTM`, `nn.GRU` and `nn.RNN` (cuDNN on a GPU; on CPU oneDNN for the LSTM,
+a native loop otherwise). The Keras-layout parameters are converted on every
+call (`convert.keras_to_torch`, views and a few small copies), so gradients
+flow back to them. On CPU a GRU runs on rnnlab's own kernel (`gru_kernel.py`)
+instead: torch's CPU GRU is a slow loop of autograd operations.
 
 Keras masking semantics hold on this path for any mask whose valid steps are
 one contiguous block per row (post- or pre-padding, in either direction; rows
-of length zero too): the block is shifted to the front, run as a packed
-sequence, and the outputs are put back where Keras would have them (zeros
-before the block; after it, the last valid output, or zeros with
-`zero_output_for_mask`). Masks with holes need the step-by-step loop.
+of length zero too). On CPU each row's block is gathered to the front (one
+index_select, time-major, which also reverses it for go_backwards) and the
+*unmasked* kernel runs over the longest block: a step's output depends only
+on the steps before it, so the outputs inside each block are exact, and
+oneDNN's LSTM over the padded length is far faster than torch's native packed
+loop. The GRU kernel also sorts the rows by length and skips finished rows.
+The outputs are gathered back where Keras would have them (zeros before the
+block; after it, the last valid output, or zeros with `zero_output_for_mask`);
+the final h is the output at each row's last valid step. The final cell state
+c of an LSTM (`return_state`) cannot be read that way, so that case, and every
+masked case on a GPU (cuDNN), runs as a packed sequence. Masks with holes need
+the step-by-step loop.
 
 >>> mask = torch.tensor([[True, True, False], [False, True, True], [False, False, False]])
 >>> start, length = mask_blocks(mask)
@@ -26,6 +36,7 @@ import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.nn import convert
+from rnnlab.nn.gru_kernel import run_gru
 
 
 def mask_blocks(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -57,6 +68,7 @@ def run_fused(
     go_backwards: bool,
     return_sequences: bool,
     zero_output_for_mask: bool,
+    return_state: bool = True,
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """Run a cell over a sequence batch on a fused kernel, with Keras semantics.
 
@@ -70,20 +82,129 @@ def run_fused(
         go_backwards: process the sequence last step first.
         return_sequences: return every step's output (in processing order).
         zero_output_for_mask: masked steps output zeros instead of the last output.
+        return_state: the caller needs the final states (else they may be ()).
 
     Returns:
         (output, final states): output (batch, time, units) or (batch, units).
     """
-    params = convert.keras_to_torch(
+    on_cpu = x.device.type == "cpu"
+    if blocks is None:
+        return _run_full(cell, kernel, x, states, go_backwards, return_sequences)
+    if on_cpu and not (kernel == "lstm" and return_state):
+        return _run_shifted(
+            cell, kernel, x, states, blocks, go_backwards, return_sequences, zero_output_for_mask
+        )
+    return _run_packed(
+        cell, kernel, x, states, blocks, go_backwards, return_sequences, zero_output_for_mask
+    )
+
+
+def _torch_params(cell) -> list[torch.Tensor]:
+    return convert.keras_to_torch(
         cell.kind,
         cell.kernel,
         cell.recurrent_kernel,
         cell.bias,
         reset_after=getattr(cell, "reset_after", True),
     )
+
+
+def _own_gru(kernel: str, x: torch.Tensor) -> bool:
+    return kernel == "gru" and x.device.type == "cpu"
+
+
+def _run_full(cell, kernel, x, states, go_backwards, return_sequences):
+    """No mask: one kernel call over all steps."""
+    if go_backwards:
+        x = x.flip(1)
+    if _own_gru(kernel, x):
+        out = run_gru(cell, x.transpose(0, 1), states[0])  # (T, B, u)
+        return (out.transpose(0, 1) if return_sequences else out[-1]), (out[-1],)
+    fn = getattr(torch._VF, kernel)
+    hx = tuple(s.unsqueeze(0) for s in states)
+    # cuDNN's backward needs the forward run in training mode.
+    train = torch.is_grad_enabled()
+    res = fn(
+        x,
+        hx if kernel == "lstm" else hx[0],
+        _torch_params(cell),
+        cell.bias is not None,
+        1,
+        0.0,
+        train,
+        False,
+        True,
+    )
+    final = tuple(h.squeeze(0) for h in res[1:])
+    return (res[0] if return_sequences else final[0]), final
+
+
+def _run_shifted(
+    cell, kernel, x, states, blocks, go_backwards, return_sequences, zero_output_for_mask
+):
+    """Each row's valid block gathered to step 0, the unmasked kernel, outputs gathered back."""
+    start, length = blocks
+    B, T, n = x.shape
+    dev = x.device
+    steps = max(int(length.max()), 1)
+    pos = torch.arange(steps)
+    own_gru = _own_gru(kernel, x)
+    if own_gru:  # longest rows first, so step t runs rows [:batch_sizes[t]]
+        order = torch.argsort(length, descending=True, stable=True)
+        slot = torch.empty_like(order)
+        slot[order] = torch.arange(B)
+        batch_sizes = (length[None, :] > pos[:, None]).sum(1).tolist()
+    else:
+        order = slot = torch.arange(B)
+    # Source step of (block step p, slot j): start + min(p, len - 1), in processing order.
+    last = (length - 1).clamp(min=0)
+    src = start[order][None, :] + torch.minimum(pos[:, None], last[order][None, :])
+    if go_backwards:
+        src = T - 1 - src
+    flat = (order[None, :] * T + src).reshape(-1).to(dev)
+    xs = x.reshape(B * T, n).index_select(0, flat).view(steps, B, n)
+    h0 = states[0]
+    if own_gru:
+        out_p = run_gru(cell, xs, h0.index_select(0, order.to(dev)), batch_sizes)
+    else:
+        fn = getattr(torch._VF, kernel)
+        hx = tuple(s.unsqueeze(0) for s in states)
+        res = fn(
+            xs,
+            hx if kernel == "lstm" else hx[0],
+            _torch_params(cell),
+            cell.bias is not None,
+            1,
+            0.0,
+            torch.is_grad_enabled(),
+            False,
+            False,
+        )
+        out_p = res[0]
+    out_flat = out_p.reshape(steps * B, -1)  # row (p, slot j) at p * B + j
+    empty = (length == 0).to(dev)[:, None]
+    h_last = out_flat.index_select(0, (last * B + slot).to(dev))
+    final_h = torch.where(empty, h0, h_last)
+    if not return_sequences:
+        keep = length > 0
+        if zero_output_for_mask:
+            keep &= start + length == T
+        return torch.where(keep.to(dev)[:, None], final_h, 0.0), (final_h,)
+    rel = torch.arange(T)[None, :] - start[:, None]  # (B, T): step within the block
+    gidx = torch.minimum(rel.clamp(min=0), last[:, None]) * B + slot[:, None]
+    out = out_flat.index_select(0, gidx.reshape(-1).to(dev)).view(B, T, -1)
+    keep = (rel >= 0) & (length[:, None] > 0)
+    if zero_output_for_mask:
+        keep &= rel < length[:, None]
+    return torch.where(keep.to(dev)[..., None], out, 0.0), (final_h,)
+
+
+def _run_packed(
+    cell, kernel, x, states, blocks, go_backwards, return_sequences, zero_output_for_mask
+):
+    """Each row's valid block shifted to the front and run as a packed sequence."""
     fn = getattr(torch._VF, kernel)
     has_bias = cell.bias is not None
-    # cuDNN's backward needs the forward run in training mode.
     train = torch.is_grad_enabled()
     if go_backwards:
         x = x.flip(1)
@@ -91,11 +212,6 @@ def run_fused(
 
     def hidden(h):
         return h if kernel == "lstm" else h[0]
-
-    if blocks is None:
-        res = fn(x, hidden(hx), params, has_bias, 1, 0.0, train, False, True)
-        final = tuple(h.squeeze(0) for h in res[1:])
-        return (res[0] if return_sequences else final[0]), final
 
     start, length = blocks
     _B, T, n = x.shape
@@ -106,7 +222,15 @@ def run_fused(
     packed = pack_padded_sequence(x, length.clamp(min=1), batch_first=True, enforce_sorted=False)
     hx_sorted = tuple(h.index_select(1, packed.sorted_indices) for h in hx)
     res = fn(
-        packed.data, packed.batch_sizes, hidden(hx_sorted), params, has_bias, 1, 0.0, train, False
+        packed.data,
+        packed.batch_sizes,
+        hidden(hx_sorted),
+        _torch_params(cell),
+        has_bias,
+        1,
+        0.0,
+        train,
+        False,
     )
     final = tuple(h.index_select(1, packed.unsorted_indices).squeeze(0) for h in res[1:])
     empty = (length == 0).to(x.device)[:, None]

@@ -286,6 +286,7 @@ class Recurrent(nn.Module):
                 go_backwards=self.go_backwards,
                 return_sequences=self.return_sequences,
                 zero_output_for_mask=self.zero_output_for_mask,
+                return_state=self.return_state,
             )
         else:
             self.last_path = "loop"

@@ -113,9 +113,9 @@ def _read_texts(path: str, text_column: str | None, label_column: str | None):
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from rnnlab.errors import DataError
     from rnnlab.evaluation import classification_metrics, per_class_table
     from rnnlab.pipeline import TextPipeline
-    from rnnlab.errors import DataError
 
     model = TextPipeline.load(args.model)
     data = _read_texts(args.data, args.text_column, args.label_column)

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from rnnlab.config import ExperimentConfig, apply_overrides, dump_config, load_config
 from rnnlab.engine import EarlyStopping, GradientClipping, Trainer, make_optimizer, seed_everything
+from rnnlab.errors import ConfigError, suggest
 from rnnlab.evaluation import (
     bag_of_words_baseline,
     classification_metrics,
@@ -164,8 +165,6 @@ def resolve_config(name_or_path: str) -> Path:
     candidates.update({f"{c.parent.name}_{c.stem}": c for c in sorted(CONFIG_DIR.glob("*/*.yaml"))})
     if name_or_path in candidates:
         return candidates[name_or_path]
-    from rnnlab.errors import ConfigError, suggest
-
     raise ConfigError(
         f"unknown experiment {name_or_path!r}{suggest(name_or_path, candidates)}; known: "
         + ", ".join(k for k in candidates if "/" in k)

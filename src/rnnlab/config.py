@@ -89,10 +89,12 @@ class ModelConfig:
     recurrent_dropout: float = 0.0  # Keras `recurrent_dropout` (forces the step loop)
     mask: bool = False  # skip padded steps (the tutorials do not mask)
     output_dropout: float = 0.0  # dropout before the dense output layer
+    pooling: str = "last"  # 'last' state (Keras), or 'max' / 'mean' over all real steps
 
     def __post_init__(self) -> None:
         check_choice("model.cell", self.cell, CELLS)
         check_choice("model.input", self.input, ("embedding", "raw"))
+        check_choice("model.pooling", self.pooling, ("last", "max", "mean"))
         check_int("model.embedding_dim", self.embedding_dim, minimum=1)
         if not self.units:
             raise ConfigError("`model.units` must list at least one layer size, got []")

@@ -72,7 +72,7 @@ def build_model(cfg: ExperimentConfig, data: PreparedData) -> RecurrentClassifie
         vocab_size=data.vocab_size, num_classes=data.num_classes, cell=m.cell, input=m.input,
         embedding_dim=m.embedding_dim, units=m.units, bidirectional=m.bidirectional,
         dropout=m.dropout, recurrent_dropout=m.recurrent_dropout, mask=m.mask,
-        output_dropout=m.output_dropout, padding=cfg.data.padding,
+        output_dropout=m.output_dropout, padding=cfg.data.padding, pooling=m.pooling,
     )
 
 
@@ -172,7 +172,13 @@ def resolve_config(name_or_path: str) -> Path:
 
 
 def shipped_configs() -> list[Path]:
+    """Every config under configs/ (the text/ ones are templates for your own data)."""
     return sorted(CONFIG_DIR.glob("*/*.yaml"))
+
+
+def reproduced_configs() -> list[Path]:
+    """What `reproduce` runs by default: the tutorial experiments and their variants."""
+    return [p for p in shipped_configs() if p.parent.name in ("reuters", "imdb")]
 
 
 def reproduce(
@@ -188,7 +194,7 @@ def reproduce(
     Runs already finished in ``out_dir`` with the same config are reused, so an
     interrupted reproduction continues where it stopped.
     """
-    paths = [resolve_config(n) for n in names] if names else shipped_configs()
+    paths = [resolve_config(n) for n in names] if names else reproduced_configs()
     configs = [load_config(p, list(overrides)) for p in paths]  # validate all before running
     out = Path(out_dir)
     results = []

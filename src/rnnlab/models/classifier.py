@@ -39,6 +39,10 @@ class RecurrentClassifier(nn.Module):
         dropout / recurrent_dropout: Keras's variational dropout of each layer.
         mask: skip padded steps (needs `lengths`); the tutorials do not mask.
         padding: where the batches are padded ('pre' or 'post'), used with `mask`.
+        pooling: what the dense layer sees: 'last' (the final state, as Keras's
+            `return_sequences=False`), or 'max' / 'mean' over the last layer's
+            outputs at every real step (padding excluded when `mask` is on), which
+            lets evidence anywhere in a long review reach the output.
         output_dropout: dropout on the final features before the dense layer.
 
     Shapes:
@@ -66,6 +70,7 @@ class RecurrentClassifier(nn.Module):
         mask: bool = False,
         output_dropout: float = 0.0,
         padding: str = "post",
+        pooling: str = "last",
     ) -> None:
         super().__init__()
         check_int("vocab_size", vocab_size, minimum=1)
@@ -79,12 +84,14 @@ class RecurrentClassifier(nn.Module):
             check_int(f"units[{i}]", u, minimum=1)
         check_fraction("output_dropout", output_dropout)
         check_choice("padding", padding, ("pre", "post"))
+        check_choice("pooling", pooling, ("last", "max", "mean"))
         self.config: dict[str, Any] = dict(
             vocab_size=vocab_size, num_classes=num_classes, cell=cell, input=input,
             embedding_dim=embedding_dim, units=list(units), bidirectional=bidirectional,
             dropout=dropout, recurrent_dropout=recurrent_dropout, mask=mask,
-            output_dropout=output_dropout, padding=padding,
+            output_dropout=output_dropout, padding=padding, pooling=pooling,
         )
+        self.pooling = pooling
         self.mask = mask
         self.padding = padding
         if input == "embedding":
@@ -98,7 +105,8 @@ class RecurrentClassifier(nn.Module):
         for i, u in enumerate(units):
             layer = CELLS[cell](
                 units=u, input_size=features, dropout=dropout,
-                recurrent_dropout=recurrent_dropout, return_sequences=i < len(units) - 1,
+                recurrent_dropout=recurrent_dropout,
+                return_sequences=i < len(units) - 1 or pooling != "last",
             )
             if bidirectional:
                 layer = Bidirectional(layer)
@@ -117,4 +125,22 @@ class RecurrentClassifier(nn.Module):
         lengths = lengths if self.mask else None
         for layer in self.recurrent:
             x = layer(x, lengths=lengths, padding=self.padding) if lengths is not None else layer(x)
+        if self.pooling != "last":
+            x = self._pool(x, lengths)
         return self.head(self.output_dropout(x))
+
+    def _pool(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """(batch, time, features) -> (batch, features) over the real steps; zeros for empty rows."""
+        if lengths is None:
+            return x.amax(dim=1) if self.pooling == "max" else x.mean(dim=1)
+        steps = torch.arange(x.shape[1], device=x.device)
+        lengths = lengths.to(x.device)
+        if self.padding == "post":
+            valid = steps[None, :] < lengths[:, None]
+        else:
+            valid = steps[None, :] >= (x.shape[1] - lengths)[:, None]
+        valid = valid.unsqueeze(-1)
+        if self.pooling == "max":
+            pooled = x.masked_fill(~valid, float("-inf")).amax(dim=1)
+            return torch.where(lengths[:, None] > 0, pooled, torch.zeros_like(pooled))
+        return (x * valid).sum(dim=1) / lengths.clamp(min=1)[:, None].to(x.dtype)

@@ -67,6 +67,7 @@ def test_reproduce_quick_writes_report_with_baselines_and_figures(tmp_path):
     text = report.read_text()
     assert "| reuters_simple_rnn |" in text and "| imdb_lstm | 0.833 |" in text
     assert "majority" in text and "bag-of-words" in text and "macro-F1" in text
+    assert "Quick mode" in text
     assert (tmp_path / "figures" / "imdb_lstm_curves.png").stat().st_size > 1000
     assert (tmp_path / "figures" / "reuters_simple_rnn_confusion.png").is_file()
     results = json.loads((tmp_path / "results.json").read_text())

@@ -229,7 +229,7 @@ def reproduce(
         results.append(result)
         _write_json(out / "results.json", results)
     bar.close()
-    return write_report(results, out, command)
+    return write_report(results, out, command, quick=quick)
 
 
 def train_one(config: str, overrides: Sequence[str] = (), seed: int | None = None,

@@ -119,7 +119,8 @@ def _verdict(result: dict[str, Any], acc: tuple[float, float]) -> str:
     return " ".join(lines)
 
 
-def write_report(results: list[dict[str, Any]], out_dir: str | Path, command: str) -> Path:
+def write_report(results: list[dict[str, Any]], out_dir: str | Path, command: str,
+                 quick: bool = False) -> Path:
     """Write `report.md` and its figures into ``out_dir``; return the report path."""
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -131,6 +132,14 @@ def write_report(results: list[dict[str, Any]], out_dir: str | Path, command: st
         f"Seeds: {', '.join(map(str, seeds))}. Mean ± standard deviation over seeds; "
         "baselines are deterministic.",
         "",
+    ]
+    if quick:
+        lines += [
+            "**Quick mode: a smoke test on a small subset for one epoch. These figures say "
+            "nothing about the models; run without --quick for results.**",
+            "",
+        ]
+    lines += [
         "| experiment | published acc. | rnnlab acc. | diff | macro-F1 | majority | bag-of-words | s/run |",
         "|---|---|---|---|---|---|---|---|",
     ]

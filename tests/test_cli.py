@@ -115,3 +115,7 @@ def test_overrides_may_sit_between_options(capsys):
     assert seen["o"] == ["a.b=1", "c.d=2"]
     with pytest.raises(SystemExit):
         cli.main(["data", "x=1"])
+
+
+def test_own_data_config_without_a_path_says_how(capsys):
+    _fails(["train", "--config", "text/gru"], capsys, "`data.path` is required", "--data")

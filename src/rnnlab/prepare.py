@@ -98,17 +98,18 @@ def _keras_vocab_size(cfg: DataConfig, seqs: list) -> int:
     return 1 + max((max(s) for s in seqs if len(s)), default=0)
 
 
-def _find(name: str, path: str | None) -> Path:
+def _find(path: str, default_name: str | None = None) -> Path:
+    """``path`` when given (it must exist), else ``default_name`` in the data directories."""
     if path:
         p = Path(path).expanduser()
         if not p.exists():
             raise DataFileError(f"data path {path!r} does not exist; fix `data.path`")
         return p
     for d in data_dirs():
-        if (d / name).exists():
-            return d / name
+        if (d / default_name).exists():
+            return d / default_name
     raise DataFileError(
-        f"{name} not found in {', '.join(str(d) for d in data_dirs())}; set `data.path` "
+        f"{default_name} not found in {', '.join(str(d) for d in data_dirs())}; set `data.path` "
         "or point RNNLAB_DATA at the directory holding it"
     )
 
@@ -134,7 +135,7 @@ def _rows(ds: TextDataset, rows) -> TextDataset:
 def read_text_splits(cfg: DataConfig) -> tuple[TextDataset, TextDataset]:
     """The raw train and test texts of a `csv`, `folder` or `imdb_csv` source."""
     if cfg.source == "imdb_csv":
-        path = _find("imdb_reviews.csv", cfg.path)
+        path = _find(cfg.path, "imdb_reviews.csv")
         ds = read_csv(path, text_column="review", label_column="sentiment", id_column="id",
                       extra_columns=["split"])
         split = ds.extra["split"]
@@ -144,9 +145,14 @@ def read_text_splits(cfg: DataConfig) -> tuple[TextDataset, TextDataset]:
         read = lambda p: read_csv(p, text_column=cfg.text_column, label_column=cfg.label_column)  # noqa: E731
     else:
         read = read_folder
-    train = check_trainable(read(_find("", cfg.path)))
+    if not cfg.path:
+        raise DataFileError(
+            f"`data.path` is required for data.source={cfg.source!r}: pass --data FILE_OR_DIR "
+            "or data.path=..."
+        )
+    train = check_trainable(read(_find(cfg.path)))
     if cfg.test_path:
-        test = read(_find("", cfg.test_path))
+        test = read(_find(cfg.test_path))
         unknown = sorted(set(test.labels or ()) - set(train.label_names))
         if unknown:
             raise DataError(

@@ -88,3 +88,13 @@ def test_reproduce_reuses_finished_runs(tmp_path, monkeypatch):
     assert experiment.finished_run(changed, tmp_path / "r") is None
     (tmp_path / "r" / "metrics.json").write_text("{broken")
     assert experiment.finished_run(cfg, tmp_path / "r") is None
+
+
+def test_keras_array_models_can_read_raw_text():
+    # The saved Reuters/IMDB models carry the Keras word index as a vocabulary:
+    # decoding a wire and encoding the text again gives the loader's ids back.
+    from rnnlab.datasets import reuters
+
+    data = prepare_data(load_config(resolve_config("reuters/lstm")).data, quick=True)
+    text = reuters.decode(data.seq_train[0]).replace("<start> ", "")
+    assert data.vocabulary.encode_one(text) == data.seq_train[0]

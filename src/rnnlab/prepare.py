@@ -172,8 +172,10 @@ def prepare_data(cfg: DataConfig, quick: bool = False) -> PreparedData:
             test_split=cfg.test_split, seed=cfg.seed,
         )
         names = list(reuters.get_label_names())
+        # The word index lets the saved model read raw newswire text too.
+        vocab = Vocabulary.from_word_index(reuters.get_word_index(), num_words=cfg.num_words)
         return _finish(cfg, list(xtr), ytr, list(xte), yte, names,
-                       _keras_vocab_size(cfg, list(xtr) + list(xte)), quick=quick)
+                       _keras_vocab_size(cfg, list(xtr) + list(xte)), vocab, quick=quick)
     if cfg.source == "imdb":
         (xtr, ytr), (xte, yte) = imdb.load_data(
             num_words=cfg.num_words, skip_top=cfg.skip_top, maxlen=cfg.load_maxlen, seed=cfg.seed,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Any
 
-from rnnlab.engine.callbacks.base import Callback
+from rnnlab.engine.callbacks.monitor import MonitorCallback
 from rnnlab.engine.metrics import monitor_mode
-from rnnlab.errors import check_int, check_positive, check_type, suggest
+from rnnlab.errors import check_int, check_positive, check_type
 
 if TYPE_CHECKING:
     from rnnlab.engine.trainer import Trainer
@@ -18,7 +17,7 @@ def snapshot(model: Any) -> dict[str, Any]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-class EarlyStopping(Callback):
+class EarlyStopping(MonitorCallback):
     """Stop when ``monitor`` has not improved for ``patience`` epochs.
 
     An epoch improves when its value beats the best so far by more than
@@ -67,26 +66,12 @@ class EarlyStopping(Callback):
         self.best_weights: dict[str, Any] | None = None
         self._warned = False
 
-    def _improves(self, value: float, reference: float | None) -> bool:
-        if reference is None:
-            return True
-        if self.mode == "min":
-            return value + self.min_delta < reference
-        return value - self.min_delta > reference
-
     def on_fit_begin(self, trainer: Trainer) -> None:
         self._reset()
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        current = logs.get(self.monitor)
+        current = self.monitored(logs)
         if current is None:
-            if not self._warned:
-                warnings.warn(
-                    f"EarlyStopping monitors `{self.monitor}`, which is not in the logs "
-                    f"({', '.join(logs)}){suggest(self.monitor, logs)}",
-                    stacklevel=2,
-                )
-                self._warned = True
             return
         if epoch < self.start_from_epoch:
             return
@@ -94,11 +79,11 @@ class EarlyStopping(Callback):
             self.best_weights = snapshot(trainer.model)
             self.best_epoch = epoch
         self.wait += 1
-        if self._improves(current, self.best):
+        if self.improves(current, self.best):
             self.best, self.best_epoch = current, epoch
             if self.restore_best_weights:
                 self.best_weights = snapshot(trainer.model)
-            if self.baseline is None or self._improves(current, self.baseline):
+            if self.baseline is None or self.improves(current, self.baseline):
                 self.wait = 0
             return
         if self.wait >= self.patience and epoch > 0:

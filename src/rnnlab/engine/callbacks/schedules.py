@@ -3,7 +3,6 @@ follows Keras."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,7 @@ import torch
 from torch.optim.lr_scheduler import ReduceLROnPlateau as TorchPlateau
 
 from rnnlab.engine.callbacks.base import Callback
+from rnnlab.engine.callbacks.monitor import MonitorCallback
 from rnnlab.engine.metrics import monitor_mode
 from rnnlab.errors import check_choice, check_int, check_positive, check_type, suggest
 
@@ -98,7 +98,7 @@ class LRScheduler(Callback):
         return f"LRScheduler({name}, step_every='{self.step_every}')"
 
 
-class ReduceLROnPlateau(Callback):
+class ReduceLROnPlateau(MonitorCallback):
     """Multiply the learning rate by ``factor`` when ``monitor`` stalls (Keras 3 semantics).
 
     After ``patience`` epochs without an improvement larger than ``min_delta``,
@@ -145,31 +145,17 @@ class ReduceLROnPlateau(Callback):
         self.cooldown_counter = 0
         self._warned = False
 
-    def _improves(self, value: float) -> bool:
-        if self.best is None:
-            return True
-        if self.mode == "min":
-            return value + self.min_delta < self.best
-        return value - self.min_delta > self.best
-
     def on_fit_begin(self, trainer: Trainer) -> None:
         self._reset()
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        current = logs.get(self.monitor)
+        current = self.monitored(logs)
         if current is None:
-            if not self._warned:
-                warnings.warn(
-                    f"ReduceLROnPlateau monitors `{self.monitor}`, which is not in the logs "
-                    f"({', '.join(logs)}){suggest(self.monitor, logs)}",
-                    stacklevel=2,
-                )
-                self._warned = True
             return
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0
-        if self._improves(current):
+        if self.improves(current, self.best):
             self.best = current
             self.wait = 0
         elif self.cooldown_counter == 0:

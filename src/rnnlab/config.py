@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from rnnlab.atomic import write_text_atomic
 from rnnlab.errors import (
     ConfigError,
     DataFileError,
@@ -282,4 +283,4 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
 
 def dump_config(cfg: ExperimentConfig, path: str | Path) -> None:
     """Write the resolved config as YAML (what `load_config` reads back)."""
-    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+    write_text_atomic(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))

@@ -13,8 +13,6 @@ The three steps read like the IMDB tutorial's data / model / run classes::
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from rnnlab.atomic import write_text_atomic
 from rnnlab.config import ExperimentConfig, apply_overrides, dump_config, load_config
 from rnnlab.engine import EarlyStopping, GradientClipping, Trainer, make_optimizer, seed_everything
 from rnnlab.errors import ConfigError, suggest
@@ -60,10 +59,7 @@ def finished_run(cfg: ExperimentConfig, run_dir: Path) -> dict[str, Any] | None:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=1)
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, indent=1))
 
 
 def build_model(cfg: ExperimentConfig, data: PreparedData) -> RecurrentClassifier:

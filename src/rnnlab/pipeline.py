@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnlab.data.sequence import pad_sequences
+from rnnlab.data.sequence import pad_with_lengths
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.errors import DataError, ModelFileError, check_choice, check_int
 from rnnlab.models import RecurrentClassifier
@@ -52,10 +52,7 @@ class TextPipeline:
 
     def pad(self, sequences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
         """Ragged ids -> ((n, maxlen) int64 ids, (n,) int64 lengths)."""
-        x = pad_sequences(sequences, maxlen=self.maxlen, padding=self.padding,
-                          truncating=self.truncating, dtype="int64")
-        lengths = np.array([min(len(s), self.maxlen) for s in sequences], dtype=np.int64)
-        return x, lengths
+        return pad_with_lengths(sequences, self.maxlen, self.padding, self.truncating)
 
     def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         if self.vocabulary is None:

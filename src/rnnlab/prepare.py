@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from rnnlab.config import DataConfig
-from rnnlab.data.sequence import pad_sequences
+from rnnlab.data.sequence import pad_with_lengths
 from rnnlab.data.text import TextDataset, check_trainable, read_csv, read_folder
 from rnnlab.data.tokenize import Tokenizer
 from rnnlab.data.vocab import Vocabulary
@@ -70,13 +70,6 @@ class PreparedData:
         }
 
 
-def _pad(cfg: DataConfig, seqs: list[list[int]], maxlen: int) -> tuple[np.ndarray, np.ndarray]:
-    x = pad_sequences(seqs, maxlen=maxlen, padding=cfg.padding, truncating=cfg.truncating,
-                      dtype="int64")
-    lengths = np.fromiter((min(len(s), maxlen) for s in seqs), dtype=np.int64, count=len(seqs))
-    return x, lengths
-
-
 def _finish(cfg: DataConfig, seq_train, y_train, seq_test, y_test, label_names, vocab_size,
             vocabulary=None, quick=False) -> PreparedData:
     seq_train = [list(map(int, s)) for s in seq_train]
@@ -86,8 +79,8 @@ def _finish(cfg: DataConfig, seq_train, y_train, seq_test, y_test, label_names, 
         seq_train, y_train = seq_train[:QUICK_TRAIN], y_train[:QUICK_TRAIN]
         seq_test, y_test = seq_test[:QUICK_TEST], y_test[:QUICK_TEST]
     maxlen = cfg.maxlen or max((len(s) for s in seq_train + seq_test), default=1) or 1
-    x_train, len_train = _pad(cfg, seq_train, maxlen)
-    x_test, len_test = _pad(cfg, seq_test, maxlen)
+    x_train, len_train = pad_with_lengths(seq_train, maxlen, cfg.padding, cfg.truncating)
+    x_test, len_test = pad_with_lengths(seq_test, maxlen, cfg.padding, cfg.truncating)
     return PreparedData(x_train, len_train, y_train, x_test, len_test, y_test, seq_train,
                         seq_test, list(label_names), int(vocab_size), vocabulary)
 

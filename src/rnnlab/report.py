@@ -8,19 +8,12 @@ classes) a confusion matrix.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+from rnnlab.atomic import write_text_atomic
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -192,5 +185,5 @@ def write_report(results: list[dict[str, Any]], out_dir: str | Path, command: st
             _plot_confusion(res, out / "figures" / f"{name}_confusion.png")
             lines += [f"![confusion matrix](figures/{name}_confusion.png)", ""]
     path = out / "report.md"
-    _atomic_write(path, "\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n")
     return path

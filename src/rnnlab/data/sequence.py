@@ -95,6 +95,25 @@ def pad_sequences(
     return out
 
 
+def pad_with_lengths(
+    sequences: Sequence[Sequence[int]], maxlen: int, padding: str = "pre", truncating: str = "pre"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pad id sequences and keep how many real tokens each row holds (for masking).
+
+    Returns:
+        ((n, maxlen) int64 ids, (n,) int64 lengths, each `min(len, maxlen)`).
+
+    >>> pad_with_lengths([[5, 6, 7], []], maxlen=2, padding="post")
+    (array([[6, 7],
+           [0, 0]]), array([2, 0]))
+    """
+    x = pad_sequences(sequences, maxlen=maxlen, padding=padding, truncating=truncating,
+                      dtype="int64")
+    lengths = np.fromiter((min(len(s), maxlen) for s in sequences), dtype=np.int64,
+                          count=len(sequences))
+    return x, lengths
+
+
 def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:
     """One-hot encode integer labels, as `keras.utils.to_categorical` does.
 

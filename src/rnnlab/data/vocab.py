@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
 from pathlib import Path
 from typing import Any
 
+from rnnlab.atomic import write_text_atomic
 from rnnlab.data.tokenize import Tokenizer
 from rnnlab.errors import DataError, DataFileError, check_int, check_type, suggest
 
@@ -392,17 +392,7 @@ class Vocabulary:
                 f"cannot write vocabulary to {str(path)!r}: directory {str(path.parent)!r} "
                 "does not exist; create it first"
             )
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_dict(), f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_text_atomic(path, json.dumps(self.to_dict()))
 
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> Vocabulary:

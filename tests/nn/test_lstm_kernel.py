@@ -9,6 +9,7 @@ from rnnlab.nn import LSTM, loop, lstm_kernel
 from rnnlab.nn.dropout import draw_masks
 
 TOL = {"atol": 1e-12, "rtol": 1e-10}
+F32_TOL = {"atol": 1e-5, "rtol": 1e-5}
 B, T, N, U = 5, 7, 4, 3
 
 
@@ -58,9 +59,11 @@ CASES = list(
 
 @pytest.mark.parametrize(("go_backwards", "return_sequences", "return_state", "masking"), CASES)
 @pytest.mark.parametrize("zero_output_for_mask", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["python", "native"])
 def test_kernel_equals_generic_loop(
-    go_backwards, return_sequences, return_state, masking, zero_output_for_mask, monkeypatch
+    go_backwards, return_sequences, return_state, masking, zero_output_for_mask, dtype, monkeypatch
 ):
+    """float64 runs the kernel's Python loops, float32 its C loops (`_lstm_native.c`)."""
     torch.manual_seed(0)
     layer = LSTM(
         U,
@@ -71,11 +74,11 @@ def test_kernel_equals_generic_loop(
         return_sequences=return_sequences,
         return_state=return_state,
         zero_output_for_mask=zero_output_for_mask,
-    ).double()
+    ).to(dtype)
     with torch.no_grad():
         layer.bias.normal_()
-    x = torch.randn(B, T, N, dtype=torch.float64)
-    kwargs = {"initial_state": [torch.randn(B, U, dtype=torch.float64) for _ in range(2)]}
+    x = torch.randn(B, T, N, dtype=dtype)
+    kwargs = {"initial_state": [torch.randn(B, U, dtype=dtype) for _ in range(2)]}
     if masking in ("post", "pre"):
         kwargs.update(lengths=torch.tensor([7, 3, 0, 5, 1]), padding=masking)
     elif masking == "gaps":
@@ -83,8 +86,9 @@ def test_kernel_equals_generic_loop(
     ref_out, ref_grads = run(layer, x, kwargs, False, monkeypatch)
     out, grads = run(layer, x, kwargs, True, monkeypatch)
     assert len(out) == len(ref_out) and len(grads) == len(ref_grads)
+    tol = TOL if dtype == torch.float64 else F32_TOL
     for a, b in zip(out + grads, ref_out + ref_grads):
-        torch.testing.assert_close(a, b, **TOL)
+        torch.testing.assert_close(a, b, **tol)
 
 
 @pytest.mark.parametrize("shared", [False, True])

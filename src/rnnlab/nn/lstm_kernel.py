@@ -35,6 +35,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
+from rnnlab.nn import native
 from rnnlab.nn.activations import activation_name
 from rnnlab.nn.denormals import flush_denormals
 from rnnlab.nn.dropout import DropoutMasks
@@ -92,33 +93,15 @@ class _LSTMRecurrence(torch.autograd.Function):
         cs = torch.empty(T + 1, B, u, **kw)
         hs[0], cs[0] = h0, c0
         hm = torch.empty(4, T, B, u, **kw)  # masked states, the bmm's left operand
-        tc = torch.empty(T, B, u, **kw)  # tanh(c candidate)
-        # Views made once: indexing inside the loop costs more than some of its operations.
-        hs_l, cs_l, tc_l = hs.unbind(0), cs.unbind(0), tc.unbind(0)
-        hm_l, act_l = hm.unbind(1), act.unbind(1)
-        sig_l, g_l = act[:3].unbind(1), act[3].unbind(0)
-        o_l, i_l, f_l = act[0].unbind(0), act[1].unbind(0), act[2].unbind(0)
-        if step_mask is not None:
-            h_new = torch.empty(B, u, **kw)
-            c_new = torch.empty(B, u, **kw)
-            sm_l = step_mask.unbind(0)
+        tc = torch.empty(T, B, u, **kw)  # tanh(c_t)
+        loops = _native_loops(x)
         with flush_denormals(x.device.type == "cpu"):
-            for t in range(T):
-                hm_t = hm_l[t]
-                torch.mul(hs_l[t], rm, out=hm_t)
-                act_l[t].baddbmm_(hm_t, rkg)
-                sig_l[t].sigmoid_()
-                g_l[t].tanh_()
-                hn = hs_l[t + 1] if step_mask is None else h_new
-                cn = cs_l[t + 1] if step_mask is None else c_new
-                torch.mul(f_l[t], cs_l[t], out=cn)
-                cn.addcmul_(i_l[t], g_l[t])
-                torch.tanh(cn, out=tc_l[t])
-                torch.mul(o_l[t], tc_l[t], out=hn)
-                if step_mask is not None:
-                    m = sm_l[t]
-                    torch.where(m, hn, hs_l[t], out=hs_l[t + 1])
-                    torch.where(m, cn, cs_l[t], out=cs_l[t + 1])
+            if loops is not None:
+                rm = rm.contiguous()
+                sm = 0 if step_mask is None else step_mask.contiguous().data_ptr()
+                loops.forward(T, B, u, *_ptrs(act, rkg, rm, hs, cs, hm, tc), sm)
+            else:
+                _forward_loop(act, rkg, rm, hs, cs, hm, tc, step_mask)
         ctx.save_for_backward(xm, kg, im, rkg, rm, hm, cs, act, tc, step_mask)
         return hs[1:], cs[T].clone()
 
@@ -134,50 +117,18 @@ class _LSTMRecurrence(torch.autograd.Function):
         need = ctx.needs_input_grad
         _, T, B, u = act.shape
         n = kg.shape[1]
-        o, i, f, g = act.unbind(0)
-        # dz_o = dh * ao; dc' = dc + dh * bc; dz_{i,f,g} = dc' * cg; dc_{t-1} = dc' * fm.
-        ao = (1 - o).mul_(o).mul_(tc)
-        bc = torch.addcmul(o, o * tc, tc, value=-1)  # o (1 - tanh(c)^2)
-        cg = torch.empty(3, T, B, u, dtype=act.dtype, device=act.device)
-        s = act[1:3]
-        torch.mul(s, 1 - s, out=cg[:2])
-        cg[0].mul_(g)
-        cg[1].mul_(cs[:-1])
-        torch.addcmul(i, i * g, g, value=-1, out=cg[2])  # i (1 - g^2)
-        keep_l = None
-        if step_mask is None:
-            fm = f
+        kw = {"dtype": act.dtype, "device": act.device}
+        dz = torch.empty(4, T, B, u, **kw)  # dL/dxp
+        dh = dhs.contiguous().clone()  # becomes dL/dh_t as the loop goes back
+        dc = dcT.contiguous().clone()  # becomes dL/dc_0
+        dh0 = torch.empty(B, u, **kw)
+        loops = _native_loops(act)
+        if loops is not None:
+            sm = 0 if step_mask is None else step_mask.data_ptr()
+            dhm = torch.empty(4, B, u, **kw)  # scratch: one step's dL/d(h * rm_g)
+            loops.backward(T, B, u, *_ptrs(act, tc, cs, rkg, rm), sm, *_ptrs(dh, dc, dz, dhm, dh0))
         else:
-            m = step_mask.to(act.dtype)  # (T, B, 1)
-            ao.mul_(m)
-            bc.mul_(m)
-            cg.mul_(m)
-            fm = torch.where(step_mask, f, 1.0)
-            keep_l = (1 - m).unbind(0)  # a masked step passes dh straight through
-        dz = torch.empty(4, T, B, u, dtype=act.dtype, device=act.device)  # dL/dxp
-        dh = dhs.clone()  # becomes dL/dh_t as the loop goes back
-        dc = dcT.clone()
-        dhm = torch.empty(4, B, u, dtype=act.dtype, device=act.device)
-        dh0 = torch.empty(B, u, dtype=act.dtype, device=act.device)
-        rkg_t = rkg.transpose(1, 2).contiguous()
-        dh_l, dz_l, dzo_l, dzc_l = dh.unbind(0), dz.unbind(1), dz[0].unbind(0), dz[1:].unbind(1)
-        ao_l, bc_l, cg_l, fm_l = ao.unbind(0), bc.unbind(0), cg.unbind(1), fm.unbind(0)
-        dc0 = dc.unsqueeze(0)
-        for t in range(T - 1, -1, -1):
-            d = dh_l[t]
-            dc.addcmul_(d, bc_l[t])
-            torch.mul(dc0, cg_l[t], out=dzc_l[t])
-            torch.mul(d, ao_l[t], out=dzo_l[t])
-            torch.bmm(dz_l[t], rkg_t, out=dhm)
-            dhm.mul_(rm)
-            if t > 0:
-                target = dh_l[t - 1]
-                target.add_(dhm.sum(0))
-            else:
-                target = torch.sum(dhm, 0, out=dh0)
-            if keep_l is not None:
-                target.addcmul_(d, keep_l[t])
-            dc.mul_(fm_l[t])
+            _backward_loop(act, tc, cs, rkg, rm, step_mask, dh, dc, dz, dh0)
         # Weight and input gradients: one bmm each over all steps.
         dz2 = dz.view(4, T * B, u)
         dx = dkernel = dbias = drk = None
@@ -196,6 +147,98 @@ class _LSTMRecurrence(torch.autograd.Function):
         h0g = dh0 if need[6] else None
         c0g = dc if need[7] else None
         return dx, dkernel, dbias, drk, None, None, h0g, c0g, None
+
+
+def _native_loops(like: torch.Tensor):
+    """The C time loops when they apply (float32 on CPU and built here), else None."""
+    if like.dtype != torch.float32 or like.device.type != "cpu":
+        return None
+    return native.lstm_loops()
+
+
+def _ptrs(*tensors: torch.Tensor) -> list[int]:
+    """Data addresses for the C loops, which read every buffer as contiguous."""
+    assert all(t.is_contiguous() for t in tensors)
+    return [t.data_ptr() for t in tensors]
+
+
+def _forward_loop(act, rkg, rm, hs, cs, hm, tc, step_mask) -> None:
+    """The forward time loop in torch operations (reference; same buffers as the C loop)."""
+    T, B, u = tc.shape
+    # Views made once: indexing inside the loop costs more than some of its operations.
+    hs_l, cs_l, tc_l = hs.unbind(0), cs.unbind(0), tc.unbind(0)
+    hm_l, act_l = hm.unbind(1), act.unbind(1)
+    sig_l, g_l = act[:3].unbind(1), act[3].unbind(0)
+    o_l, i_l, f_l = act[0].unbind(0), act[1].unbind(0), act[2].unbind(0)
+    if step_mask is not None:
+        h_new = torch.empty(B, u, dtype=act.dtype, device=act.device)
+        c_new = torch.empty_like(h_new)
+        sm_l = step_mask.unbind(0)
+    for t in range(T):
+        hm_t = hm_l[t]
+        torch.mul(hs_l[t], rm, out=hm_t)
+        act_l[t].baddbmm_(hm_t, rkg)
+        sig_l[t].sigmoid_()
+        g_l[t].tanh_()
+        hn = hs_l[t + 1] if step_mask is None else h_new
+        cn = cs_l[t + 1] if step_mask is None else c_new
+        torch.mul(f_l[t], cs_l[t], out=cn)
+        cn.addcmul_(i_l[t], g_l[t])
+        torch.tanh(cn, out=tc_l[t])
+        torch.mul(o_l[t], tc_l[t], out=hn)
+        if step_mask is not None:
+            m = sm_l[t]
+            torch.where(m, hn, hs_l[t], out=hs_l[t + 1])
+            torch.where(m, cn, cs_l[t], out=cs_l[t + 1])
+
+
+def _backward_loop(act, tc, cs, rkg, rm, step_mask, dh, dc, dz, dh0) -> None:
+    """The backward time loop in torch operations (reference; same buffers as the C loop).
+
+    Every coefficient that does not depend on the incoming gradient is computed for
+    all steps at once first, leaving per step a few element-wise operations and one bmm.
+    """
+    _, T, B, u = act.shape
+    o, i, f, g = act.unbind(0)
+    # dz_o = dh * ao; dc' = dc + dh * bc; dz_{i,f,g} = dc' * cg; dc_{t-1} = dc' * fm.
+    ao = (1 - o).mul_(o).mul_(tc)
+    bc = torch.addcmul(o, o * tc, tc, value=-1)  # o (1 - tanh(c)^2)
+    cg = torch.empty(3, T, B, u, dtype=act.dtype, device=act.device)
+    s = act[1:3]
+    torch.mul(s, 1 - s, out=cg[:2])
+    cg[0].mul_(g)
+    cg[1].mul_(cs[:-1])
+    torch.addcmul(i, i * g, g, value=-1, out=cg[2])  # i (1 - g^2)
+    keep_l = None
+    if step_mask is None:
+        fm = f
+    else:
+        m = step_mask.to(act.dtype)  # (T, B, 1)
+        ao.mul_(m)
+        bc.mul_(m)
+        cg.mul_(m)
+        fm = torch.where(step_mask, f, 1.0)
+        keep_l = (1 - m).unbind(0)  # a masked step passes dh straight through
+    dhm = torch.empty(4, B, u, dtype=act.dtype, device=act.device)
+    rkg_t = rkg.transpose(1, 2).contiguous()
+    dh_l, dz_l, dzo_l, dzc_l = dh.unbind(0), dz.unbind(1), dz[0].unbind(0), dz[1:].unbind(1)
+    ao_l, bc_l, cg_l, fm_l = ao.unbind(0), bc.unbind(0), cg.unbind(1), fm.unbind(0)
+    dc0 = dc.unsqueeze(0)
+    for t in range(T - 1, -1, -1):
+        d = dh_l[t]
+        dc.addcmul_(d, bc_l[t])
+        torch.mul(dc0, cg_l[t], out=dzc_l[t])
+        torch.mul(d, ao_l[t], out=dzo_l[t])
+        torch.bmm(dz_l[t], rkg_t, out=dhm)
+        dhm.mul_(rm)
+        if t > 0:
+            target = dh_l[t - 1]
+            target.add_(dhm.sum(0))
+        else:
+            target = torch.sum(dhm, 0, out=dh0)
+        if keep_l is not None:
+            target.addcmul_(d, keep_l[t])
+        dc.mul_(fm_l[t])
 
 
 def output_weights(step_mask: torch.Tensor, zero_output_for_mask: bool) -> torch.Tensor:

@@ -1,0 +1,123 @@
+"""The targets: each one a ratio rnnlab / reference from measurements of the same run.
+
+A target names the job groups it needs and reads two numbers from their
+results, rnnlab's and the reference's; the ratio is the first over the second
+and passes when it is at most the bound. Repeated jobs (rounds, cold starts)
+keep their fastest run: on shared cores other processes only ever add time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from data_files import REUTERS_CONFIGS
+from plan import Job
+
+PARITY_TOLERANCE = 1e-5
+
+
+class Measurements:
+    """Job results by group, with the derived numbers the targets compare."""
+
+    def __init__(self, jobs: list[Job], results: dict[str, dict[str, Any]]):
+        self.jobs = {j.key: j for j in jobs}
+        self.results = results
+
+    def runs(self, group: str) -> list[tuple[Job, dict[str, Any]]]:
+        found = [(self.jobs[k], r) for k, r in self.results.items() if self.jobs[k].group == group]
+        if not found:
+            raise KeyError(f"no result for {group}")
+        return found
+
+    def seconds(self, group: str) -> float:
+        """The fastest run's seconds, scaled to the full data set."""
+        return min(r["seconds"] * job.scale for job, r in self.runs(group))
+
+    def from_spawn(self, group: str) -> float:
+        """Fastest wall time from spawning the process to the end of its work."""
+        return min(r["done_at"] - r["spawned_at"] for _, r in self.runs(group))
+
+    def peak_rss(self, group: str) -> float:
+        """The largest peak RSS of the group's processes, MiB."""
+        return max(r["peak_rss_mb"] for _, r in self.runs(group))
+
+    def scaling(self) -> tuple[float, float]:
+        """(microseconds per token at the longest length, at the shortest) for the hidden
+        size whose ratio of the two is the worst."""
+        table = self.runs("lstm_scaling")[0][1]["tokens_per_s"]
+        pairs = []
+        for by_length in table.values():
+            lengths = sorted(by_length, key=int)
+            pairs.append((1e6 / by_length[lengths[-1]], 1e6 / by_length[lengths[0]]))
+        return max(pairs, key=lambda p: p[0] / p[1])
+
+    def parity(self) -> tuple[float, float]:
+        return self.runs("lstm_parity")[0][1]["max_abs_diff"], PARITY_TOLERANCE
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    bound: float
+    groups: tuple[str, ...]
+    values: Callable[[Measurements], tuple[float, float]]  # (rnnlab, reference)
+    unit: str
+    what: str  # one line for RESULTS.md
+
+    def evaluate(self, m: Measurements) -> dict[str, Any]:
+        try:
+            ours, reference = self.values(m)
+            ratio = ours / reference
+        except (KeyError, ZeroDivisionError) as exc:  # a job failed: report, do not crash
+            ours = reference = ratio = float("nan")
+            error = str(exc)
+        else:
+            error = None
+        return {"name": self.name, "ratio": ratio, "bound": self.bound,
+                "passed": ratio <= self.bound, "rnnlab": ours, "reference": reference,
+                "unit": self.unit, "what": self.what, "error": error}
+
+
+def epochs(ours: str, reference: str) -> Callable[[Measurements], tuple[float, float]]:
+    return lambda m: (m.seconds(ours), m.seconds(reference))
+
+
+def reuters_target(name: str) -> Target:
+    ours, ref = f"reuters_{name}_rnnlab", f"reuters_{name}_keras"
+    return Target(f"reuters_{name}_epoch_vs_keras_tf", 0.5, (ours, ref), epochs(ours, ref),
+                  "s/epoch", f"Reuters {name} (raw ids, 1,395 x 49, batch 50): one epoch")
+
+
+RD, NORD, TORCH, KERAS = "imdb_train_rd", "imdb_train_nord", "imdb_train_torch", "imdb_train_keras"
+COLD = ("imdb_cold_start_rnnlab", "imdb_cold_start_keras")
+PREDICT = ("imdb_predict_rnnlab", "imdb_predict_keras")
+
+TARGETS = [
+    Target("imdb_train_epoch_recurrent_dropout_vs_keras_tf", 0.33, (RD, KERAS),
+           epochs(RD, KERAS), "s/epoch",
+           "IMDB tutorial LSTM with recurrent dropout, one epoch vs Keras `fit`"),
+    Target("imdb_train_epoch_recurrent_dropout_vs_torch_lstm", 1.3, (RD, TORCH),
+           epochs(RD, TORCH), "s/epoch",
+           "the same epoch vs a plain torch nn.LSTM loop (no dropout), interleaved rounds"),
+    Target("imdb_train_epoch_no_recurrent_dropout_vs_torch_lstm", 1.05, (NORD, TORCH),
+           epochs(NORD, TORCH), "s/epoch",
+           "recurrent_dropout=0 (dropout 0.2 stays) vs the torch loop, interleaved rounds"),
+    Target("imdb_inference_vs_keras_tf", 0.5, PREDICT, epochs(*PREDICT), "s",
+           "predict over the 25,000 test reviews, the same batch size on both sides"),
+    *(reuters_target(name) for name in REUTERS_CONFIGS),
+    Target("cold_start_first_batch_vs_keras_tf", 1.0, COLD,
+           lambda m: (m.from_spawn(COLD[0]), m.from_spawn(COLD[1])), "s",
+           "process spawn -> imports, data, model -> end of the first trained batch"),
+    Target("peak_memory_train_epoch_vs_keras_tf", 1.0, (RD, KERAS),
+           lambda m: (m.peak_rss(RD), m.peak_rss(KERAS)), "MiB",
+           "peak RSS of the process that trained the IMDB epoch"),
+    Target("scaling_linear_in_length", 1.25, ("lstm_scaling",), Measurements.scaling,
+           "µs/token", "recurrent-dropout LSTM layer: time per token at the longest vs the "
+           "shortest length (worst hidden size)"),
+    Target("fast_path_vs_reference_loop_max_abs_diff", 1.0, ("lstm_parity",),
+           Measurements.parity, "",
+           "LSTM kernel vs the generic autograd loop: max |diff| of output and gradients / 1e-5"),
+]
+TARGET_NAMES = [t.name for t in TARGETS]

@@ -3,8 +3,8 @@
 Run by the driver (`benchmarks/run.py`) as a script in a fresh process; each job
 returns a dict of raw measurements. rnnlab models are built and trained exactly
 as `rnnlab train` builds them from the shipped configs (`rnnlab.experiment`),
-and every job asserts which LSTM path ran ('loop': the recurrent-dropout
-kernel, 'fast': torch's fused kernel), so a number never measures the wrong code.
+and every job asserts which path its recurrent layers took ('kernel': rnnlab's
+LSTM kernel, 'fast': torch's fused kernel), so a number never measures the wrong code.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from worker import serve
 
 from rnnlab.engine import seed_everything
 from rnnlab.experiment import build_model, load_config, make_trainer
-from rnnlab.nn import LSTM, loop, lstm_kernel
+from rnnlab.nn import LSTM, lstm_kernel, recurrent
 from rnnlab.prepare import PreparedData
 
 
@@ -158,7 +158,7 @@ def lstm_scaling(hiddens: list[int], lengths: list[int], batch: int, min_seconds
         for steps in lengths:
             x = torch.randn(batch, steps, hidden, requires_grad=True)
             seconds = fastest_pass(layer, x, torch.randn(batch, hidden), min_seconds, min_reps)
-            check_paths(layer, "loop")
+            check_paths(layer, "kernel")
             table[str(hidden)][str(steps)] = batch * steps / seconds
     return {"tokens_per_s": table, "batch": batch}
 
@@ -167,22 +167,22 @@ def lstm_scaling(hiddens: list[int], lengths: list[int], batch: int, min_seconds
 def generic_loop(enabled: bool):
     """Route an LSTM with recurrent dropout through `run_loop`'s generic autograd loop.
 
-    `rnnlab.nn.loop.USE_LSTM_KERNEL` is the switch the project's own parity tests
+    `rnnlab.nn.lstm_kernel.USE_LSTM_KERNEL` is the switch the project's own parity tests
     use; the kernel's calls are counted so each side is known to have taken its path.
     """
     calls: list[int] = []
-    real = loop.run_lstm
+    real = recurrent.run_lstm
 
     def counted(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    saved = loop.USE_LSTM_KERNEL
-    loop.USE_LSTM_KERNEL, loop.run_lstm = not enabled, counted
+    saved = lstm_kernel.USE_LSTM_KERNEL
+    lstm_kernel.USE_LSTM_KERNEL, recurrent.run_lstm = not enabled, counted
     try:
         yield calls
     finally:
-        loop.USE_LSTM_KERNEL, loop.run_lstm = saved, real
+        lstm_kernel.USE_LSTM_KERNEL, recurrent.run_lstm = saved, real
 
 
 def kernel_parity(batch: int, steps: int, units: int, seed: int = 0) -> dict[str, Any]:
@@ -204,7 +204,7 @@ def kernel_parity(batch: int, steps: int, units: int, seed: int = 0) -> dict[str
         with generic_loop(use_generic) as calls:
             out = layer(x)
             (out * weight).sum().backward()
-        check_paths(layer, "loop")
+        check_paths(layer, "loop" if use_generic else "kernel")
         grads = {f"grad_{n}": p.grad for n, p in layer.named_parameters()}
         return {"output": out.detach(), "grad_input": x.grad, **grads}, len(calls)
 

@@ -49,8 +49,8 @@ def check_jobs(run: dict) -> None:
     """Every job ran, on the LSTM path it claims to measure; the kernel matches the loop."""
     assert all(job["error"] is None and job["result"] for job in run["jobs"])
     result = {job["key"]: job["result"] for job in run["jobs"]}
-    assert result["imdb_train_rd#0"]["paths"] == ["loop"]
-    assert result["imdb_train_nord#0"]["paths"] == ["fast"]
+    assert result["imdb_train_rd#0"]["paths"] == ["kernel"]
+    assert result["imdb_train_nord#0"]["paths"] == ["kernel"]
     assert result["imdb_predict_rnnlab"]["paths"] == ["fast"]
     parity = result["lstm_parity"]
     assert 0 <= parity["max_abs_diff"] < 1e-5

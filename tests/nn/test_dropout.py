@@ -61,7 +61,7 @@ def test_keep_rate_matches_p():
         assert torch.allclose(m[m > 0], torch.tensor(1 / (1 - p)))
 
 
-def test_nothing_dropped_in_eval_mode():
+def test_nothing_dropped_in_eval_mode(no_lstm_kernel):
     torch.manual_seed(0)
     layer = LSTM(8, input_size=4, dropout=0.5, recurrent_dropout=0.5, return_sequences=True)
     x = torch.randn(3, 5, 4)
@@ -139,7 +139,7 @@ def test_reproducible_with_seed_argument():
     assert torch.equal(a, b)
 
 
-def test_fast_path_and_loop_draw_the_same_input_mask():
+def test_fast_path_and_loop_draw_the_same_input_mask(no_lstm_kernel):
     """With only `dropout`, both paths use one shared mask from the same draw."""
     x = torch.randn(4, 7, 3, requires_grad=True)
     outs = []

@@ -5,6 +5,9 @@ import torch
 
 from rnnlab.nn import GRU, LSTM, Bidirectional, SimpleRNN
 
+# Float32 LSTM training would take rnnlab's LSTM kernel (tested in test_lstm_kernel.py).
+pytestmark = pytest.mark.usefixtures("no_lstm_kernel")
+
 B, T, IN, UNITS = 5, 7, 3, 4
 TOL = {"atol": 1e-5, "rtol": 1e-5}
 

@@ -72,7 +72,7 @@ def test_cpu_gru_does_not_call_torch_gru(monkeypatch):
 
 
 @pytest.mark.parametrize("return_state", [False, True])
-def test_masked_lstm_runs_unpacked_unless_c_is_needed(monkeypatch, return_state):
+def test_masked_lstm_runs_unpacked_unless_c_is_needed(monkeypatch, return_state, no_lstm_kernel):
     """The masked fast path runs the padded (oneDNN) kernel; only the final c needs packing."""
     seen = []
     real = torch._VF.lstm

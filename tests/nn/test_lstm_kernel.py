@@ -5,7 +5,7 @@ import itertools
 import pytest
 import torch
 
-from rnnlab.nn import LSTM, loop, lstm_kernel
+from rnnlab.nn import LSTM, lstm_kernel, recurrent
 from rnnlab.nn.dropout import draw_masks
 
 TOL = {"atol": 1e-12, "rtol": 1e-10}
@@ -22,13 +22,13 @@ def count_kernel_calls(monkeypatch):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "run_lstm", spy)
+    monkeypatch.setattr(recurrent, "run_lstm", spy)
     return calls
 
 
-def run(layer, x, kwargs, use_kernel, monkeypatch):
+def run(layer, x, kwargs, use_kernel, monkeypatch, expect=None):
     """Outputs and gradients (x, initial states, parameters) of one training forward."""
-    monkeypatch.setattr(loop, "USE_LSTM_KERNEL", use_kernel)
+    monkeypatch.setattr(lstm_kernel, "USE_LSTM_KERNEL", use_kernel)
     layer.generator = torch.Generator().manual_seed(3)  # the same masks on both paths
     layer.zero_grad()
     x = x.detach().clone().requires_grad_(True)
@@ -43,7 +43,7 @@ def run(layer, x, kwargs, use_kernel, monkeypatch):
     g = torch.Generator().manual_seed(11)
     loss = sum((o * torch.randn(o.shape, generator=g, dtype=o.dtype)).sum() for o in outs)
     grads = torch.autograd.grad(loss, leaves)
-    assert layer.last_path == "loop"
+    assert layer.last_path == (expect or ("kernel" if use_kernel else "loop"))
     return [o.detach() for o in outs], list(grads)
 
 
@@ -161,15 +161,59 @@ def test_imdb_shaped_case_takes_the_kernel(count_kernel_calls):
     out = layer(torch.randn(32, 80, 128))
     out.sum().backward()
     assert count_kernel_calls == [1]
-    assert layer.last_path == "loop"
+    assert layer.last_path == "kernel"
 
 
-def test_kernel_not_used_for_custom_activation_eval_or_no_recurrent_dropout(count_kernel_calls):
+def test_when_the_kernel_is_used(count_kernel_calls):
     x = torch.randn(2, 4, 3)
+    # Not: custom activations, forwards without gradients, float64 or a forced path
+    # when no recurrent dropout is in effect, and use_fast_path=True.
     LSTM(2, input_size=3, recurrent_dropout=0.2, activation="relu").train()(x)
     LSTM(2, input_size=3, recurrent_dropout=0.2, recurrent_activation="hard_sigmoid").train()(x)
-    LSTM(2, input_size=3, recurrent_dropout=0.2).eval()(x)
+    with torch.no_grad():
+        LSTM(2, input_size=3, recurrent_dropout=0.2).train()(x)  # no_grad: masks still drawn
+        assert count_kernel_calls == [1]
+        LSTM(2, input_size=3, recurrent_dropout=0.2).eval()(x)
+        LSTM(2, input_size=3, dropout=0.2).train()(x)
     LSTM(2, input_size=3, dropout=0.2, use_fast_path=False).train()(x)
-    assert count_kernel_calls == []
-    LSTM(2, input_size=3, recurrent_dropout=0.2, use_fast_path=False).train()(x)
+    LSTM(2, input_size=3, use_fast_path=True).train()(x)
+    LSTM(2, input_size=3).double().train()(x.double())
     assert count_kernel_calls == [1]
+    # Recurrent dropout: always (even with use_fast_path=False, which only rules out torch's
+    # fused kernel); without it, every float32 forward that will be backpropagated.
+    LSTM(2, input_size=3, recurrent_dropout=0.2, use_fast_path=False).train()(x)
+    LSTM(2, input_size=3).eval()(x)
+    LSTM(2, input_size=3, dropout=0.2).train()(x)
+    LSTM(2, input_size=3).eval()(x.requires_grad_(True))
+    assert count_kernel_calls == [1] * 5
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("masking", ["none", "post", "pre", "gaps"])
+@pytest.mark.parametrize("return_state", [False, True])
+def test_kernel_without_recurrent_dropout_equals_torch_fused_kernel(
+    go_backwards, masking, return_state, monkeypatch
+):
+    """Float32 training without recurrent dropout: the kernel's C loops vs torch's fused LSTM."""
+    torch.manual_seed(0)
+    layer = LSTM(
+        U,
+        input_size=N,
+        dropout=0.3,
+        return_sequences=True,
+        return_state=return_state,
+        go_backwards=go_backwards,
+    )
+    with torch.no_grad():
+        layer.bias.normal_()
+    x = torch.randn(B, T, N)
+    kwargs = {"initial_state": [torch.randn(B, U) for _ in range(2)]}
+    if masking in ("post", "pre"):
+        kwargs.update(lengths=torch.tensor([7, 3, 0, 5, 1]), padding=masking)
+    elif masking == "gaps":
+        kwargs["mask"] = torch.rand(B, T, generator=torch.Generator().manual_seed(5)) > 0.4
+    out, grads = run(layer, x, kwargs, True, monkeypatch)
+    fused = "loop" if masking == "gaps" else "fast"
+    ref_out, ref_grads = run(layer, x, kwargs, False, monkeypatch, expect=fused)
+    for a, b in zip(out + grads, ref_out + ref_grads, strict=True):
+        torch.testing.assert_close(a, b, **F32_TOL)

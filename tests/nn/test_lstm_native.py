@@ -120,7 +120,7 @@ def test_layer_trains_the_same_with_either_loops(monkeypatch):
             opt.zero_grad()
             layer(x).square().mean().backward()
             opt.step()
-        assert layer.last_path == "loop"
+        assert layer.last_path == "kernel"
         return [p.detach().clone() for p in layer.parameters()]
 
     fast = train()

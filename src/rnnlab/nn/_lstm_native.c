@@ -10,9 +10,10 @@
  * lstm_kernel.py allocates them (gate order o, i, f, c):
  *   act (4, T, B, u)  gate pre-activations in, activated gates out
  *   rk  (4, u, u)     recurrent kernel per gate
- *   rm  (4, B, u)     recurrent dropout masks per gate
+ *   rm  (4, B, u)     recurrent dropout masks per gate (NULL: no recurrent dropout)
  *   hs, cs (T+1, B, u) states, [0] holding h0 / c0
- *   hm  (4, T, B, u)  the masked states h_{t-1} * rm_g (the GEMMs' left operands)
+ *   hm  (4, T, B, u)  the masked states h_{t-1} * rm_g (the GEMMs' left operands;
+ *                     not written without recurrent dropout, the left operand is h)
  *   tc  (T, B, u)     tanh(c_t)
  *   sm  (T, B) bytes  1 on valid steps (NULL: every step valid); a masked step
  *                     carries the states over (Keras backend.rnn)
@@ -142,11 +143,20 @@ VECTORISED static void cell_backward(int64_t u, float w, const float *restrict o
     }
 }
 
-/* dh_{t-1} (+)= sum_g dhm_g * rm_g, plus dh_t itself on masked rows (the carried state). */
+/* dh_{t-1} (+)= sum_g dhm_g * rm_g (rm NULL: no recurrent dropout), plus dh_t itself
+ * on masked rows (the carried state). */
 VECTORISED static void state_grad(int64_t u, const float *restrict dhm, int64_t gate_stride,
                                   const float *restrict rm, const float *restrict dh,
                                   float keep, int accumulate, float *restrict out)
 {
+    if (!rm) {
+        for (int64_t k = 0; k < u; k++) {
+            float s = dhm[k] + dhm[gate_stride + k] + dhm[2 * gate_stride + k]
+                      + dhm[3 * gate_stride + k] + keep * dh[k];
+            out[k] = accumulate ? out[k] + s : s;
+        }
+        return;
+    }
     for (int64_t k = 0; k < u; k++) {
         float s = dhm[k] * rm[k] + dhm[gate_stride + k] * rm[gate_stride + k]
                   + dhm[2 * gate_stride + k] * rm[2 * gate_stride + k]
@@ -181,8 +191,12 @@ static void forward_rows(int b0, int b1, int T, int B, int u, float *act, const 
         float *hn = hs + (t + 1) * n + r0, *cn = cs + (t + 1) * n + r0;
         float *a = act + t * n + r0, *m = hm + t * n + r0;
         for (int g = 0; g < 4; g++) {
-            mask_state(len, h, rm + g * n + r0, m + g * gs);
-            matmul(b1 - b0, u, u, m + g * gs, rk + (int64_t)g * u * u, a + g * gs, 1.0f);
+            const float *left = h; /* without recurrent dropout: h itself, nothing stored */
+            if (rm) {
+                mask_state(len, h, rm + g * n + r0, m + g * gs);
+                left = m + g * gs;
+            }
+            matmul(b1 - b0, u, u, left, rk + (int64_t)g * u * u, a + g * gs, 1.0f);
         }
         cell_forward(len, a, a + gs, a + 2 * gs, a + 3 * gs, c, cn, tc + t * n + r0, hn);
         if (sm) /* masked rows keep their states */
@@ -221,7 +235,7 @@ static void backward_rows(int b0, int b1, int T, int B, int u, const float *act,
         for (int b = b0; b < b1; b++) {
             int64_t r = (int64_t)b * u;
             float keep = sm ? (float)(sm[(int64_t)t * B + b] == 0) : 0.0f;
-            state_grad(u, dhm + r, n, rm + r, d + r, keep, t > 0, out + r);
+            state_grad(u, dhm + r, n, rm ? rm + r : NULL, d + r, keep, t > 0, out + r);
         }
     }
     FLUSH_END

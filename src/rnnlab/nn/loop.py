@@ -1,7 +1,8 @@
 """The step-by-step time loop, for what the fused kernels cannot do.
 
-Used for recurrent dropout in training, custom activations, GRU with
-`reset_after=False` and masks with gaps. It keeps the per-step work small:
+Used for recurrent dropout in training (except the standard LSTM, which has
+its own kernel, `lstm_kernel.py`), custom activations, GRU with
+`reset_after=False` and masks with gaps; and as the reference in tests. It keeps the per-step work small:
 
 * all time steps' input projections are one matmul before the loop (the input
   dropout masks are constant over time, so x * mask @ kernel can be hoisted);
@@ -24,10 +25,6 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from rnnlab.nn.dropout import DropoutMasks
-from rnnlab.nn.lstm_kernel import lstm_kernel_applies, run_lstm
-
-# False runs every cell on the generic loop below (tests compare the two).
-USE_LSTM_KERNEL = True
 
 
 class _RecurrentKernelGrad(torch.autograd.Function):
@@ -84,18 +81,6 @@ def run_loop(
         (output, final states): output (batch, time, units) in processing
         order, or the last step's (batch, units).
     """
-    # A standard LSTM with recurrent dropout on CPU runs on its own kernel (lstm_kernel.py).
-    if USE_LSTM_KERNEL and lstm_kernel_applies(cell, x, masks):
-        return run_lstm(
-            cell,
-            x,
-            states,
-            masks,
-            step_mask,
-            go_backwards=go_backwards,
-            return_sequences=return_sequences,
-            zero_output_for_mask=zero_output_for_mask,
-        )
     T = x.shape[1]
     pg = cell.per_gate(masks)
     xp = cell.project_inputs(x.transpose(0, 1), masks.inputs, pg)

@@ -72,7 +72,11 @@ class _LSTMRecurrence(torch.autograd.Function):
         u = rk.shape[0]
         kw = {"dtype": x.dtype, "device": x.device}
         kg, rkg = _gates(kernel, u), _gates(rk, u)  # (4, n, u), (4, u, u)
-        rm = _per_gate(rm)
+        loops = _native_loops(x)
+        if rm is not None:
+            rm = _per_gate(rm).contiguous()
+        elif loops is None:  # the Python loops always multiply by a mask
+            rm = torch.ones(4, B, u, **kw)
         if in_mask is None:
             im = None
             xm = x.contiguous().unsqueeze(0).expand(4, T, B, n)
@@ -92,14 +96,17 @@ class _LSTMRecurrence(torch.autograd.Function):
         hs = torch.empty(T + 1, B, u, **kw)
         cs = torch.empty(T + 1, B, u, **kw)
         hs[0], cs[0] = h0, c0
-        hm = torch.empty(4, T, B, u, **kw)  # masked states, the bmm's left operand
         tc = torch.empty(T, B, u, **kw)  # tanh(c_t)
-        loops = _native_loops(x)
+        if rm is None:  # no recurrent dropout: the states themselves are the bmm's left operand
+            hm = hs[:-1].unsqueeze(0).expand(4, T, B, u)
+        else:
+            hm = torch.empty(4, T, B, u, **kw)  # masked states, the bmm's left operand
         with flush_denormals(x.device.type == "cpu"):
             if loops is not None:
-                rm = rm.contiguous()
                 sm = 0 if step_mask is None else step_mask.contiguous().data_ptr()
-                loops.forward(T, B, u, *_ptrs(act, rkg, rm, hs, cs, hm, tc), sm)
+                rm_hm = [0, 0] if rm is None else _ptrs(rm, hm)
+                loops.forward(T, B, u, *_ptrs(act, rkg), rm_hm[0], *_ptrs(hs, cs), rm_hm[1],
+                              tc.data_ptr(), sm)
             else:
                 _forward_loop(act, rkg, rm, hs, cs, hm, tc, step_mask)
         ctx.save_for_backward(xm, kg, im, rkg, rm, hm, cs, act, tc, step_mask)
@@ -126,14 +133,17 @@ class _LSTMRecurrence(torch.autograd.Function):
         if loops is not None:
             sm = 0 if step_mask is None else step_mask.data_ptr()
             dhm = torch.empty(4, B, u, **kw)  # scratch: one step's dL/d(h * rm_g)
-            loops.backward(T, B, u, *_ptrs(act, tc, cs, rkg, rm), sm, *_ptrs(dh, dc, dz, dhm, dh0))
+            rm_ptr = 0 if rm is None else rm.data_ptr()
+            loops.backward(
+                T, B, u, *_ptrs(act, tc, cs, rkg), rm_ptr, sm, *_ptrs(dh, dc, dz, dhm, dh0)
+            )
         else:
             _backward_loop(act, tc, cs, rkg, rm, step_mask, dh, dc, dz, dh0)
         # Weight and input gradients: one bmm each over all steps.
         dz2 = dz.view(4, T * B, u)
         dx = dkernel = dbias = drk = None
         if need[3]:
-            drk = _keras(torch.bmm(hm.view(4, T * B, u).transpose(1, 2), dz2))
+            drk = _keras(torch.bmm(hm.reshape(4, T * B, u).transpose(1, 2), dz2))
         if need[1]:
             dkernel = _keras(torch.bmm(xm.reshape(4, T * B, n).transpose(1, 2), dz2))
         if need[2]:
@@ -252,18 +262,41 @@ def output_weights(step_mask: torch.Tensor, zero_output_for_mask: bool) -> torch
     return seen.unsqueeze(-1)
 
 
-def lstm_kernel_applies(cell, x: torch.Tensor, masks: DropoutMasks) -> bool:
-    """Whether `run_lstm` computes this cell: a standard LSTM on CPU with recurrent dropout."""
+# Off: every LSTM runs torch's fused kernel or the generic loop (parity tests, benchmarks).
+USE_LSTM_KERNEL = True
+
+
+def lstm_kernel_applies(cell, x: torch.Tensor, masks: DropoutMasks, use_fast_path="auto") -> bool:
+    """Whether `run_lstm` computes this forward: a standard LSTM on CPU, and either
+
+    * recurrent dropout is in effect (torch's fused kernel cannot do it; without the
+      C loops the kernel's Python loops still beat the generic loop), or
+    * it is a training forward in float32 with the C loops built and `use_fast_path`
+      'auto': they train faster than torch's fused (oneDNN) LSTM on CPU, from the
+      tutorials' small layers up. Inference stays on the fused kernel.
+    """
     from rnnlab.nn.cells import LSTMCell
 
-    return (
-        type(cell).step is LSTMCell.step
+    standard = (
+        USE_LSTM_KERNEL
+        and type(cell).step is LSTMCell.step
         and isinstance(cell, LSTMCell)
         and x.device.type == "cpu"
-        and masks.recurrent is not None
-        and masks.recurrent.shape[0] in (1, 4)
         and activation_name(cell.activation) == "tanh"
         and activation_name(cell.recurrent_activation) == "sigmoid"
+    )
+    if not standard:
+        return False
+    if masks.recurrent is not None:
+        return masks.recurrent.shape[0] in (1, 4)
+    training = torch.is_grad_enabled() and (
+        x.requires_grad or any(p.requires_grad for p in cell.parameters())
+    )
+    return (
+        use_fast_path == "auto"
+        and training
+        and x.dtype == torch.float32
+        and native.lstm_loops() is not None
     )
 
 
@@ -278,7 +311,7 @@ def run_lstm(
     return_sequences: bool,
     zero_output_for_mask: bool,
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-    """`run_loop` for an LSTMCell with recurrent dropout (same arguments and results)."""
+    """`run_loop` for a standard LSTMCell (same arguments and results)."""
     if go_backwards:
         x = x.flip(1)
         step_mask = None if step_mask is None else step_mask.flip(1)

@@ -4,10 +4,13 @@
 (`layers.py`) build their cell from Keras's arguments. A forward call:
 
 1. draws the dropout masks for this batch (training mode only; `dropout.py`);
-2. takes the fast path when it can (torch's fused kernel, `fused.py`): no
-   recurrent dropout in effect, standard activations, and no mask or a mask
+2. a standard LSTM on CPU runs on rnnlab's LSTM kernel (`lstm_kernel.py`, time
+   loops in C) when recurrent dropout is in effect, and in every float32
+   training forward, where it is faster than torch's fused LSTM;
+3. otherwise takes the fast path when it can (torch's fused kernel, `fused.py`):
+   no recurrent dropout in effect, standard activations, and no mask or a mask
    whose valid steps are contiguous in every row (`use_fast_path`);
-3. otherwise runs the loop (`loop.py`): all input projections in one matmul,
+4. otherwise runs the loop (`loop.py`): all input projections in one matmul,
    then only h @ recurrent_kernel and the gate arithmetic per step.
 
 Both paths give the same numbers. Masking follows Keras: a masked step leaves
@@ -32,6 +35,7 @@ from rnnlab.nn.cells import RecurrentCell
 from rnnlab.nn.dropout import DropoutMasks
 from rnnlab.nn.fused import mask_blocks, run_fused
 from rnnlab.nn.loop import run_loop
+from rnnlab.nn.lstm_kernel import lstm_kernel_applies, run_lstm
 
 
 def lengths_to_mask(lengths: Any, maxlen: int, padding: str = "post") -> torch.Tensor:
@@ -100,7 +104,9 @@ class Recurrent(nn.Module):
         self.shared_dropout_masks = check_type("shared_dropout_masks", shared_dropout_masks, bool)
         check_int("seed", seed, allow_none=True)
         self.generator = None if seed is None else torch.Generator().manual_seed(seed)
-        self.last_path: str | None = None  # 'fast' or 'loop': what the last forward used
+        # What the last forward used: 'fast' (torch's fused kernel), 'kernel' (rnnlab's
+        # LSTM kernel, lstm_kernel.py) or 'loop' (the generic step loop, loop.py).
+        self.last_path: str | None = None
 
     # Keras-style attributes, read from the cell.
     units = property(lambda self: self.cell.units)
@@ -273,33 +279,26 @@ class Recurrent(nn.Module):
                     kernel, why = None, "the mask has gaps inside a row"
             if kernel is None and self.use_fast_path is True:
                 raise ValueError(f"use_fast_path=True, but the fused kernel cannot be used: {why}")
-        if kernel is not None and self.use_fast_path is not False:
+        common = {
+            "go_backwards": self.go_backwards,
+            "return_sequences": self.return_sequences,
+            "zero_output_for_mask": self.zero_output_for_mask,
+        }
+        if self.use_fast_path is not True and lstm_kernel_applies(
+            cell, x, masks, self.use_fast_path
+        ):
+            self.last_path = "kernel"
+            output, states = run_lstm(cell, x, states, masks, step_mask, **common)
+        elif kernel is not None and self.use_fast_path is not False:
             self.last_path = "fast"
             if masks.inputs is not None:
                 x = x * masks.inputs[0].unsqueeze(1)
             output, states = run_fused(
-                cell,
-                kernel,
-                x,
-                states,
-                blocks,
-                go_backwards=self.go_backwards,
-                return_sequences=self.return_sequences,
-                zero_output_for_mask=self.zero_output_for_mask,
-                return_state=self.return_state,
+                cell, kernel, x, states, blocks, return_state=self.return_state, **common
             )
         else:
             self.last_path = "loop"
-            output, states = run_loop(
-                cell,
-                x,
-                states,
-                masks,
-                step_mask,
-                go_backwards=self.go_backwards,
-                return_sequences=self.return_sequences,
-                zero_output_for_mask=self.zero_output_for_mask,
-            )
+            output, states = run_loop(cell, x, states, masks, step_mask, **common)
         return (output, *states) if self.return_state else output
 
     def extra_repr(self) -> str:

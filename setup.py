@@ -1,4 +1,4 @@
-"""Build the one C extension: the LSTM kernel's time loops (src/rnnlab/nn/_lstm_native.c).
+"""Build the one C extension: the LSTM and SimpleRNN time loops (src/rnnlab/nn/_native_loops.c).
 
 It is a plain C file (no torch or BLAS headers), so it builds with the
 setuptools of the isolated build environment and any C compiler, in about a
@@ -31,8 +31,8 @@ class BuildWithOptionalOpenMP(build_ext):
 setup(
     ext_modules=[
         Extension(
-            "rnnlab.nn._lstm_native",
-            sources=["src/rnnlab/nn/_lstm_native.c"],
+            "rnnlab.nn._native_loops",
+            sources=["src/rnnlab/nn/_native_loops.c"],
             extra_compile_args=[*FLAGS, OPENMP],
             extra_link_args=[OPENMP],
             optional=True,

@@ -63,7 +63,7 @@ CASES = list(
 def test_kernel_equals_generic_loop(
     go_backwards, return_sequences, return_state, masking, zero_output_for_mask, dtype, monkeypatch
 ):
-    """float64 runs the kernel's Python loops, float32 its C loops (`_lstm_native.c`)."""
+    """float64 runs the kernel's Python loops, float32 its C loops (`_native_loops.c`)."""
     torch.manual_seed(0)
     layer = LSTM(
         U,

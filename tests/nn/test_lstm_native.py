@@ -1,4 +1,4 @@
-"""The C time loops of the LSTM kernel (`_lstm_native.c`, loaded by `native.py`).
+"""The C time loops of the LSTM kernel (`_native_loops.c`, loaded by `native.py`).
 
 The kernel's Python loops are the reference: both fill the same buffers, so
 every output and gradient is compared within 1e-5 (float32), over batch sizes
@@ -16,7 +16,7 @@ from rnnlab.nn.lstm_kernel import _LSTMRecurrence
 def test_the_c_loops_are_built_and_in_use():
     # CI installs the package the way the README does: a silent build failure
     # would leave the Python loops in place and lose the speed.
-    assert native.lstm_loops() is not None, native.unavailable_reason()
+    assert native.loops() is not None, native.unavailable_reason()
     assert native.unavailable_reason() is None
 
 
@@ -101,7 +101,7 @@ def test_gate_activations_match_torch_over_their_range():
     act = z.repeat(4, 1).view(4, 1, B, 1).clone()
     buffers = [act, torch.zeros(4, 1, 1), torch.ones(4, B, 1), torch.zeros(2, B, 1)]
     buffers += [torch.zeros(2, B, 1), torch.empty(4, 1, B, 1), torch.empty(1, B, 1)]
-    native.lstm_loops().forward(1, B, 1, *(t.data_ptr() for t in buffers), 0)
+    native.loops().lstm_forward(1, B, 1, *(t.data_ptr() for t in buffers), 0)
     sig, tanh = torch.sigmoid(z.double()), torch.tanh(z.double())
     for gate in range(3):
         torch.testing.assert_close(act[gate].flatten().double(), sig, atol=1e-7, rtol=1e-6)
@@ -131,11 +131,11 @@ def test_layer_trains_the_same_with_either_loops(monkeypatch):
 
 def test_unavailable_loops_say_why(monkeypatch):
     monkeypatch.setenv("RNNLAB_NATIVE", "0")
-    native.lstm_loops.cache_clear()
+    native.loops.cache_clear()
     try:
-        assert native.lstm_loops() is None
+        assert native.loops() is None
         assert "RNNLAB_NATIVE=0" in native.unavailable_reason()
     finally:
         monkeypatch.delenv("RNNLAB_NATIVE")
-        native.lstm_loops.cache_clear()
-    assert native.lstm_loops() is not None
+        native.loops.cache_clear()
+    assert native.loops() is not None

@@ -105,7 +105,7 @@ class _LSTMRecurrence(torch.autograd.Function):
             if loops is not None:
                 sm = 0 if step_mask is None else step_mask.contiguous().data_ptr()
                 rm_hm = [0, 0] if rm is None else _ptrs(rm, hm)
-                loops.forward(T, B, u, *_ptrs(act, rkg), rm_hm[0], *_ptrs(hs, cs), rm_hm[1],
+                loops.lstm_forward(T, B, u, *_ptrs(act, rkg), rm_hm[0], *_ptrs(hs, cs), rm_hm[1],
                               tc.data_ptr(), sm)
             else:
                 _forward_loop(act, rkg, rm, hs, cs, hm, tc, step_mask)
@@ -134,7 +134,7 @@ class _LSTMRecurrence(torch.autograd.Function):
             sm = 0 if step_mask is None else step_mask.data_ptr()
             dhm = torch.empty(4, B, u, **kw)  # scratch: one step's dL/d(h * rm_g)
             rm_ptr = 0 if rm is None else rm.data_ptr()
-            loops.backward(
+            loops.lstm_backward(
                 T, B, u, *_ptrs(act, tc, cs, rkg), rm_ptr, sm, *_ptrs(dh, dc, dz, dhm, dh0)
             )
         else:
@@ -163,7 +163,7 @@ def _native_loops(like: torch.Tensor):
     """The C time loops when they apply (float32 on CPU and built here), else None."""
     if like.dtype != torch.float32 or like.device.type != "cpu":
         return None
-    return native.lstm_loops()
+    return native.loops()
 
 
 def _ptrs(*tensors: torch.Tensor) -> list[int]:
@@ -296,7 +296,7 @@ def lstm_kernel_applies(cell, x: torch.Tensor, masks: DropoutMasks, use_fast_pat
         use_fast_path == "auto"
         and training
         and x.dtype == torch.float32
-        and native.lstm_loops() is not None
+        and native.loops() is not None
     )
 
 

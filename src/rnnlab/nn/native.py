@@ -1,9 +1,9 @@
-"""Loading the C time loops of the LSTM kernel (`_lstm_native.c`), or knowing why not.
+"""Loading the C time loops of the LSTM kernel (`_native_loops.c`), or knowing why not.
 
 The extension is compiled when the package is installed (setup.py, a plain C
 file: no torch headers, so no build-time torch). It needs one thing at run
 time: the BLAS `sgemm_` that torch itself links, found by name in torch's own
-library. `lstm_loops()` returns the ready module, or None (with the reason in
+library. `loops()` returns the ready module, or None (with the reason in
 `unavailable_reason()`), and `lstm_kernel.py` then runs its Python loops,
 which compute the same numbers. The C loops are used only when they agree
 with torch on a small product at load time, so a BLAS with another calling
@@ -56,19 +56,19 @@ def _agrees_with_torch(module: ModuleType) -> bool:
     c = f * cs[0] + i * torch.tanh(z[3])
     expected = o * torch.tanh(c)
     ptr = [t.data_ptr() for t in (act, rk, rm, hs, cs, hm, tc)]
-    module.forward(T, B, u, *ptr, 0)
+    module.lstm_forward(T, B, u, *ptr, 0)
     return torch.allclose(hs[1], expected, atol=1e-5) and torch.allclose(cs[1], c, atol=1e-5)
 
 
 @functools.cache
-def lstm_loops() -> ModuleType | None:
+def loops() -> ModuleType | None:
     """The C loops, ready to call, or None when they cannot be used here."""
     global _reason
     if os.environ.get("RNNLAB_NATIVE", "1") == "0":
         _reason = "turned off by RNNLAB_NATIVE=0"
         return None
     try:
-        from rnnlab.nn import _lstm_native
+        from rnnlab.nn import _native_loops
     except ImportError as exc:
         _reason = f"the extension was not built at install time ({exc})"
         return None
@@ -76,15 +76,15 @@ def lstm_loops() -> ModuleType | None:
     if not address:
         _reason = "torch's library exports no sgemm_ (a torch build without MKL/BLAS symbols)"
         return None
-    _lstm_native.set_sgemm(address)
-    if not _agrees_with_torch(_lstm_native):
+    _native_loops.set_sgemm(address)
+    if not _agrees_with_torch(_native_loops):
         _reason = "the C loop disagreed with torch on a check product (BLAS convention?)"
         return None
     _reason = None
-    return _lstm_native
+    return _native_loops
 
 
 def unavailable_reason() -> str | None:
-    """Why `lstm_loops()` is None (None when the C loops are in use)."""
-    lstm_loops()
+    """Why `loops()` is None (None when the C loops are in use)."""
+    loops()
     return _reason

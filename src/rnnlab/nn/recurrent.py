@@ -4,9 +4,10 @@
 (`layers.py`) build their cell from Keras's arguments. A forward call:
 
 1. draws the dropout masks for this batch (training mode only; `dropout.py`);
-2. a standard LSTM on CPU runs on rnnlab's LSTM kernel (`lstm_kernel.py`, time
-   loops in C) when recurrent dropout is in effect, and in every float32
-   training forward, where it is faster than torch's fused LSTM;
+2. a standard LSTM or tanh SimpleRNN on CPU runs on rnnlab's own kernel
+   (`lstm_kernel.py`, `rnn_kernel.py`: time loops in C) when recurrent dropout
+   is in effect, and in every float32 training forward, where it is faster
+   than torch's fused kernels;
 3. otherwise takes the fast path when it can (torch's fused kernel, `fused.py`):
    no recurrent dropout in effect, standard activations, and no mask or a mask
    whose valid steps are contiguous in every row (`use_fast_path`);
@@ -36,6 +37,7 @@ from rnnlab.nn.dropout import DropoutMasks
 from rnnlab.nn.fused import mask_blocks, run_fused
 from rnnlab.nn.loop import run_loop
 from rnnlab.nn.lstm_kernel import lstm_kernel_applies, run_lstm
+from rnnlab.nn.rnn_kernel import rnn_kernel_applies, run_simple_rnn
 
 
 def lengths_to_mask(lengths: Any, maxlen: int, padding: str = "post") -> torch.Tensor:
@@ -105,7 +107,7 @@ class Recurrent(nn.Module):
         check_int("seed", seed, allow_none=True)
         self.generator = None if seed is None else torch.Generator().manual_seed(seed)
         # What the last forward used: 'fast' (torch's fused kernel), 'kernel' (rnnlab's
-        # LSTM kernel, lstm_kernel.py) or 'loop' (the generic step loop, loop.py).
+        # LSTM / SimpleRNN kernel) or 'loop' (the generic step loop, loop.py).
         self.last_path: str | None = None
 
     # Keras-style attributes, read from the cell.
@@ -284,11 +286,15 @@ class Recurrent(nn.Module):
             "return_sequences": self.return_sequences,
             "zero_output_for_mask": self.zero_output_for_mask,
         }
-        if self.use_fast_path is not True and lstm_kernel_applies(
-            cell, x, masks, self.use_fast_path
-        ):
+        own_kernel = None  # rnnlab's kernels: C time loops, see lstm_kernel.py / rnn_kernel.py
+        if self.use_fast_path is not True:
+            if lstm_kernel_applies(cell, x, masks, self.use_fast_path):
+                own_kernel = run_lstm
+            elif rnn_kernel_applies(cell, x, masks, self.use_fast_path):
+                own_kernel = run_simple_rnn
+        if own_kernel is not None:
             self.last_path = "kernel"
-            output, states = run_lstm(cell, x, states, masks, step_mask, **common)
+            output, states = own_kernel(cell, x, states, masks, step_mask, **common)
         elif kernel is not None and self.use_fast_path is not False:
             self.last_path = "fast"
             if masks.inputs is not None:

@@ -1,13 +1,14 @@
-/* The time loops of rnnlab's recurrent-dropout LSTM kernel, in C (see lstm_kernel.py).
+/* The time loops of rnnlab's LSTM and SimpleRNN kernels, in C (lstm_kernel.py, rnn_kernel.py).
  *
  * Python drives everything that is one large operation over all steps (the input
  * projections, the weight and input gradients); this file runs only the per-step
  * recurrence, where a Python loop of small torch calls costs more in dispatch than
- * in arithmetic. Per step it makes four small GEMMs (one per gate, each gate has
- * its own recurrent dropout mask) and one fused element-wise pass.
+ * in arithmetic. Per LSTM step it makes four small GEMMs (one per gate, each gate has
+ * its own recurrent dropout mask) and one fused element-wise pass; a SimpleRNN step
+ * is one GEMM and one pass.
  *
  * Tensors arrive as raw float32 pointers to contiguous buffers laid out exactly as
- * lstm_kernel.py allocates them (gate order o, i, f, c):
+ * lstm_kernel.py allocates them (gate order o, i, f, c; SimpleRNN: see below):
  *   act (4, T, B, u)  gate pre-activations in, activated gates out
  *   rk  (4, u, u)     recurrent kernel per gate
  *   rm  (4, B, u)     recurrent dropout masks per gate (NULL: no recurrent dropout)
@@ -276,6 +277,105 @@ static void backward_loop(int T, int B, int u, const float *act, const float *tc
                       cs, rk, rm, sm, dh, dc, dz, dhm, dh0);
 }
 
+/* ---- SimpleRNN (tanh): h_t = tanh(xp_t + (h_{t-1} * rm) @ U) ------------------------
+ * Buffers as the LSTM's with one gate: act (T, B, u) the pre-activations in, tanh out;
+ * rk (u, u); rm (B, u) or NULL; hs (T+1, B, u); hm (T, B, u) (written only with rm). */
+
+VECTORISED static void tanh_in_place(int64_t n, float *restrict z)
+{
+    for (int64_t k = 0; k < n; k++)
+        z[k] = tanh_approx(z[k]);
+}
+
+/* dz = dh * w * (1 - a^2), a = tanh(z), for one row with step weight w. */
+VECTORISED static void tanh_backward(int64_t u, float w, const float *restrict a,
+                                     const float *restrict dh, float *restrict dz)
+{
+    for (int64_t k = 0; k < u; k++)
+        dz[k] = dh[k] * w * (1.0f - a[k] * a[k]);
+}
+
+/* dh_{t-1} (+)= dhm * rm (rm NULL: dhm), plus dh_t on masked rows. */
+VECTORISED static void rnn_state_grad(int64_t u, const float *restrict dhm,
+                                      const float *restrict rm, const float *restrict dh,
+                                      float keep, int accumulate, float *restrict out)
+{
+    for (int64_t k = 0; k < u; k++) {
+        float s = dhm[k] * (rm ? rm[k] : 1.0f) + keep * dh[k];
+        out[k] = accumulate ? out[k] + s : s;
+    }
+}
+
+static void rnn_forward_rows(int b0, int b1, int T, int B, int u, float *act, const float *rk,
+                             const float *rm, float *hs, float *hm, const uint8_t *sm)
+{
+    FLUSH_BEGIN
+    const int64_t n = (int64_t)B * u, r0 = (int64_t)b0 * u, len = (int64_t)(b1 - b0) * u;
+    for (int t = 0; t < T; t++) {
+        const float *h = hs + t * n + r0, *left = h;
+        float *hn = hs + (t + 1) * n + r0, *a = act + t * n + r0;
+        if (rm) {
+            mask_state(len, h, rm + r0, hm + t * n + r0);
+            left = hm + t * n + r0;
+        }
+        matmul(b1 - b0, u, u, left, rk, a, 1.0f);
+        tanh_in_place(len, a);
+        memcpy(hn, a, len * sizeof(float));
+        if (sm) /* masked rows keep their state */
+            for (int b = b0; b < b1; b++)
+                if (!sm[(int64_t)t * B + b]) {
+                    int64_t r = (int64_t)(b - b0) * u;
+                    memcpy(hn + r, h + r, u * sizeof(float));
+                }
+    }
+    FLUSH_END
+}
+
+static void rnn_backward_rows(int b0, int b1, int T, int B, int u, const float *act,
+                              const float *rk, const float *rm, const uint8_t *sm, float *dh,
+                              float *dz, float *dhm, float *dh0)
+{
+    FLUSH_BEGIN
+    const int64_t n = (int64_t)B * u, r0 = (int64_t)b0 * u;
+    for (int t = T - 1; t >= 0; t--) {
+        const float *d = dh + t * n;
+        for (int b = b0; b < b1; b++) {
+            int64_t r = (int64_t)b * u;
+            float w = sm ? (float)(sm[(int64_t)t * B + b] != 0) : 1.0f;
+            tanh_backward(u, w, act + t * n + r, d + r, dz + t * n + r);
+        }
+        matmul_nt(b1 - b0, u, u, dz + t * n + r0, rk, dhm + r0);
+        float *out = t > 0 ? dh + (t - 1) * n : dh0;
+        for (int b = b0; b < b1; b++) {
+            int64_t r = (int64_t)b * u;
+            float keep = sm ? (float)(sm[(int64_t)t * B + b] == 0) : 0.0f;
+            rnn_state_grad(u, dhm + r, rm ? rm + r : NULL, d + r, keep, t > 0, out + r);
+        }
+    }
+    FLUSH_END
+}
+
+static void rnn_forward_loop(int T, int B, int u, float *act, const float *rk, const float *rm,
+                             float *hs, float *hm, const uint8_t *sm)
+{
+    const int blocks = row_blocks(B);
+#pragma omp parallel for num_threads(blocks) schedule(static, 1) if (blocks > 1)
+    for (int k = 0; k < blocks; k++)
+        rnn_forward_rows(BLOCK_START(k, blocks, B), BLOCK_START(k + 1, blocks, B), T, B, u, act,
+                         rk, rm, hs, hm, sm);
+}
+
+static void rnn_backward_loop(int T, int B, int u, const float *act, const float *rk,
+                              const float *rm, const uint8_t *sm, float *dh, float *dz,
+                              float *dhm, float *dh0)
+{
+    const int blocks = row_blocks(B);
+#pragma omp parallel for num_threads(blocks) schedule(static, 1) if (blocks > 1)
+    for (int k = 0; k < blocks; k++)
+        rnn_backward_rows(BLOCK_START(k, blocks, B), BLOCK_START(k + 1, blocks, B), T, B, u, act,
+                          rk, rm, sm, dh, dz, dhm, dh0);
+}
+
 static PyObject *py_set_sgemm(PyObject *self, PyObject *args)
 {
     unsigned long long address;
@@ -292,7 +392,7 @@ static int ready(void)
     return sgemm != NULL;
 }
 
-static PyObject *py_forward(PyObject *self, PyObject *args)
+static PyObject *py_lstm_forward(PyObject *self, PyObject *args)
 {
     int T, B, u;
     unsigned long long act, rk, rm, hs, cs, hm, tc, sm;
@@ -306,7 +406,7 @@ static PyObject *py_forward(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *py_backward(PyObject *self, PyObject *args)
+static PyObject *py_lstm_backward(PyObject *self, PyObject *args)
 {
     int T, B, u;
     unsigned long long act, tc, cs, rk, rm, sm, dh, dc, dz, dhm, dh0;
@@ -321,18 +421,49 @@ static PyObject *py_backward(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *py_rnn_forward(PyObject *self, PyObject *args)
+{
+    int T, B, u;
+    unsigned long long act, rk, rm, hs, hm, sm;
+    if (!PyArg_ParseTuple(args, "iiiKKKKKK", &T, &B, &u, &act, &rk, &rm, &hs, &hm, &sm) || !ready())
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    rnn_forward_loop(T, B, u, (float *)act, (const float *)rk, (const float *)rm, (float *)hs,
+                     (float *)hm, (const uint8_t *)sm);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_rnn_backward(PyObject *self, PyObject *args)
+{
+    int T, B, u;
+    unsigned long long act, rk, rm, sm, dh, dz, dhm, dh0;
+    if (!PyArg_ParseTuple(args, "iiiKKKKKKKK", &T, &B, &u, &act, &rk, &rm, &sm, &dh, &dz, &dhm,
+                          &dh0) || !ready())
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    rnn_backward_loop(T, B, u, (const float *)act, (const float *)rk, (const float *)rm,
+                      (const uint8_t *)sm, (float *)dh, (float *)dz, (float *)dhm, (float *)dh0);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"set_sgemm", py_set_sgemm, METH_VARARGS, "set_sgemm(address): the BLAS sgemm_ to call."},
-    {"forward", py_forward, METH_VARARGS,
-     "forward(T, B, u, act, rk, rm, hs, cs, hm, tc, sm): the forward time loop."},
-    {"backward", py_backward, METH_VARARGS,
-     "backward(T, B, u, act, tc, cs, rk, rm, sm, dh, dc, dz, dhm, dh0): the backward time loop."},
+    {"lstm_forward", py_lstm_forward, METH_VARARGS,
+     "lstm_forward(T, B, u, act, rk, rm, hs, cs, hm, tc, sm): the LSTM forward time loop."},
+    {"lstm_backward", py_lstm_backward, METH_VARARGS,
+     "lstm_backward(T, B, u, act, tc, cs, rk, rm, sm, dh, dc, dz, dhm, dh0): its backward."},
+    {"rnn_forward", py_rnn_forward, METH_VARARGS,
+     "rnn_forward(T, B, u, act, rk, rm, hs, hm, sm): the SimpleRNN (tanh) forward time loop."},
+    {"rnn_backward", py_rnn_backward, METH_VARARGS,
+     "rnn_backward(T, B, u, act, rk, rm, sm, dh, dz, dhm, dh0): its backward."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_lstm_native",
-    "C time loops of rnnlab's recurrent-dropout LSTM kernel (see lstm_kernel.py).", -1, methods,
+    PyModuleDef_HEAD_INIT, "_native_loops",
+    "C time loops of rnnlab's LSTM and SimpleRNN kernels (lstm_kernel.py, rnn_kernel.py).", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__lstm_native(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__native_loops(void) { return PyModule_Create(&module); }

@@ -106,11 +106,9 @@ def reuters_jobs(sizes: Sizes, data: dict[str, Any]) -> list[Job]:
         # One whole epoch of warm-up: Keras then has traced the last, partial batch too.
         fit = {"data": data["path"], "warmup_rows": data["train_rows"],
                "epochs": sizes.reuters_epochs}
-        # LSTMs train on rnnlab's LSTM kernel; a SimpleRNN on torch's fused kernel.
-        expect = "kernel" if cfg.model.cell == "lstm" else "fast"
         jobs += [
             Job(f"reuters_{name}_rnnlab", f"reuters_{name}_rnnlab", "rnnlab", "fit_epochs",
-                {"config": str(path), "overrides": [], "expect_path": expect, **fit},
+                {"config": str(path), "overrides": [], "expect_path": "kernel", **fit},
                 scale, timed),
             Job(f"reuters_{name}_keras", f"reuters_{name}_keras", "keras", "fit_epochs",
                 {"spec": keras_spec(cfg, data), **fit}, scale, timed),

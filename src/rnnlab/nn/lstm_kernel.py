@@ -77,9 +77,12 @@ class _LSTMRecurrence(torch.autograd.Function):
             rm = _per_gate(rm).contiguous()
         elif loops is None:  # the Python loops always multiply by a mask
             rm = torch.ones(4, B, u, **kw)
-        if in_mask is None:
-            im = None
-            xm = x.contiguous().unsqueeze(0).expand(4, T, B, n)
+        # xm: the masked inputs of each gate, (4, T, B, n); one copy shared by the gates
+        # (a stride-0 view) unless Keras's per-gate input masks make four.
+        if in_mask is None or in_mask.shape[0] == 1:
+            im = in_mask  # (1, B, n) or None
+            x1 = x.contiguous() if im is None else torch.mul(x, im, out=torch.empty(T, B, n, **kw))
+            xm = x1.unsqueeze(0).expand(4, T, B, n)
         else:
             im = _per_gate(in_mask).unsqueeze(1)  # (4, 1, B, n)
             xm = torch.empty(4, T, B, n, **kw)  # contiguous, whatever x's strides
@@ -149,10 +152,12 @@ class _LSTMRecurrence(torch.autograd.Function):
         if need[2]:
             dbias = dz2.sum(1)[_INV].reshape(-1)
         if need[0]:
-            dxm = torch.bmm(dz2, kg.transpose(1, 2)).view(4, T, B, n)
-            if im is not None:
-                dxm.mul_(im)
-            dx = dxm.sum(0)
+            if im is None or im.dim() == 3:  # one input mask (or none) for all gates
+                dx = torch.addbmm(dz2.new_empty(T * B, n), dz2, kg.transpose(1, 2), beta=0)
+                dx = dx.view(T, B, n) if im is None else dx.view(T, B, n).mul_(im)
+            else:
+                dxm = torch.bmm(dz2, kg.transpose(1, 2)).view(4, T, B, n)
+                dx = dxm.mul_(im).sum(0)
         # The dropout masks are constants: no gradient.
         h0g = dh0 if need[6] else None
         c0g = dc if need[7] else None

@@ -106,10 +106,10 @@ class _LSTMRecurrence(torch.autograd.Function):
             hm = torch.empty(4, T, B, u, **kw)  # masked states, the bmm's left operand
         with flush_denormals(x.device.type == "cpu"):
             if loops is not None:
-                sm = 0 if step_mask is None else step_mask.contiguous().data_ptr()
-                rm_hm = [0, 0] if rm is None else _ptrs(rm, hm)
-                loops.lstm_forward(T, B, u, *_ptrs(act, rkg), rm_hm[0], *_ptrs(hs, cs), rm_hm[1],
-                              tc.data_ptr(), sm)
+                masked_states = None if rm is None else hm
+                loops.lstm_forward(
+                    T, B, u, *native.pointers(act, rkg, rm, hs, cs, masked_states, tc, step_mask)
+                )
             else:
                 _forward_loop(act, rkg, rm, hs, cs, hm, tc, step_mask)
         ctx.save_for_backward(xm, kg, im, rkg, rm, hm, cs, act, tc, step_mask)
@@ -134,11 +134,9 @@ class _LSTMRecurrence(torch.autograd.Function):
         dh0 = torch.empty(B, u, **kw)
         loops = _native_loops(act)
         if loops is not None:
-            sm = 0 if step_mask is None else step_mask.data_ptr()
             dhm = torch.empty(4, B, u, **kw)  # scratch: one step's dL/d(h * rm_g)
-            rm_ptr = 0 if rm is None else rm.data_ptr()
             loops.lstm_backward(
-                T, B, u, *_ptrs(act, tc, cs, rkg), rm_ptr, sm, *_ptrs(dh, dc, dz, dhm, dh0)
+                T, B, u, *native.pointers(act, tc, cs, rkg, rm, step_mask, dh, dc, dz, dhm, dh0)
             )
         else:
             _backward_loop(act, tc, cs, rkg, rm, step_mask, dh, dc, dz, dh0)
@@ -169,12 +167,6 @@ def _native_loops(like: torch.Tensor):
     if like.dtype != torch.float32 or like.device.type != "cpu":
         return None
     return native.loops()
-
-
-def _ptrs(*tensors: torch.Tensor) -> list[int]:
-    """Data addresses for the C loops, which read every buffer as contiguous."""
-    assert all(t.is_contiguous() for t in tensors)
-    return [t.data_ptr() for t in tensors]
 
 
 def _forward_loop(act, rkg, rm, hs, cs, hm, tc, step_mask) -> None:
@@ -267,6 +259,13 @@ def output_weights(step_mask: torch.Tensor, zero_output_for_mask: bool) -> torch
     return seen.unsqueeze(-1)
 
 
+def will_backpropagate(cell, x: torch.Tensor) -> bool:
+    """Whether this forward records gradients (training), the case rnnlab's kernels speed up."""
+    return torch.is_grad_enabled() and (
+        x.requires_grad or any(p.requires_grad for p in cell.parameters())
+    )
+
+
 # Off: every LSTM runs torch's fused kernel or the generic loop (parity tests, benchmarks).
 USE_LSTM_KERNEL = True
 
@@ -294,12 +293,9 @@ def lstm_kernel_applies(cell, x: torch.Tensor, masks: DropoutMasks, use_fast_pat
         return False
     if masks.recurrent is not None:
         return masks.recurrent.shape[0] in (1, 4)
-    training = torch.is_grad_enabled() and (
-        x.requires_grad or any(p.requires_grad for p in cell.parameters())
-    )
     return (
         use_fast_path == "auto"
-        and training
+        and will_backpropagate(cell, x)
         and x.dtype == torch.float32
         and native.loops() is not None
     )

@@ -55,8 +55,7 @@ def _agrees_with_torch(module: ModuleType) -> bool:
     o, i, f = torch.sigmoid(z[:3])
     c = f * cs[0] + i * torch.tanh(z[3])
     expected = o * torch.tanh(c)
-    ptr = [t.data_ptr() for t in (act, rk, rm, hs, cs, hm, tc)]
-    module.lstm_forward(T, B, u, *ptr, 0)
+    module.lstm_forward(T, B, u, *pointers(act, rk, rm, hs, cs, hm, tc, None))
     return torch.allclose(hs[1], expected, atol=1e-5) and torch.allclose(cs[1], c, atol=1e-5)
 
 
@@ -82,6 +81,12 @@ def loops() -> ModuleType | None:
         return None
     _reason = None
     return _native_loops
+
+
+def pointers(*tensors: torch.Tensor | None) -> list[int]:
+    """Data addresses for the C loops, which read every buffer as contiguous; None gives 0 (NULL)."""
+    assert all(t is None or t.is_contiguous() for t in tensors)
+    return [0 if t is None else t.data_ptr() for t in tensors]
 
 
 def unavailable_reason() -> str | None:

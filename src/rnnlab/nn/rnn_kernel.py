@@ -20,7 +20,7 @@ from torch.autograd.function import once_differentiable
 from rnnlab.nn import lstm_kernel, native
 from rnnlab.nn.activations import activation_name
 from rnnlab.nn.dropout import DropoutMasks
-from rnnlab.nn.lstm_kernel import output_weights
+from rnnlab.nn.lstm_kernel import output_weights, will_backpropagate
 
 
 class _SimpleRNNRecurrence(torch.autograd.Function):
@@ -46,10 +46,8 @@ class _SimpleRNNRecurrence(torch.autograd.Function):
         rk = rk.contiguous()
         rm = None if rm is None else rm.contiguous()
         hm = hs[:-1] if rm is None else torch.empty(T, B, u, dtype=x.dtype)
-        sm = 0 if step_mask is None else step_mask.data_ptr()
-        ptr = [t.data_ptr() for t in (act, rk)]
-        rm_hm = [0, 0] if rm is None else [rm.data_ptr(), hm.data_ptr()]
-        loops.rnn_forward(T, B, u, *ptr, rm_hm[0], hs.data_ptr(), rm_hm[1], sm)
+        masked_states = None if rm is None else hm
+        loops.rnn_forward(T, B, u, *native.pointers(act, rk, rm, hs, masked_states, step_mask))
         ctx.save_for_backward(xm, kernel, in_mask, rk, rm, hm, act, step_mask)
         return hs[1:]
 
@@ -64,11 +62,8 @@ class _SimpleRNNRecurrence(torch.autograd.Function):
         dz = torch.empty(T, B, u, dtype=act.dtype)
         dhm = torch.empty(B, u, dtype=act.dtype)  # scratch
         dh0 = torch.empty(B, u, dtype=act.dtype)
-        rm_ptr = 0 if rm is None else rm.data_ptr()
-        sm = 0 if step_mask is None else step_mask.data_ptr()
-        ptr = [t.data_ptr() for t in (act, rk)]
         native.loops().rnn_backward(
-            T, B, u, *ptr, rm_ptr, sm, *(t.data_ptr() for t in (dh, dz, dhm, dh0))
+            T, B, u, *native.pointers(act, rk, rm, step_mask, dh, dz, dhm, dh0)
         )
         dz2 = dz.view(T * B, u)
         dx = dkernel = dbias = drk = None
@@ -104,10 +99,7 @@ def rnn_kernel_applies(cell, x: torch.Tensor, masks: DropoutMasks, use_fast_path
         return False
     if masks.recurrent is not None:
         return True
-    training = torch.is_grad_enabled() and (
-        x.requires_grad or any(p.requires_grad for p in cell.parameters())
-    )
-    return use_fast_path == "auto" and training
+    return use_fast_path == "auto" and will_backpropagate(cell, x)
 
 
 def run_simple_rnn(

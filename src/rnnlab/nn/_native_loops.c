@@ -7,17 +7,28 @@
  * its own recurrent dropout mask) and one fused element-wise pass; a SimpleRNN step
  * is one GEMM and one pass.
  *
- * Tensors arrive as raw float32 pointers to contiguous buffers laid out exactly as
- * lstm_kernel.py allocates them (gate order o, i, f, c; SimpleRNN: see below):
- *   act (4, T, B, u)  gate pre-activations in, activated gates out
+ * Tensors arrive as raw float32 pointers laid out exactly as lstm_kernel.py
+ * allocates them (gate order o, i, f, c; SimpleRNN: see below). The LSTM loops run
+ * a chunk of T steps of a longer sequence (lstm_kernel.py walks the sequence in
+ * chunks that stay in cache), so the per-gate buffers come with their gate stride:
+ *   act (4, ., B, u)  gate pre-activations in, activated gates out; gate stride `gs`
  *   rk  (4, u, u)     recurrent kernel per gate
  *   rm  (4, B, u)     recurrent dropout masks per gate (NULL: no recurrent dropout)
- *   hs, cs (T+1, B, u) states, [0] holding h0 / c0
- *   hm  (4, T, B, u)  the masked states h_{t-1} * rm_g (the GEMMs' left operands;
- *                     not written without recurrent dropout, the left operand is h)
- *   tc  (T, B, u)     tanh(c_t)
+ *   hs, cs (T+1, B, u) states, [0] holding the chunk's initial h / c
+ *   hm  (4, ., B, u)  the masked states h_{t-1} * rm_g (the GEMMs' left operands;
+ *                     unused without recurrent dropout, where h is); gate stride
+ *                     `hgs`, step stride `hts` (0: a scratch that one step reuses)
  *   sm  (T, B) bytes  1 on valid steps (NULL: every step valid); a masked step
  *                     carries the states over (Keras backend.rnn)
+ * and in the backward pass
+ *   dhs (T, B, u)     dL/dh_t from the layer's outputs (NULL: only h_T was output,
+ *                     its gradient arrives in `carry`)
+ *   carry (B, u)      in: dL/dh at the chunk's last step from later steps; out:
+ *                     dL/dh before its first step (h0's gradient after the last chunk)
+ *   dc  (B, u)        likewise dL/dc, updated in place
+ *   dz  (4, ., B, u)  dL/d(pre-activations); gate stride `zs`
+ * Nothing of size T that the backward pass can recompute is stored: tanh(c_t) is
+ * recomputed from c_t, so long sequences move less memory.
  *
  * The GEMM is the BLAS `sgemm_` that torch itself links (MKL on x86-64), handed in
  * by address from Python (`set_sgemm`), so this file needs no BLAS headers and no
@@ -101,14 +112,14 @@ static inline float tanh_approx(float x)
 VECTORISED static void cell_forward(int64_t n, float *restrict o, float *restrict i,
                                     float *restrict f, float *restrict g,
                                     const float *restrict c_prev, float *restrict c_new,
-                                    float *restrict tc, float *restrict h_new)
+                                    float *restrict h_new)
 {
     for (int64_t k = 0; k < n; k++) {
         float ok = sigmoid(o[k]), ik = sigmoid(i[k]), fk = sigmoid(f[k]), gk = tanh_approx(g[k]);
         o[k] = ok, i[k] = ik, f[k] = fk, g[k] = gk;
         float c = fk * c_prev[k] + ik * gk;
         float t = tanh_approx(c);
-        c_new[k] = c, tc[k] = t, h_new[k] = ok * t;
+        c_new[k] = c, h_new[k] = ok * t;
     }
 }
 
@@ -124,7 +135,7 @@ VECTORISED static void mask_state(int64_t n, const float *restrict h, const floa
  * (1 valid, 0 masked): the pre-activation gradients dz and, in place, dc_{t-1}. */
 VECTORISED static void cell_backward(int64_t u, float w, const float *restrict o,
                                      const float *restrict i, const float *restrict f,
-                                     const float *restrict g, const float *restrict tc,
+                                     const float *restrict g, const float *restrict c_new,
                                      const float *restrict c_prev, const float *restrict dh,
                                      float *restrict dc, float *restrict dzo,
                                      float *restrict dzi, float *restrict dzf,
@@ -132,7 +143,7 @@ VECTORISED static void cell_backward(int64_t u, float w, const float *restrict o
 {
     float keep = 1.0f - w;
     for (int64_t k = 0; k < u; k++) {
-        float ok = o[k], ik = i[k], fk = f[k], gk = g[k], t = tc[k];
+        float ok = o[k], ik = i[k], fk = f[k], gk = g[k], t = tanh_approx(c_new[k]);
         float d = dh[k] * w;
         float dcp = dc[k] + d * ok * (1.0f - t * t);
         float dcw = dcp * w;
@@ -144,26 +155,30 @@ VECTORISED static void cell_backward(int64_t u, float w, const float *restrict o
     }
 }
 
-/* dh_{t-1} (+)= sum_g dhm_g * rm_g (rm NULL: no recurrent dropout), plus dh_t itself
+/* dh_{t-1} = sum_g dhm_g * rm_g (rm NULL: no recurrent dropout), plus dh_t itself
  * on masked rows (the carried state). */
 VECTORISED static void state_grad(int64_t u, const float *restrict dhm, int64_t gate_stride,
                                   const float *restrict rm, const float *restrict dh,
-                                  float keep, int accumulate, float *restrict out)
+                                  float keep, float *restrict out)
 {
     if (!rm) {
-        for (int64_t k = 0; k < u; k++) {
-            float s = dhm[k] + dhm[gate_stride + k] + dhm[2 * gate_stride + k]
-                      + dhm[3 * gate_stride + k] + keep * dh[k];
-            out[k] = accumulate ? out[k] + s : s;
-        }
+        for (int64_t k = 0; k < u; k++)
+            out[k] = dhm[k] + dhm[gate_stride + k] + dhm[2 * gate_stride + k]
+                     + dhm[3 * gate_stride + k] + keep * dh[k];
         return;
     }
-    for (int64_t k = 0; k < u; k++) {
-        float s = dhm[k] * rm[k] + dhm[gate_stride + k] * rm[gate_stride + k]
-                  + dhm[2 * gate_stride + k] * rm[2 * gate_stride + k]
-                  + dhm[3 * gate_stride + k] * rm[3 * gate_stride + k] + keep * dh[k];
-        out[k] = accumulate ? out[k] + s : s;
-    }
+    for (int64_t k = 0; k < u; k++)
+        out[k] = dhm[k] * rm[k] + dhm[gate_stride + k] * rm[gate_stride + k]
+                 + dhm[2 * gate_stride + k] * rm[2 * gate_stride + k]
+                 + dhm[3 * gate_stride + k] * rm[3 * gate_stride + k] + keep * dh[k];
+}
+
+/* d = carry + dhs_t (dhs NULL: carry alone): the whole gradient of h_t. */
+VECTORISED static void total_grad(int64_t u, const float *restrict carry,
+                                  const float *restrict dhs, float *restrict d)
+{
+    for (int64_t k = 0; k < u; k++)
+        d[k] = dhs ? carry[k] + dhs[k] : carry[k];
 }
 
 /* Subnormals flushed to zero on the calling thread while a loop runs (each OpenMP
@@ -180,26 +195,27 @@ VECTORISED static void state_grad(int64_t u, const float *restrict dhm, int64_t 
 
 /* The forward time loop for batch rows [b0, b1). Rows are independent sequences,
  * so each block runs all T steps on its own: no synchronisation between blocks. */
-static void forward_rows(int b0, int b1, int T, int B, int u, float *act, const float *rk,
-                         const float *rm, float *hs, float *cs, float *hm, float *tc,
+static void forward_rows(int b0, int b1, int T, int B, int u, int64_t gs, int64_t hgs,
+                         int64_t hts, float *act, const float *rk, const float *rm, float *hs, float *cs, float *hm,
                          const uint8_t *sm)
 {
     FLUSH_BEGIN
-    const int64_t n = (int64_t)B * u, gs = (int64_t)T * n; /* per step, per gate */
+    const int64_t n = (int64_t)B * u; /* per step */
     const int64_t r0 = (int64_t)b0 * u, len = (int64_t)(b1 - b0) * u;
     for (int t = 0; t < T; t++) {
         const float *h = hs + t * n + r0, *c = cs + t * n + r0;
         float *hn = hs + (t + 1) * n + r0, *cn = cs + (t + 1) * n + r0;
-        float *a = act + t * n + r0, *m = hm + t * n + r0;
+        float *a = act + t * n + r0;
         for (int g = 0; g < 4; g++) {
-            const float *left = h; /* without recurrent dropout: h itself, nothing stored */
+            const float *left = h; /* without recurrent dropout: h itself */
             if (rm) {
-                mask_state(len, h, rm + g * n + r0, m + g * gs);
-                left = m + g * gs;
+                float *m = hm + t * hts + g * hgs + r0;
+                mask_state(len, h, rm + g * n + r0, m);
+                left = m;
             }
             matmul(b1 - b0, u, u, left, rk + (int64_t)g * u * u, a + g * gs, 1.0f);
         }
-        cell_forward(len, a, a + gs, a + 2 * gs, a + 3 * gs, c, cn, tc + t * n + r0, hn);
+        cell_forward(len, a, a + gs, a + 2 * gs, a + 3 * gs, c, cn, hn);
         if (sm) /* masked rows keep their states */
             for (int b = b0; b < b1; b++)
                 if (!sm[(int64_t)t * B + b]) {
@@ -212,31 +228,31 @@ static void forward_rows(int b0, int b1, int T, int B, int u, float *act, const 
 }
 
 /* The backward time loop for batch rows [b0, b1) (independent, as forward). */
-static void backward_rows(int b0, int b1, int T, int B, int u, const float *act,
-                          const float *tc, const float *cs, const float *rk, const float *rm,
-                          const uint8_t *sm, float *dh, float *dc, float *dz, float *dhm,
-                          float *dh0)
+static void backward_rows(int b0, int b1, int T, int B, int u, int64_t gs, int64_t zs,
+                          const float *act, const float *cs, const float *rk, const float *rm,
+                          const uint8_t *sm, const float *dhs, float *carry, float *dc,
+                          float *dz, float *dhm, float *dcur)
 {
     FLUSH_BEGIN
-    const int64_t n = (int64_t)B * u, gs = (int64_t)T * n;
+    const int64_t n = (int64_t)B * u;
     for (int t = T - 1; t >= 0; t--) {
-        const float *a = act + t * n, *d = dh + t * n;
+        const float *a = act + t * n;
         float *z = dz + t * n;
         for (int b = b0; b < b1; b++) {
             int64_t r = (int64_t)b * u;
             float w = sm ? (float)(sm[(int64_t)t * B + b] != 0) : 1.0f;
+            total_grad(u, carry + r, dhs ? dhs + t * n + r : NULL, dcur + r);
             cell_backward(u, w, a + r, a + gs + r, a + 2 * gs + r, a + 3 * gs + r,
-                          tc + t * n + r, cs + t * n + r, d + r, dc + r, z + r, z + gs + r,
-                          z + 2 * gs + r, z + 3 * gs + r);
+                          cs + (t + 1) * n + r, cs + t * n + r, dcur + r, dc + r, z + r,
+                          z + zs + r, z + 2 * zs + r, z + 3 * zs + r);
         }
         const int64_t r0 = (int64_t)b0 * u;
         for (int g = 0; g < 4; g++)
-            matmul_nt(b1 - b0, u, u, z + g * gs + r0, rk + (int64_t)g * u * u, dhm + g * n + r0);
-        float *out = t > 0 ? dh + (t - 1) * n : dh0;
+            matmul_nt(b1 - b0, u, u, z + g * zs + r0, rk + (int64_t)g * u * u, dhm + g * n + r0);
         for (int b = b0; b < b1; b++) {
             int64_t r = (int64_t)b * u;
             float keep = sm ? (float)(sm[(int64_t)t * B + b] == 0) : 0.0f;
-            state_grad(u, dhm + r, n, rm ? rm + r : NULL, d + r, keep, t > 0, out + r);
+            state_grad(u, dhm + r, n, rm ? rm + r : NULL, dcur + r, keep, carry + r);
         }
     }
     FLUSH_END
@@ -256,25 +272,27 @@ static int row_blocks(int B)
 
 #define BLOCK_START(k, blocks, B) ((int)((int64_t)(B) * (k) / (blocks)))
 
-static void forward_loop(int T, int B, int u, float *act, const float *rk, const float *rm,
-                         float *hs, float *cs, float *hm, float *tc, const uint8_t *sm)
+static void forward_loop(int T, int B, int u, int64_t gs, int64_t hgs, int64_t hts,
+                         float *act, const float *rk,
+                         const float *rm, float *hs, float *cs, float *hm, const uint8_t *sm)
 {
     const int blocks = row_blocks(B);
 #pragma omp parallel for num_threads(blocks) schedule(static, 1) if (blocks > 1)
     for (int k = 0; k < blocks; k++)
-        forward_rows(BLOCK_START(k, blocks, B), BLOCK_START(k + 1, blocks, B), T, B, u, act, rk,
-                     rm, hs, cs, hm, tc, sm);
+        forward_rows(BLOCK_START(k, blocks, B), BLOCK_START(k + 1, blocks, B), T, B, u, gs, hgs,
+                     hts, act, rk, rm, hs, cs, hm, sm);
 }
 
-static void backward_loop(int T, int B, int u, const float *act, const float *tc,
+static void backward_loop(int T, int B, int u, int64_t gs, int64_t zs, const float *act,
                           const float *cs, const float *rk, const float *rm, const uint8_t *sm,
-                          float *dh, float *dc, float *dz, float *dhm, float *dh0)
+                          const float *dhs, float *carry, float *dc, float *dz, float *dhm,
+                          float *dcur)
 {
     const int blocks = row_blocks(B);
 #pragma omp parallel for num_threads(blocks) schedule(static, 1) if (blocks > 1)
     for (int k = 0; k < blocks; k++)
-        backward_rows(BLOCK_START(k, blocks, B), BLOCK_START(k + 1, blocks, B), T, B, u, act, tc,
-                      cs, rk, rm, sm, dh, dc, dz, dhm, dh0);
+        backward_rows(BLOCK_START(k, blocks, B), BLOCK_START(k + 1, blocks, B), T, B, u, gs, zs,
+                      act, cs, rk, rm, sm, dhs, carry, dc, dz, dhm, dcur);
 }
 
 /* ---- SimpleRNN (tanh): h_t = tanh(xp_t + (h_{t-1} * rm) @ U) ------------------------
@@ -395,13 +413,14 @@ static int ready(void)
 static PyObject *py_lstm_forward(PyObject *self, PyObject *args)
 {
     int T, B, u;
-    unsigned long long act, rk, rm, hs, cs, hm, tc, sm;
-    if (!PyArg_ParseTuple(args, "iiiKKKKKKKK", &T, &B, &u, &act, &rk, &rm, &hs, &cs, &hm, &tc,
-                          &sm) || !ready())
+    long long gs, hgs, hts;
+    unsigned long long act, rk, rm, hs, cs, hm, sm;
+    if (!PyArg_ParseTuple(args, "iiiLLLKKKKKKK", &T, &B, &u, &gs, &hgs, &hts, &act, &rk, &rm, &hs,
+                          &cs, &hm, &sm) || !ready())
         return NULL;
     Py_BEGIN_ALLOW_THREADS
-    forward_loop(T, B, u, (float *)act, (const float *)rk, (const float *)rm, (float *)hs,
-                 (float *)cs, (float *)hm, (float *)tc, (const uint8_t *)sm);
+    forward_loop(T, B, u, gs, hgs, hts, (float *)act, (const float *)rk, (const float *)rm, (float *)hs,
+                 (float *)cs, (float *)hm, (const uint8_t *)sm);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
@@ -409,14 +428,15 @@ static PyObject *py_lstm_forward(PyObject *self, PyObject *args)
 static PyObject *py_lstm_backward(PyObject *self, PyObject *args)
 {
     int T, B, u;
-    unsigned long long act, tc, cs, rk, rm, sm, dh, dc, dz, dhm, dh0;
-    if (!PyArg_ParseTuple(args, "iiiKKKKKKKKKKK", &T, &B, &u, &act, &tc, &cs, &rk, &rm, &sm,
-                          &dh, &dc, &dz, &dhm, &dh0) || !ready())
+    long long gs, zs;
+    unsigned long long act, cs, rk, rm, sm, dhs, carry, dc, dz, dhm, dcur;
+    if (!PyArg_ParseTuple(args, "iiiLLKKKKKKKKKKK", &T, &B, &u, &gs, &zs, &act, &cs, &rk, &rm,
+                          &sm, &dhs, &carry, &dc, &dz, &dhm, &dcur) || !ready())
         return NULL;
     Py_BEGIN_ALLOW_THREADS
-    backward_loop(T, B, u, (const float *)act, (const float *)tc, (const float *)cs,
-                  (const float *)rk, (const float *)rm, (const uint8_t *)sm, (float *)dh,
-                  (float *)dc, (float *)dz, (float *)dhm, (float *)dh0);
+    backward_loop(T, B, u, gs, zs, (const float *)act, (const float *)cs, (const float *)rk,
+                  (const float *)rm, (const uint8_t *)sm, (const float *)dhs, (float *)carry,
+                  (float *)dc, (float *)dz, (float *)dhm, (float *)dcur);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
@@ -448,12 +468,37 @@ static PyObject *py_rnn_backward(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* Flush-to-zero on (or off) in every thread of the OpenMP pool, which torch's
+ * parallel ops and MKL's GEMMs share: torch.set_flush_denormal sets only the
+ * calling thread, and a GEMM over vanishing gradients then runs its other
+ * thread's half on subnormals, several times slower. */
+static PyObject *py_flush_subnormals_in_pool(PyObject *self, PyObject *args)
+{
+    int on;
+    if (!PyArg_ParseTuple(args, "p", &on))
+        return NULL;
+#if defined(__SSE__)
+#ifdef _OPENMP
+#pragma omp parallel
+#endif
+    {
+        unsigned int csr = _mm_getcsr();
+        _mm_setcsr(on ? (csr | 0x8040u) : (csr & ~0x8040u));
+    }
+#endif
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"flush_subnormals_in_pool", py_flush_subnormals_in_pool, METH_VARARGS,
+     "flush_subnormals_in_pool(on): flush-to-zero mode in every OpenMP pool thread."},
     {"set_sgemm", py_set_sgemm, METH_VARARGS, "set_sgemm(address): the BLAS sgemm_ to call."},
     {"lstm_forward", py_lstm_forward, METH_VARARGS,
-     "lstm_forward(T, B, u, act, rk, rm, hs, cs, hm, tc, sm): the LSTM forward time loop."},
+     "lstm_forward(T, B, u, gs, hgs, hts, act, rk, rm, hs, cs, hm, sm): the LSTM forward "
+     "time loop."},
     {"lstm_backward", py_lstm_backward, METH_VARARGS,
-     "lstm_backward(T, B, u, act, tc, cs, rk, rm, sm, dh, dc, dz, dhm, dh0): its backward."},
+     "lstm_backward(T, B, u, gs, zs, act, cs, rk, rm, sm, dhs, carry, dc, dz, dhm, dcur): "
+     "its backward."},
     {"rnn_forward", py_rnn_forward, METH_VARARGS,
      "rnn_forward(T, B, u, act, rk, rm, hs, hm, sm): the SimpleRNN (tanh) forward time loop."},
     {"rnn_backward", py_rnn_backward, METH_VARARGS,

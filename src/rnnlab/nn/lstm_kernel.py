@@ -7,21 +7,27 @@ autograd loop (`loop.py`) records ~15 small operations per step whose backward
 dominates the training time. Here the whole recurrence is one
 `torch.autograd.Function`:
 
-* forward: the input projections of all steps (each gate's own input mask)
-  as one batched matmul, then per step one multiply (h * rm), one baddbmm over
-  the four gates, the activations in place and the cell update, all written
-  into preallocated buffers (gates kept internally in order o, i, f, c);
-* backward: every coefficient that does not depend on the incoming gradient is
-  computed for all steps at once (masked steps folded in), leaving per step
-  about eight element-wise operations and one bmm; the gradients of the
-  kernels, the bias and the inputs are then one batched matmul each over all
-  steps.
+* forward: per chunk of steps, the input projections (each gate's own input
+  mask) as one batched matmul, then the time loop (`_native_loops.c`; the
+  Python loops below are the reference and the fallback): per step one
+  product per gate (h * rm_g) @ U_g, the activations in place and the cell
+  update, all in preallocated buffers (gates kept internally in order o, i, f, c);
+* backward: per chunk, last chunk first, the time loop gives the
+  pre-activation gradients dz of the chunk's steps, and the gradients of the
+  kernels, the bias and the inputs are then one batched matmul each over the
+  chunk, while dz is still in cache.
+
+A tutorial-sized sequence is one chunk. Long ones are walked in chunks that stay
+in cache, and recompute the masked inputs and states in the backward pass
+instead of storing them: a 1280-step pass then costs per token what an 80-step
+one does.
 
 Masks by step (`step_mask`) follow Keras's `backend.rnn`: on a masked step the
-states are carried over. The Function returns h_1..h_T and c_T; the layer's
-outputs are h_t times a 0/1 weight (see `output_weights`).
+states are carried over. The Function returns h_1..h_T and c_T (h_T alone for a
+layer that outputs only its last state, so no gradient of size T is built); the
+layer's outputs are h_t times a 0/1 weight (see `output_weights`).
 
-Both passes run with subnormals flushed to zero (`denormals.py`).
+Both passes run with subnormals flushed to zero in every thread (`denormals.py`).
 
 Equations (xp_* the projected inputs incl. bias, rm_* the recurrent masks):
 
@@ -62,12 +68,77 @@ def _per_gate(m: torch.Tensor, gates: int = 4) -> torch.Tensor:
     return m[_PERM] if m.shape[0] == gates else m.expand(gates, -1, -1)
 
 
+# Long sequences are walked in chunks of steps whose per-gate buffers (about
+# CHUNK_BYTES each) stay in cache between the large products and the time loop:
+# without that, a 1280-step pass streams every buffer through main memory several
+# times and costs twice as much per token as an 80-step one.
+CHUNK_BYTES = 8 << 20
+
+
+def chunk_steps(T: int, B: int, n: int, u: int) -> int:
+    """Steps per chunk: a whole tutorial-sized sequence is one chunk."""
+    return max(1, min(T, CHUNK_BYTES // (16 * B * max(n, u))))
+
+
+def _chunks(T: int, size: int) -> list[tuple[int, int]]:
+    return [(t0, min(T, t0 + size)) for t0 in range(0, T, size)]
+
+
+class _Inputs:
+    """The masked inputs x * im_g of a chunk of steps, and the products with them.
+
+    Keras draws either one input mask for all gates (or none) or one per gate. A
+    sequence of several chunks recomputes the masked inputs per chunk in the
+    backward pass, in cache, instead of storing them; a one-chunk sequence keeps
+    the forward pass's copy (`saved`).
+    """
+
+    def __init__(self, x, im, chunk, saved=None):
+        T, B, n = x.shape
+        self.x, self.im, self.saved = x, im, saved  # im: None, (1, B, n) or (4, 1, B, n)
+        self.shared = im is None or im.dim() == 3
+        if im is None or saved is not None:
+            self.buf = None
+        else:
+            self.buf = x.new_empty(1 if self.shared else 4, chunk, B, n)
+
+    def masked(self, t0, t1):
+        """(k, L*B, n), k = 1 (shared by the gates) or 4."""
+        if self.saved is not None:
+            return self.saved  # one chunk: t0, t1 = 0, T
+        x = self.x[t0:t1]
+        L, B, n = x.shape
+        if self.im is None:
+            return x.reshape(1, L * B, n)
+        out = self.buf[:, :L]
+        torch.mul(x.unsqueeze(0) if self.shared else x, self.im, out=out)
+        return out.view(out.shape[0], L * B, n)
+
+    def gates(self, xm):
+        """(k, rows, n) as the (4, rows, n) left operand of a per-gate product."""
+        return xm.expand(4, -1, -1)
+
+    def grad(self, dz, kg, out):
+        """dL/dx of a chunk, into `out` (L, B, n), from dz (4, L*B, u): through the
+        kernels, then the masks."""
+        if self.shared:
+            torch.addbmm(out.view(dz.shape[1], -1), dz, kg.transpose(1, 2), beta=0,
+                         out=out.view(dz.shape[1], -1))
+            if self.im is not None:
+                out.mul_(self.im)
+            return
+        dxm = torch.bmm(dz, kg.transpose(1, 2)).view(4, *out.shape)
+        torch.sum(dxm.mul_(self.im), 0, out=out)
+
+
 class _LSTMRecurrence(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, kernel, bias, rk, in_mask, rm, h0, c0, step_mask):
+    def forward(ctx, x, kernel, bias, rk, in_mask, rm, h0, c0, step_mask, sequences=True):
         # x: (T, B, n) in processing order; kernel: (n, 4u); bias: (4u,) or None;
         # rk: (u, 4u); in_mask: (k, B, n) or None; rm: (k, B, u), k in (1, 4);
         # step_mask: (T, B, 1) bool in processing order, or None.
+        # Returns (h_1..h_T, c_T), or (h_T, c_T) when not `sequences`: then no
+        # gradient of size T has to be materialised for the outputs.
         T, B, n = x.shape
         u = rk.shape[0]
         kw = {"dtype": x.dtype, "device": x.device}
@@ -77,89 +148,127 @@ class _LSTMRecurrence(torch.autograd.Function):
             rm = _per_gate(rm).contiguous()
         elif loops is None:  # the Python loops always multiply by a mask
             rm = torch.ones(4, B, u, **kw)
-        # xm: the masked inputs of each gate, (4, T, B, n); one copy shared by the gates
-        # (a stride-0 view) unless Keras's per-gate input masks make four.
-        if in_mask is None or in_mask.shape[0] == 1:
-            im = in_mask  # (1, B, n) or None
-            x1 = x.contiguous() if im is None else torch.mul(x, im, out=torch.empty(T, B, n, **kw))
-            xm = x1.unsqueeze(0).expand(4, T, B, n)
-        else:
-            im = _per_gate(in_mask).unsqueeze(1)  # (4, 1, B, n)
-            xm = torch.empty(4, T, B, n, **kw)  # contiguous, whatever x's strides
-            torch.mul(x.unsqueeze(0), im, out=xm)
-        # act: the gate pre-activations, then (in place) the gates o, i, f, g after
-        # their activations; it starts as the input projections.
+        im = None if in_mask is None else (
+            in_mask if in_mask.shape[0] == 1 else _per_gate(in_mask).unsqueeze(1))
+        chunk = chunk_steps(T, B, n, u)
+        whole = chunk == T  # one chunk: keep the masked inputs and states for backward
+        inputs = _Inputs(x, im, chunk)
+        b4 = None if bias is None else bias.view(4, 1, u)[_PERM]
+        # act: per chunk the input projections, then (in place, by the time loop) the
+        # gates o, i, f, g after their activations; kept for the backward pass.
         act = torch.empty(4, T, B, u, **kw)
-        act2 = act.view(4, T * B, u)
-        xm2 = xm.reshape(4, T * B, n)
-        if bias is None:
-            torch.bmm(xm2, kg, out=act2)
-        else:
-            torch.baddbmm(bias.view(4, 1, u)[_PERM], xm2, kg, out=act2)
         hs = torch.empty(T + 1, B, u, **kw)
         cs = torch.empty(T + 1, B, u, **kw)
         hs[0], cs[0] = h0, c0
-        tc = torch.empty(T, B, u, **kw)  # tanh(c_t)
-        if rm is None:  # no recurrent dropout: the states themselves are the bmm's left operand
-            hm = hs[:-1].unsqueeze(0).expand(4, T, B, u)
-        else:
-            hm = torch.empty(4, T, B, u, **kw)  # masked states, the bmm's left operand
+        # hm: the masked states h_{t-1} * rm_g, the recurrent products' left operands:
+        # all steps' when one chunk (kept for backward), else one step's for the C loop.
+        hm = hm_saved = None
+        if loops is None or (rm is not None and whole):
+            hm = hm_saved = torch.empty(4, chunk, B, u, **kw)
+        elif rm is not None:
+            hm = torch.empty(4, B, u, **kw)
+        hm_strides = (B * u, 0) if hm is None or hm.dim() == 3 else (T * B * u, B * u)
+        if loops is None:
+            tc = torch.empty(chunk, B, u, **kw)
+        xm_saved = None
         with flush_denormals(x.device.type == "cpu"):
-            if loops is not None:
-                masked_states = None if rm is None else hm
-                loops.lstm_forward(
-                    T, B, u, *native.pointers(act, rkg, rm, hs, cs, masked_states, tc, step_mask)
-                )
-            else:
-                _forward_loop(act, rkg, rm, hs, cs, hm, tc, step_mask)
-        ctx.save_for_backward(xm, kg, im, rkg, rm, hm, cs, act, tc, step_mask)
-        return hs[1:], cs[T].clone()
+            for t0, t1 in _chunks(T, chunk):
+                L = t1 - t0
+                a = act[:, t0:t1].view(4, L * B, u)
+                xm = inputs.masked(t0, t1)
+                if whole and im is not None:
+                    xm_saved = xm
+                xm = inputs.gates(xm)
+                if b4 is None:
+                    torch.bmm(xm, kg, out=a)
+                else:
+                    torch.baddbmm(b4, xm, kg, out=a)
+                sm = None if step_mask is None else step_mask[t0:t1]
+                if loops is not None:
+                    loops.lstm_forward(L, B, u, T * B * u, *hm_strides, *native.pointers(
+                        act[0, t0], rkg, rm, hs[t0], cs[t0], hm, sm))
+                else:
+                    _forward_loop(act[:, t0:t1], rkg, rm, hs[t0:t1 + 1], cs[t0:t1 + 1],
+                                  hm[:, :L], tc[:L], sm)
+        if not whole:
+            hm_saved = None
+        ctx.save_for_backward(x, kg, im, rkg, rm, hs, cs, act, step_mask, xm_saved, hm_saved)
+        ctx.chunk, ctx.sequences = chunk, sequences
+        return hs[1:] if sequences else hs[T], cs[T].clone()
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, dhs, dcT):
-        with flush_denormals(dhs.device.type == "cpu"):
-            return _LSTMRecurrence._backward(ctx, dhs, dcT)
+    def backward(ctx, dout, dcT):
+        with flush_denormals(dout.device.type == "cpu"):
+            return _LSTMRecurrence._backward(ctx, dout, dcT)
 
     @staticmethod
-    def _backward(ctx, dhs, dcT):
-        xm, kg, im, rkg, rm, hm, cs, act, tc, step_mask = ctx.saved_tensors
+    def _backward(ctx, dout, dcT):
+        x, kg, im, rkg, rm, hs, cs, act, step_mask, xm_saved, hm_saved = ctx.saved_tensors
         need = ctx.needs_input_grad
         _, T, B, u = act.shape
         n = kg.shape[1]
+        chunk = ctx.chunk
         kw = {"dtype": act.dtype, "device": act.device}
-        dz = torch.empty(4, T, B, u, **kw)  # dL/dxp
-        dh = dhs.contiguous().clone()  # becomes dL/dh_t as the loop goes back
-        dc = dcT.contiguous().clone()  # becomes dL/dc_0
-        dh0 = torch.empty(B, u, **kw)
-        loops = _native_loops(act)
-        if loops is not None:
-            dhm = torch.empty(4, B, u, **kw)  # scratch: one step's dL/d(h * rm_g)
-            loops.lstm_backward(
-                T, B, u, *native.pointers(act, tc, cs, rkg, rm, step_mask, dh, dc, dz, dhm, dh0)
-            )
+        inputs = _Inputs(x, im, chunk, xm_saved)
+        # dL/dh_t = (gradient from the outputs, dhs) + (from step t+1, carried back).
+        if ctx.sequences:
+            dhs, carry = dout.contiguous(), torch.zeros(B, u, **kw)
         else:
-            _backward_loop(act, tc, cs, rkg, rm, step_mask, dh, dc, dz, dh0)
-        # Weight and input gradients: one bmm each over all steps.
-        dz2 = dz.view(4, T * B, u)
-        dx = dkernel = dbias = drk = None
-        if need[3]:
-            drk = _keras(torch.bmm(hm.reshape(4, T * B, u).transpose(1, 2), dz2))
-        if need[1]:
-            dkernel = _keras(torch.bmm(xm.reshape(4, T * B, n).transpose(1, 2), dz2))
-        if need[2]:
-            dbias = dz2.sum(1)[_INV].reshape(-1)
-        if need[0]:
-            if im is None or im.dim() == 3:  # one input mask (or none) for all gates
-                dx = torch.addbmm(dz2.new_empty(T * B, n), dz2, kg.transpose(1, 2), beta=0)
-                dx = dx.view(T, B, n) if im is None else dx.view(T, B, n).mul_(im)
+            dhs, carry = None, dout.contiguous().clone()
+        dc = dcT.contiguous().clone()  # becomes dL/dc_0
+        dz_buf = torch.empty(4, chunk, B, u, **kw)  # one chunk's dL/dxp
+        dx = torch.empty(T, B, n, **kw) if need[0] else None
+        dkg = torch.zeros(4, n, u, **kw) if need[1] else None
+        dbias = torch.zeros(4, u, **kw) if need[2] else None
+        drkg = torch.zeros(4, u, u, **kw) if need[3] else None
+        hm_buf = None if rm is None or hm_saved is not None else torch.empty(4, chunk, B, u, **kw)
+        loops = _native_loops(act)
+        dhm = torch.empty(4, B, u, **kw)  # scratch: one step's dL/d(h * rm_g)
+        dcur = torch.empty(B, u, **kw)  # scratch: one step's dL/dh_t
+        for t0, t1 in reversed(_chunks(T, chunk)):
+            L = t1 - t0
+            dz4 = dz_buf[:, :L]
+            sm = None if step_mask is None else step_mask[t0:t1]
+            if loops is not None:
+                loops.lstm_backward(L, B, u, T * B * u, chunk * B * u, *native.pointers(
+                    act[0, t0], cs[t0], rkg, rm, sm, None if dhs is None else dhs[t0], carry,
+                    dc, dz_buf, dhm, dcur))
             else:
-                dxm = torch.bmm(dz2, kg.transpose(1, 2)).view(4, T, B, n)
-                dx = dxm.mul_(im).sum(0)
+                dh = torch.zeros(L, B, u, **kw) if dhs is None else dhs[t0:t1].clone()
+                dh[-1].add_(carry)
+                tc = torch.tanh(cs[t0 + 1:t1 + 1])
+                _backward_loop(act[:, t0:t1], tc, cs[t0:t1 + 1], rkg, rm, sm, dh, dc, dz4, carry)
+            # Weight and input gradients of the chunk, while dz is in cache.
+            dz = dz4.reshape(4, L * B, u)
+            if drkg is not None:  # the left operands h_{t-1} * rm_g, kept or recomputed
+                h = hs[t0:t1].unsqueeze(0)
+                if hm_saved is not None:
+                    hm = hm_saved
+                elif rm is None:
+                    hm = h.expand(4, -1, -1, -1)
+                else:
+                    hm = torch.mul(h, rm.unsqueeze(1), out=hm_buf[:, :L])
+                drkg.baddbmm_(hm.reshape(4, L * B, u).transpose(1, 2), dz)
+            if dkg is not None:
+                dkg.baddbmm_(inputs.gates(inputs.masked(t0, t1)).transpose(1, 2), dz)
+            if dbias is not None:
+                dbias.add_(dz.sum(1))
+            if dx is not None:
+                inputs.grad(dz, kg, dx[t0:t1])
         # The dropout masks are constants: no gradient.
-        h0g = dh0 if need[6] else None
-        c0g = dc if need[7] else None
-        return dx, dkernel, dbias, drk, None, None, h0g, c0g, None
+        return (
+            dx,
+            None if dkg is None else _keras(dkg),
+            None if dbias is None else dbias[_INV].reshape(-1),
+            None if drkg is None else _keras(drkg),
+            None,
+            None,
+            carry if need[6] else None,
+            dc if need[7] else None,
+            None,
+            None,
+        )
 
 
 def _native_loops(like: torch.Tensor):
@@ -321,13 +430,14 @@ def run_lstm(
         x = x.contiguous()
     sm = None if step_mask is None else step_mask.t().unsqueeze(-1).contiguous()
     h0, c0 = (s.contiguous() for s in states)
-    hs, cT = _LSTMRecurrence.apply(
-        x, cell.kernel, cell.bias, cell.recurrent_kernel, masks.inputs, masks.recurrent, h0, c0, sm
+    out, cT = _LSTMRecurrence.apply(
+        x, cell.kernel, cell.bias, cell.recurrent_kernel, masks.inputs, masks.recurrent, h0, c0, sm,
+        return_sequences,
     )
-    hT = hs[-1]
+    hs, hT = (out, out[-1]) if return_sequences else (None, out)
     if sm is None:
         out = hs.transpose(0, 1) if return_sequences else hT
     else:
-        w = output_weights(sm[..., 0], zero_output_for_mask).to(hs.dtype)
+        w = output_weights(sm[..., 0], zero_output_for_mask).to(hT.dtype)
         out = (hs * w).transpose(0, 1) if return_sequences else hT * w[-1]
     return out, (hT, cT)

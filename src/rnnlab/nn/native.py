@@ -50,12 +50,12 @@ def _agrees_with_torch(module: ModuleType) -> bool:
     rm = torch.rand(4, B, u, generator=g)
     hs, cs = torch.zeros(T + 1, B, u), torch.zeros(T + 1, B, u)
     hs[0], cs[0] = torch.randn(B, u, generator=g), torch.randn(B, u, generator=g)
-    hm, tc = torch.empty(4, T, B, u), torch.empty(T, B, u)
+    hm = torch.empty(4, B, u)
     z = act[:, 0] + torch.bmm(hs[0] * rm, rk)
     o, i, f = torch.sigmoid(z[:3])
     c = f * cs[0] + i * torch.tanh(z[3])
     expected = o * torch.tanh(c)
-    module.lstm_forward(T, B, u, *pointers(act, rk, rm, hs, cs, hm, tc, None))
+    module.lstm_forward(T, B, u, T * B * u, B * u, 0, *pointers(act, rk, rm, hs, cs, hm, None))
     return torch.allclose(hs[1], expected, atol=1e-5) and torch.allclose(cs[1], c, atol=1e-5)
 
 
@@ -76,7 +76,12 @@ def loops() -> ModuleType | None:
         _reason = "torch's library exports no sgemm_ (a torch build without MKL/BLAS symbols)"
         return None
     _native_loops.set_sgemm(address)
-    if not _agrees_with_torch(_native_loops):
+    try:
+        agrees = _agrees_with_torch(_native_loops)
+    except TypeError as exc:  # a stale build whose functions take other arguments
+        _reason = f"the built extension does not match this rnnlab; reinstall it ({exc})"
+        return None
+    if not agrees:
         _reason = "the C loop disagreed with torch on a check product (BLAS convention?)"
         return None
     _reason = None

@@ -28,8 +28,17 @@ def threads():
     torch.set_num_threads(before)
 
 
-def recurrence(shape, *, masked, input_dropout, scale=1.0, seed=0, input_masks=4,
-               recurrent_dropout=True, sequences=True):
+def recurrence(
+    shape,
+    *,
+    masked,
+    input_dropout,
+    scale=1.0,
+    seed=0,
+    input_masks=4,
+    recurrent_dropout=True,
+    sequences=True,
+):
     """Arguments of `_LSTMRecurrence` for (T, B, n, u), float32 leaves."""
     T, B, n, u = shape
     g = torch.Generator().manual_seed(seed)
@@ -99,9 +108,14 @@ def test_chunks_of_steps_equal_one_pass(
     # states and gradients handed from chunk to chunk; the reference is one pass of
     # the Python loops.
     threads(2)
-    args = recurrence((10, 5, 4, 6), masked=masked, input_dropout=input_masks > 0,
-                      input_masks=max(input_masks, 1), recurrent_dropout=recurrent_dropout,
-                      sequences=sequences)
+    args = recurrence(
+        (10, 5, 4, 6),
+        masked=masked,
+        input_dropout=input_masks > 0,
+        input_masks=max(input_masks, 1),
+        recurrent_dropout=recurrent_dropout,
+        sequences=sequences,
+    )
     python_loops(monkeypatch)
     reference = outputs_and_grads(args)
     if c_loops:

@@ -94,7 +94,7 @@ class _Inputs:
     """
 
     def __init__(self, x, im, chunk, saved=None):
-        T, B, n = x.shape
+        _, B, n = x.shape
         self.x, self.im, self.saved = x, im, saved  # im: None, (1, B, n) or (4, 1, B, n)
         self.shared = im is None or im.dim() == 3
         if im is None or saved is not None:
@@ -122,8 +122,13 @@ class _Inputs:
         """dL/dx of a chunk, into `out` (L, B, n), from dz (4, L*B, u): through the
         kernels, then the masks."""
         if self.shared:
-            torch.addbmm(out.view(dz.shape[1], -1), dz, kg.transpose(1, 2), beta=0,
-                         out=out.view(dz.shape[1], -1))
+            torch.addbmm(
+                out.view(dz.shape[1], -1),
+                dz,
+                kg.transpose(1, 2),
+                beta=0,
+                out=out.view(dz.shape[1], -1),
+            )
             if self.im is not None:
                 out.mul_(self.im)
             return
@@ -148,8 +153,11 @@ class _LSTMRecurrence(torch.autograd.Function):
             rm = _per_gate(rm).contiguous()
         elif loops is None:  # the Python loops always multiply by a mask
             rm = torch.ones(4, B, u, **kw)
-        im = None if in_mask is None else (
-            in_mask if in_mask.shape[0] == 1 else _per_gate(in_mask).unsqueeze(1))
+        im = (
+            None
+            if in_mask is None
+            else (in_mask if in_mask.shape[0] == 1 else _per_gate(in_mask).unsqueeze(1))
+        )
         chunk = chunk_steps(T, B, n, u)
         whole = chunk == T  # one chunk: keep the masked inputs and states for backward
         inputs = _Inputs(x, im, chunk)
@@ -185,11 +193,25 @@ class _LSTMRecurrence(torch.autograd.Function):
                     torch.baddbmm(b4, xm, kg, out=a)
                 sm = None if step_mask is None else step_mask[t0:t1]
                 if loops is not None:
-                    loops.lstm_forward(L, B, u, T * B * u, *hm_strides, *native.pointers(
-                        act[0, t0], rkg, rm, hs[t0], cs[t0], hm, sm))
+                    loops.lstm_forward(
+                        L,
+                        B,
+                        u,
+                        T * B * u,
+                        *hm_strides,
+                        *native.pointers(act[0, t0], rkg, rm, hs[t0], cs[t0], hm, sm),
+                    )
                 else:
-                    _forward_loop(act[:, t0:t1], rkg, rm, hs[t0:t1 + 1], cs[t0:t1 + 1],
-                                  hm[:, :L], tc[:L], sm)
+                    _forward_loop(
+                        act[:, t0:t1],
+                        rkg,
+                        rm,
+                        hs[t0 : t1 + 1],
+                        cs[t0 : t1 + 1],
+                        hm[:, :L],
+                        tc[:L],
+                        sm,
+                    )
         if not whole:
             hm_saved = None
         ctx.save_for_backward(x, kg, im, rkg, rm, hs, cs, act, step_mask, xm_saved, hm_saved)
@@ -231,14 +253,31 @@ class _LSTMRecurrence(torch.autograd.Function):
             dz4 = dz_buf[:, :L]
             sm = None if step_mask is None else step_mask[t0:t1]
             if loops is not None:
-                loops.lstm_backward(L, B, u, T * B * u, chunk * B * u, *native.pointers(
-                    act[0, t0], cs[t0], rkg, rm, sm, None if dhs is None else dhs[t0], carry,
-                    dc, dz_buf, dhm, dcur))
+                loops.lstm_backward(
+                    L,
+                    B,
+                    u,
+                    T * B * u,
+                    chunk * B * u,
+                    *native.pointers(
+                        act[0, t0],
+                        cs[t0],
+                        rkg,
+                        rm,
+                        sm,
+                        None if dhs is None else dhs[t0],
+                        carry,
+                        dc,
+                        dz_buf,
+                        dhm,
+                        dcur,
+                    ),
+                )
             else:
                 dh = torch.zeros(L, B, u, **kw) if dhs is None else dhs[t0:t1].clone()
                 dh[-1].add_(carry)
-                tc = torch.tanh(cs[t0 + 1:t1 + 1])
-                _backward_loop(act[:, t0:t1], tc, cs[t0:t1 + 1], rkg, rm, sm, dh, dc, dz4, carry)
+                tc = torch.tanh(cs[t0 + 1 : t1 + 1])
+                _backward_loop(act[:, t0:t1], tc, cs[t0 : t1 + 1], rkg, rm, sm, dh, dc, dz4, carry)
             # Weight and input gradients of the chunk, while dz is in cache.
             dz = dz4.reshape(4, L * B, u)
             if drkg is not None:  # the left operands h_{t-1} * rm_g, kept or recomputed
@@ -431,7 +470,15 @@ def run_lstm(
     sm = None if step_mask is None else step_mask.t().unsqueeze(-1).contiguous()
     h0, c0 = (s.contiguous() for s in states)
     out, cT = _LSTMRecurrence.apply(
-        x, cell.kernel, cell.bias, cell.recurrent_kernel, masks.inputs, masks.recurrent, h0, c0, sm,
+        x,
+        cell.kernel,
+        cell.bias,
+        cell.recurrent_kernel,
+        masks.inputs,
+        masks.recurrent,
+        h0,
+        c0,
+        sm,
         return_sequences,
     )
     hs, hT = (out, out[-1]) if return_sequences else (None, out)

@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       help="tiny sizes, Keras on its torch backend in this venv (the test suite)")
     p.add_argument("--only", nargs="+", metavar="NAME", choices=TARGET_NAMES,
                    help=f"run only these targets: {', '.join(TARGET_NAMES)}")
-    p.add_argument("--rounds", type=int, default=3,
+    p.add_argument("--rounds", type=int, default=5,
                    help="interleaved rounds of the rnnlab / torch epochs; the fastest counts")
     p.add_argument("--keras-venv", type=Path, default=keras_env.DEFAULT_VENV,
                    help="the Keras + TensorFlow venv, created when missing (default: %(default)s)")

@@ -84,7 +84,7 @@ def _chunks(T: int, size: int) -> list[tuple[int, int]]:
     return [(t0, min(T, t0 + size)) for t0 in range(0, T, size)]
 
 
-class _Inputs:
+class _MaskedInputs:
     """The masked inputs x * im_g of a chunk of steps, and the products with them.
 
     Keras draws either one input mask for all gates (or none) or one per gate. A
@@ -160,7 +160,7 @@ class _LSTMRecurrence(torch.autograd.Function):
         )
         chunk = chunk_steps(T, B, n, u)
         whole = chunk == T  # one chunk: keep the masked inputs and states for backward
-        inputs = _Inputs(x, im, chunk)
+        inputs = _MaskedInputs(x, im, chunk)
         b4 = None if bias is None else bias.view(4, 1, u)[_PERM]
         # act: per chunk the input projections, then (in place, by the time loop) the
         # gates o, i, f, g after their activations; kept for the backward pass.
@@ -232,7 +232,7 @@ class _LSTMRecurrence(torch.autograd.Function):
         n = kg.shape[1]
         chunk = ctx.chunk
         kw = {"dtype": act.dtype, "device": act.device}
-        inputs = _Inputs(x, im, chunk, xm_saved)
+        inputs = _MaskedInputs(x, im, chunk, xm_saved)
         # dL/dh_t = (gradient from the outputs, dhs) + (from step t+1, carried back).
         if ctx.sequences:
             dhs, carry = dout.contiguous(), torch.zeros(B, u, **kw)

@@ -1,10 +1,12 @@
-"""An LSTM time loop with recurrent dropout and a hand-written backward pass (CPU).
+"""rnnlab's LSTM kernel: C time loops and a hand-written backward pass for CPU training.
 
 With `recurrent_dropout > 0` Keras (implementation=1) draws four recurrent
 masks, one per gate i, f, c, o: gate g's recurrent pre-activation is
 (h_{t-1} * rm_g) @ U_g. torch's fused LSTM cannot do that, and the generic
 autograd loop (`loop.py`) records ~15 small operations per step whose backward
-dominates the training time. Here the whole recurrence is one
+dominates the training time. (Without recurrent dropout the kernel still takes
+every float32 training forward: its C loops are at least as fast as torch's
+oneDNN LSTM; see `lstm_kernel_applies`.) Here the whole recurrence is one
 `torch.autograd.Function`:
 
 * forward: per chunk of steps, the input projections (each gate's own input

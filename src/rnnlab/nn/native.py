@@ -1,4 +1,4 @@
-"""Loading the C time loops of the LSTM kernel (`_native_loops.c`), or knowing why not.
+"""Loading the C time loops of the LSTM and SimpleRNN kernels (`_native_loops.c`), or why not.
 
 The extension is compiled when the package is installed (setup.py, a plain C
 file: no torch headers, so no build-time torch). It needs one thing at run

@@ -6,8 +6,8 @@ lengths drawn from [50, 400). One timed unit is forward + backward + Adam.
 Cases, all measured in the same run and interleaved (shared cores drift, so
 compare the ratios; each is relative to the unmasked LSTM):
 
-  lstm            LSTM, no mask: torch's fused (mkldnn) LSTM kernel
-  lstm_masked     LSTM with the length mask (rows shifted, fused kernel, gathered back)
+  lstm            LSTM, no mask: rnnlab's LSTM kernel (`lstm_kernel.py`, C time loops)
+  lstm_masked     LSTM with the length mask (the same kernel, masked steps carried)
   lstm_bi         Bidirectional LSTM, no mask
   lstm_bi_masked  Bidirectional LSTM with the length mask
   gru             GRU, no mask (rnnlab's GRU kernel, `gru_kernel.py`)

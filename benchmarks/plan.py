@@ -123,8 +123,8 @@ def lstm_jobs(sizes: Sizes) -> list[Job]:
             {"batch": batch, "steps": steps, "units": units}, timed="1 batch"),
         Job("lstm_scaling", "lstm_scaling", "rnnlab", "lstm_scaling", {
             "hiddens": list(sizes.scaling_hiddens), "lengths": list(sizes.scaling_lengths),
-            "batch": sizes.scaling_batch, "min_seconds": sizes.scaling_min_seconds,
-            "min_reps": sizes.scaling_min_reps}, timed="fastest pass per cell"),
+            "batch": sizes.scaling_batch, "samples": sizes.scaling_samples},
+            timed="fastest of equal-token samples"),
     ]
 
 

@@ -162,6 +162,8 @@ def write_results_md(path: Path, run: dict[str, Any], jobs: list[Job], m: Measur
     if "lstm_scaling" in m.results:
         parts += ["## Scaling: tokens/s of one recurrent-dropout LSTM layer",
                   (f"Batch {run['sizes']['scaling_batch']}, input size = hidden size, "
-                  "forward + backward, fastest pass."), markdown_table(*scaling_rows(m))]
+                  "forward + backward; each cell the fastest of "
+                  f"{run['sizes']['scaling_samples']} samples of {run['sizes']['scaling_batch']} x "
+                  f"{max(run['sizes']['scaling_lengths'])} tokens."), markdown_table(*scaling_rows(m))]
     parts += ["## Method", "\n".join(f"- {n}" for n in method_notes(sizes, run["rounds"]))]
     path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")

@@ -131,24 +131,31 @@ def torch_fit_epochs(data: str, vocab_size: int, embedding_dim: int, units: int,
     return {"seconds": seconds, "rows": len(y), "batches": -(-len(y) // batch_size)}
 
 
-def fastest_pass(layer: nn.Module, x: torch.Tensor, weight: torch.Tensor, min_seconds: float,
-                 min_reps: int) -> float:
-    """Seconds of the fastest forward + backward, after one warm-up pass.
+def seconds_per_pass(layer: nn.Module, x: torch.Tensor, weight: torch.Tensor, passes: int,
+                     samples: int) -> float:
+    """Seconds per forward + backward: the fastest of `samples` timings of `passes`
+    passes each, after one warm-up pass.
 
-    Passes repeat until `min_seconds` and `min_reps` are both reached; on shared
-    cores other processes only ever add time, so the minimum is the estimate.
+    Every length gets the same number of samples of the same number of tokens, so
+    the minimum (other processes only ever add time) is equally lucky for each.
     """
-    times: list[float] = []
-    while len(times) <= min_reps or sum(times[1:]) < min_seconds:
-        start = time.perf_counter()
+
+    def one_pass() -> None:
         layer.zero_grad(set_to_none=True)
         (layer(x) * weight).sum().backward()
-        times.append(time.perf_counter() - start)
-    return min(times[1:])
+
+    one_pass()
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        for _ in range(passes):
+            one_pass()
+        times.append((time.perf_counter() - start) / passes)
+    return min(times)
 
 
-def lstm_scaling(hiddens: list[int], lengths: list[int], batch: int, min_seconds: float,
-                 min_reps: int, seed: int = 0) -> dict[str, Any]:
+def lstm_scaling(hiddens: list[int], lengths: list[int], batch: int, samples: int,
+                 seed: int = 0) -> dict[str, Any]:
     """Tokens per second of one recurrent-dropout LSTM layer (input size = hidden size)."""
     table: dict[str, dict[str, float]] = {}
     for hidden in hiddens:
@@ -157,7 +164,8 @@ def lstm_scaling(hiddens: list[int], lengths: list[int], batch: int, min_seconds
         table[str(hidden)] = {}
         for steps in lengths:
             x = torch.randn(batch, steps, hidden, requires_grad=True)
-            seconds = fastest_pass(layer, x, torch.randn(batch, hidden), min_seconds, min_reps)
+            passes = max(1, max(lengths) // steps)  # every sample: one longest-length pass of tokens
+            seconds = seconds_per_pass(layer, x, torch.randn(batch, hidden), passes, samples)
             check_paths(layer, "kernel")
             table[str(hidden)][str(steps)] = batch * steps / seconds
     return {"tokens_per_s": table, "batch": batch}

@@ -164,6 +164,6 @@ def write_results_md(path: Path, run: dict[str, Any], jobs: list[Job], m: Measur
                   (f"Batch {run['sizes']['scaling_batch']}, input size = hidden size, "
                   "forward + backward; each cell the fastest of "
                   f"{run['sizes']['scaling_samples']} samples of {run['sizes']['scaling_batch']} x "
-                  f"{max(run['sizes']['scaling_lengths'])} tokens."), markdown_table(*scaling_rows(m))]
+                  f"{max(run['sizes']['scaling_lengths'])} tokens, the lengths taking turns."), markdown_table(*scaling_rows(m))]
     parts += ["## Method", "\n".join(f"- {n}" for n in method_notes(sizes, run["rounds"]))]
     path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")

@@ -39,7 +39,7 @@ FULL = Sizes(
     profile="full", imdb_train_rows=None, imdb_predict_rows=None, warmup_rows=136,
     predict_batch_size=32, reuters_rows=None, reuters_epochs=5, cold_start_reps=3,
     scaling_hiddens=(64, 128, 256), scaling_lengths=(80, 320, 1280), scaling_batch=32,
-    scaling_samples=5, parity_shape=(32, 80, 128), threads=None,
+    scaling_samples=7, parity_shape=(32, 80, 128), threads=None,
     keras_backend="tensorflow", one_process_per_side=False,
 )
 QUICK = Sizes(

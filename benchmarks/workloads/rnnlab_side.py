@@ -131,43 +131,39 @@ def torch_fit_epochs(data: str, vocab_size: int, embedding_dim: int, units: int,
     return {"seconds": seconds, "rows": len(y), "batches": -(-len(y) // batch_size)}
 
 
-def seconds_per_pass(layer: nn.Module, x: torch.Tensor, weight: torch.Tensor, passes: int,
-                     samples: int) -> float:
-    """Seconds per forward + backward: the fastest of `samples` timings of `passes`
-    passes each, after one warm-up pass.
-
-    Every length gets the same number of samples of the same number of tokens, so
-    the minimum (other processes only ever add time) is equally lucky for each.
-    """
-
-    def one_pass() -> None:
-        layer.zero_grad(set_to_none=True)
-        (layer(x) * weight).sum().backward()
-
-    one_pass()
-    times = []
-    for _ in range(samples):
-        start = time.perf_counter()
-        for _ in range(passes):
-            one_pass()
-        times.append((time.perf_counter() - start) / passes)
-    return min(times)
+def train_pass(layer: nn.Module, x: torch.Tensor, weight: torch.Tensor) -> None:
+    """One forward + backward of `layer` on `x`, the loss a fixed projection of its output."""
+    layer.zero_grad(set_to_none=True)
+    (layer(x) * weight).sum().backward()
 
 
 def lstm_scaling(hiddens: list[int], lengths: list[int], batch: int, samples: int,
                  seed: int = 0) -> dict[str, Any]:
-    """Tokens per second of one recurrent-dropout LSTM layer (input size = hidden size)."""
+    """Tokens per second of one recurrent-dropout LSTM layer (input size = hidden size).
+
+    Each length is timed as the fastest of `samples` samples (other processes only
+    ever add time) of the same number of tokens, as many forward + backward passes
+    as make one pass of the longest length; the lengths take turns, sample by
+    sample, so machine drift hits them alike.
+    """
     table: dict[str, dict[str, float]] = {}
     for hidden in hiddens:
         torch.manual_seed(seed)
         layer = LSTM(hidden, input_size=hidden, dropout=0.2, recurrent_dropout=0.2).train()
-        table[str(hidden)] = {}
-        for steps in lengths:
-            x = torch.randn(batch, steps, hidden, requires_grad=True)
-            passes = max(1, max(lengths) // steps)  # every sample: one longest-length pass of tokens
-            seconds = seconds_per_pass(layer, x, torch.randn(batch, hidden), passes, samples)
+        weight = torch.randn(batch, hidden)
+        inputs = {T: torch.randn(batch, T, hidden, requires_grad=True) for T in lengths}
+        best = {T: float("inf") for T in lengths}
+        for T in lengths:  # warm-up
+            train_pass(layer, inputs[T], weight)
             check_paths(layer, "kernel")
-            table[str(hidden)][str(steps)] = batch * steps / seconds
+        for _ in range(samples):
+            for T in lengths:
+                passes = max(1, max(lengths) // T)
+                start = time.perf_counter()
+                for _ in range(passes):
+                    train_pass(layer, inputs[T], weight)
+                best[T] = min(best[T], (time.perf_counter() - start) / passes)
+        table[str(hidden)] = {str(T): batch * T / best[T] for T in lengths}
     return {"tokens_per_s": table, "batch": batch}
 
 

@@ -126,10 +126,14 @@ def test_chunks_of_steps_equal_one_pass(
 
 
 def test_chunk_steps_keep_tutorial_sequences_whole_and_split_long_ones():
+    budget = lstm_kernel.CHUNK_BYTES
+    step = 16 * 32 * 128  # bytes of one step of a 4-gate float32 buffer, batch 32, 128 units
     assert lstm_kernel.chunk_steps(80, 32, 128, 128) == 80  # the IMDB tutorial: one chunk
+    whole = 2 * budget // step  # the longest sequence kept whole
+    assert lstm_kernel.chunk_steps(whole, 32, 128, 128) == whole
+    assert lstm_kernel.chunk_steps(whole + 1, 32, 128, 128) == budget // step
     long = lstm_kernel.chunk_steps(1280, 32, 128, 128)
-    assert 16 <= long < 1280
-    assert 4 * long * 32 * 128 * 4 <= lstm_kernel.CHUNK_BYTES  # one gate buffer's chunk fits
+    assert 16 <= long < 1280 and long * step <= budget
     assert lstm_kernel.chunk_steps(5, 10**6, 512, 512) == 1
 
 

@@ -91,13 +91,15 @@ def _chunks(T: int, size: int) -> list[tuple[int, int]]:
     return [(t0, min(T, t0 + size)) for t0 in range(0, T, size)]
 
 
-class _MaskedInputs:
-    """The masked inputs x * im_g of a chunk of steps, and the products with them.
+class _MaskedOperand:
+    """A per-gate product's left operand over a chunk of steps: x * im_g, the masked
+    inputs (x (T, B, n)) or the masked states (x = h_0..h_{T-1}, im the recurrent
+    masks).
 
-    Keras draws either one input mask for all gates (or none) or one per gate. A
-    sequence of several chunks recomputes the masked inputs per chunk in the
-    backward pass, in cache, instead of storing them; a one-chunk sequence keeps
-    the forward pass's copy (`saved`).
+    Keras draws either one mask for all gates (or none) or one per gate. A sequence
+    of several chunks recomputes the masked operand per chunk in the backward pass,
+    in cache, instead of storing it; a one-chunk sequence keeps the forward pass's
+    copy (`saved`, (k, T*B, n)).
     """
 
     def __init__(self, x, im, chunk, saved=None):
@@ -167,7 +169,7 @@ class _LSTMRecurrence(torch.autograd.Function):
         )
         chunk = chunk_steps(T, B, n, u)
         whole = chunk == T  # one chunk: keep the masked inputs and states for backward
-        inputs = _MaskedInputs(x, im, chunk)
+        inputs = _MaskedOperand(x, im, chunk)
         b4 = None if bias is None else bias.view(4, 1, u)[_PERM]
         # act: per chunk the input projections, then (in place, by the time loop) the
         # gates o, i, f, g after their activations; kept for the backward pass.
@@ -177,12 +179,13 @@ class _LSTMRecurrence(torch.autograd.Function):
         hs[0], cs[0] = h0, c0
         # hm: the masked states h_{t-1} * rm_g, the recurrent products' left operands:
         # all steps' when one chunk (kept for backward), else one step's for the C loop.
-        hm = hm_saved = None
+        hm = None
         if loops is None or (rm is not None and whole):
-            hm = hm_saved = torch.empty(4, chunk, B, u, **kw)
+            hm = torch.empty(4, chunk, B, u, **kw)
         elif rm is not None:
             hm = torch.empty(4, B, u, **kw)
         hm_strides = (B * u, 0) if hm is None or hm.dim() == 3 else (T * B * u, B * u)
+        hm_saved = hm.view(4, T * B, u) if whole and hm is not None and hm.dim() == 4 else None
         if loops is None:
             tc = torch.empty(chunk, B, u, **kw)
         xm_saved = None
@@ -219,8 +222,6 @@ class _LSTMRecurrence(torch.autograd.Function):
                         tc[:L],
                         sm,
                     )
-        if not whole:
-            hm_saved = None
         ctx.save_for_backward(x, kg, im, rkg, rm, hs, cs, act, step_mask, xm_saved, hm_saved)
         ctx.chunk, ctx.sequences = chunk, sequences
         return hs[1:] if sequences else hs[T], cs[T].clone()
@@ -239,7 +240,7 @@ class _LSTMRecurrence(torch.autograd.Function):
         n = kg.shape[1]
         chunk = ctx.chunk
         kw = {"dtype": act.dtype, "device": act.device}
-        inputs = _MaskedInputs(x, im, chunk, xm_saved)
+        inputs = _MaskedOperand(x, im, chunk, xm_saved)
         # dL/dh_t = (gradient from the outputs, dhs) + (from step t+1, carried back).
         if ctx.sequences:
             dhs, carry = dout.contiguous(), torch.zeros(B, u, **kw)
@@ -251,7 +252,9 @@ class _LSTMRecurrence(torch.autograd.Function):
         dkg = torch.zeros(4, n, u, **kw) if need[1] else None
         dbias = torch.zeros(4, u, **kw) if need[2] else None
         drkg = torch.zeros(4, u, u, **kw) if need[3] else None
-        hm_buf = None if rm is None or hm_saved is not None else torch.empty(4, chunk, B, u, **kw)
+        if drkg is not None:
+            rm4 = None if rm is None else rm.unsqueeze(1)  # (4, 1, B, u)
+            states = _MaskedOperand(hs[:-1], rm4, chunk, hm_saved)  # h_{t-1} * rm_g
         loops = _native_loops(act)
         dhm = torch.empty(4, B, u, **kw)  # scratch: one step's dL/d(h * rm_g)
         dcur = torch.empty(B, u, **kw)  # scratch: one step's dL/dh_t
@@ -287,15 +290,8 @@ class _LSTMRecurrence(torch.autograd.Function):
                 _backward_loop(act[:, t0:t1], tc, cs[t0 : t1 + 1], rkg, rm, sm, dh, dc, dz4, carry)
             # Weight and input gradients of the chunk, while dz is in cache.
             dz = dz4.reshape(4, L * B, u)
-            if drkg is not None:  # the left operands h_{t-1} * rm_g, kept or recomputed
-                h = hs[t0:t1].unsqueeze(0)
-                if hm_saved is not None:
-                    hm = hm_saved
-                elif rm is None:
-                    hm = h.expand(4, -1, -1, -1)
-                else:
-                    hm = torch.mul(h, rm.unsqueeze(1), out=hm_buf[:, :L])
-                drkg.baddbmm_(hm.reshape(4, L * B, u).transpose(1, 2), dz)
+            if drkg is not None:
+                drkg.baddbmm_(states.gates(states.masked(t0, t1)).transpose(1, 2), dz)
             if dkg is not None:
                 dkg.baddbmm_(inputs.gates(inputs.masked(t0, t1)).transpose(1, 2), dz)
             if dbias is not None:

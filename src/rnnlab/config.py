@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from rnnlab.models.spec import ModelSpec
 from rnnlab.atomic import write_text_atomic
 from rnnlab.errors import (
     ConfigError,
@@ -36,7 +37,6 @@ from rnnlab.errors import (
 )
 
 SOURCES = ("imdb", "reuters", "csv", "folder", "imdb_csv")
-CELLS = ("simple_rnn", "lstm", "gru")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
 
@@ -75,34 +75,9 @@ class DataConfig:
         check_int("data.min_freq", self.min_freq, minimum=1)
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    """The classifier: an input stage, stacked recurrent layers and a dense output."""
-
-    cell: str = "lstm"  # 'simple_rnn', 'lstm' or 'gru'
-    # 'embedding': ids -> learned vectors; 'raw': each id fed as one float feature (the
-    # Reuters tutorial does this: input shape (49, 1)).
-    input: str = "embedding"
-    embedding_dim: int = 128
-    units: tuple[int, ...] = (128,)  # one entry per stacked layer
-    bidirectional: bool = False
-    dropout: float = 0.0  # Keras `dropout` (variational, on the inputs of each layer)
-    recurrent_dropout: float = 0.0  # Keras `recurrent_dropout` (forces the step loop)
-    mask: bool = False  # skip padded steps (the tutorials do not mask)
-    output_dropout: float = 0.0  # dropout before the dense output layer
-    pooling: str = "last"  # 'last' state (Keras), or 'max' / 'mean' over all real steps
-
-    def __post_init__(self) -> None:
-        check_choice("model.cell", self.cell, CELLS)
-        check_choice("model.input", self.input, ("embedding", "raw"))
-        check_choice("model.pooling", self.pooling, ("last", "max", "mean"))
-        check_int("model.embedding_dim", self.embedding_dim, minimum=1)
-        if not self.units:
-            raise ConfigError("`model.units` must list at least one layer size, got []")
-        for i, u in enumerate(self.units):
-            check_int(f"model.units[{i}]", u, minimum=1)
-        for name in ("dropout", "recurrent_dropout", "output_dropout"):
-            check_fraction(f"model.{name}", getattr(self, name))
+# The model section is the classifier's own spec: one definition of the architecture's
+# choices and checks (`rnnlab.models.spec`), which `RecurrentClassifier` takes as is.
+ModelConfig = ModelSpec
 
 
 @dataclass(frozen=True)
@@ -157,7 +132,7 @@ class ExperimentConfig:
     name: str = "experiment"
     description: str = ""
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelSpec = field(default_factory=ModelSpec)
     train: TrainConfig = field(default_factory=TrainConfig)
     published: PublishedResult = field(default_factory=PublishedResult)
 
@@ -232,7 +207,16 @@ def _build(cls: type, raw: dict[str, Any], prefix: str) -> Any:
                 f"unknown key `{prefix}{key}`{suggest(key, names)}; valid keys: {', '.join(names)}"
             )
         kwargs[key] = _coerce(prefix + key, hints[key], value)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        if not prefix:
+            raise
+        # A component's own check names its field (`units`); say where it sits (`model.units`).
+        message = str(exc)
+        if message.startswith("`") and not message.startswith(f"`{prefix}"):
+            message = f"`{prefix}{message[1:]}"
+        raise ConfigError(message) from None
 
 
 def _parse_override(text: str) -> tuple[list[str], Any]:

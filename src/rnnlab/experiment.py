@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from rnnlab.atomic import write_text_atomic
 from rnnlab.config import ExperimentConfig, apply_overrides, dump_config, load_config
-from rnnlab.engine import EarlyStopping, GradientClipping, Trainer, make_optimizer, seed_everything
+from rnnlab.engine import EarlyStopping, GradientClipping, Trainer, build_optimizer, seed_everything
 from rnnlab.errors import ConfigError, suggest
 from rnnlab.evaluation import (
     bag_of_words_baseline,
@@ -63,13 +63,9 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def build_model(cfg: ExperimentConfig, data: PreparedData) -> RecurrentClassifier:
-    m = cfg.model
-    return RecurrentClassifier(
-        vocab_size=data.vocab_size, num_classes=data.num_classes, cell=m.cell, input=m.input,
-        embedding_dim=m.embedding_dim, units=m.units, bidirectional=m.bidirectional,
-        dropout=m.dropout, recurrent_dropout=m.recurrent_dropout, mask=m.mask,
-        output_dropout=m.output_dropout, padding=cfg.data.padding, pooling=m.pooling,
-    )
+    """The config's model spec, sized by the data (vocabulary, classes) and its padding side."""
+    return RecurrentClassifier(cfg.model, vocab_size=data.vocab_size,
+                               num_classes=data.num_classes, padding=cfg.data.padding)
 
 
 def make_trainer(cfg: ExperimentConfig, model: RecurrentClassifier, seed: int, verbose: int) -> Trainer:
@@ -81,8 +77,8 @@ def make_trainer(cfg: ExperimentConfig, model: RecurrentClassifier, seed: int, v
     if t.clipnorm is not None:
         callbacks.append(GradientClipping(clipnorm=t.clipnorm))
     extra = {"eps": t.epsilon} if t.optimizer in ("adam", "rmsprop") else {}
-    optimizer = make_optimizer(t.optimizer, model.parameters(), lr=t.lr,
-                               weight_decay=t.weight_decay, **extra)
+    optimizer = build_optimizer(t.optimizer, model.parameters(), lr=t.lr,
+                                weight_decay=t.weight_decay, **extra)
     loss = "binary_crossentropy" if model.config["num_classes"] == 2 else "cross_entropy"
     return Trainer(model, loss=loss, optimizer=optimizer, metrics=["accuracy"],
                    callbacks=callbacks, seed=seed, verbose=verbose)

@@ -138,7 +138,10 @@ def test_binary_crossentropy_with_one_logit_and_flat_targets():
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert history.history["accuracy"][-1] > 0.8
     proba = trainer.predict_proba(x)
-    assert proba.shape == (32, 1) and ((proba > 0) & (proba < 1)).all()
+    assert proba.shape == (32, 2) and ((proba > 0) & (proba < 1)).all()
+    logit = trainer.predict(x)[:, 0].astype(np.float64)
+    np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-logit)), rtol=1e-12)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
 
 
 def test_predict_returns_numpy_logits_in_eval_mode_and_predict_proba_softmax():

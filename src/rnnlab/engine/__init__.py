@@ -22,7 +22,8 @@ from rnnlab.engine.data import split_validation
 from rnnlab.engine.device import resolve_device
 from rnnlab.engine.losses import LOSSES, get_loss
 from rnnlab.engine.metrics import METRICS, accuracy, get_metrics, top_k_accuracy
-from rnnlab.engine.optim import make_optimizer
+from rnnlab.engine.inference import batched_logits, class_probabilities, predict_logits
+from rnnlab.engine.optim import build_optimizer, make_optimizer
 from rnnlab.engine.rng import get_rng_state, seed_everything, set_rng_state
 from rnnlab.engine.trainer import Trainer
 
@@ -41,11 +42,15 @@ __all__ = [
     "TerminateOnNaN",
     "Trainer",
     "accuracy",
+    "batched_logits",
+    "build_optimizer",
+    "class_probabilities",
     "get_loss",
     "get_metrics",
     "get_rng_state",
     "load_checkpoint",
     "make_optimizer",
+    "predict_logits",
     "resolve_device",
     "save_checkpoint",
     "seed_everything",

@@ -1,4 +1,5 @@
-"""`make_optimizer`: torch optimisers by name, with Keras defaults and the fastest kernel.
+"""Optimisers: `make_optimizer` by name with Keras defaults and the fastest kernel, and
+`build_optimizer`, the one builder every trainer of rnnlab calls.
 
 Keras and torch disagree on defaults (Adam epsilon 1e-7 vs 1e-8, RMSprop rho
 0.9 vs 0.99, SGD learning rate 0.01 vs none, ...). ``defaults="keras"`` (the
@@ -109,6 +110,45 @@ def make_optimizer(
     else:
         options["foreach"] = implementation == "foreach"
     return OPTIMIZERS[name](params, **options)
+
+
+def build_optimizer(
+    optimizer: Any,
+    params: Iterable[torch.nn.Parameter] | Iterable[dict[str, Any]],
+    lr: float | None = None,
+    **kwargs: Any,
+) -> torch.optim.Optimizer:
+    """The one optimiser builder: whatever names an optimiser, made into one.
+
+    Args:
+        optimizer: a name for `make_optimizer` ('adam', 'sgd', ...), a torch
+            optimiser class or any callable ``params, **settings -> optimiser``,
+            or a ready optimiser (then ``lr`` and settings must be left out).
+        params: the parameters (or parameter groups) to optimise.
+        lr: the learning rate, when given.
+        **kwargs: settings of the optimiser (``weight_decay=0.01``, ``eps=1e-7``).
+    """
+    if isinstance(optimizer, torch.optim.Optimizer):
+        if lr is not None or kwargs:
+            raise ValueError(
+                "`lr` and optimiser settings apply only to an optimiser given by name or "
+                "class; set them on your optimiser"
+            )
+        return optimizer
+    if isinstance(optimizer, str):
+        return make_optimizer(optimizer, params, lr, **kwargs)
+    if callable(optimizer):
+        settings = dict(kwargs) if lr is None else {**kwargs, "lr": lr}
+        built = optimizer(list(params), **settings)
+        if not isinstance(built, torch.optim.Optimizer):
+            raise TypeError(
+                f"`optimizer` must build a torch optimiser, got {type(built).__name__}"
+            )
+        return built
+    raise TypeError(
+        "`optimizer` must be a name ('adam', 'sgd', ...), a torch optimiser, a torch optimiser "
+        f"class or a callable params -> optimiser, got {type(optimizer).__name__} {optimizer!r}"
+    )
 
 
 def _benchmark(steps: int = 50, repeats: int = 7) -> None:  # pragma: no cover - a measurement

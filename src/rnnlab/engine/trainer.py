@@ -54,7 +54,8 @@ from rnnlab.engine.losses import (
     weighted_mean,
 )
 from rnnlab.engine.metrics import MetricFn, get_metrics
-from rnnlab.engine.optim import make_optimizer
+from rnnlab.engine.inference import batched_logits, class_probabilities
+from rnnlab.engine.optim import build_optimizer
 from rnnlab.engine.resume import ResumableRun
 from rnnlab.engine.rng import seed_everything
 from rnnlab.errors import check_choice, check_int, check_type
@@ -137,22 +138,7 @@ class Trainer(ResumableRun):
 
     def _build_optimizer(self, optimizer: Any, lr: float | None) -> torch.optim.Optimizer:
         params = [p for p in self.model.parameters() if p.requires_grad]
-        if isinstance(optimizer, torch.optim.Optimizer):
-            if lr is not None:
-                raise ValueError(
-                    "`lr` applies only to an optimiser given by name; set it on your optimiser"
-                )
-            return optimizer
-        if isinstance(optimizer, str):
-            return make_optimizer(optimizer, params, lr)
-        if callable(optimizer):
-            built = optimizer(params) if lr is None else optimizer(params, lr=lr)
-            check_type("optimizer(params)", built, torch.optim.Optimizer, "a torch optimiser")
-            return built
-        raise TypeError(
-            "`optimizer` must be a name, a torch optimiser or a callable params -> optimiser, "
-            f"got {type(optimizer).__name__}"
-        )
+        return build_optimizer(optimizer, params, lr)
 
     def _reset_run(self, epochs: int, batch_size: int, shuffle: bool, train: Data | None) -> None:
         self.epochs = epochs
@@ -407,24 +393,16 @@ class Trainer(ResumableRun):
         """
         batch_size = check_int("batch_size", batch_size, minimum=1)
         data = as_data(x, "x", need_target=False)
-        chunks = []
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad():
-                for inputs, _ in data.batches(batch_size):
-                    out = self.predict_step(to_device(inputs, self.device))
-                    chunks.append(out.detach().cpu())
-        finally:
-            self.model.train(was_training)
-        out = torch.cat(chunks)
-        return (out.float() if out.dtype in (torch.bfloat16, torch.float16) else out).numpy()
+        batches = (inputs for inputs, _ in data.batches(batch_size))
+        return batched_logits(self.model, batches, self.device, forward=self.predict_step).numpy()
 
     def predict_proba(self, x: Any, batch_size: int = 32) -> np.ndarray:
-        """Class probabilities: softmax of the logits, or the sigmoid for 'binary_crossentropy'.
+        """Class probabilities (`rnnlab.engine.inference.class_probabilities`).
 
         Returns:
-            (n, classes) for softmax losses; (n,) or (n, 1), like the logits, for binary.
+            (n, classes) float64: softmax for the cross-entropy losses; for
+            'binary_crossentropy', [1 - sigmoid, sigmoid] of a single logit, or one
+            sigmoid per output (multi-label) when the model has several.
         """
         kind = PROBABILITY.get(self.loss) if isinstance(self.loss, str) else None
         if kind is None:
@@ -432,9 +410,9 @@ class Trainer(ResumableRun):
                 f"predict_proba needs a classification loss name ({', '.join(PROBABILITY)}), "
                 f"the trainer has {self.loss!r}; use predict and apply your own activation"
             )
-        logits = torch.from_numpy(self.predict(x, batch_size))
-        probs = logits.softmax(dim=-1) if kind == "softmax" else logits.sigmoid()
-        return probs.numpy()
+        logits = self.predict(x, batch_size)
+        width = int(np.prod(logits.shape[1:])) if logits.ndim > 1 else 1
+        return class_probabilities(logits, multi_label=kind == "sigmoid" and width > 1)
 
     def __repr__(self) -> str:
         return (

@@ -6,7 +6,7 @@ class does the rest, the same way for all three estimators:
     fit(X, y)         check parameters -> inputs (subclass) -> labels -> seed ->
                       build module (subclass) -> optimiser -> Trainer.fit
     decision_function logits: (n,) for two classes (one logit), else (n, n_classes)
-    predict_proba     softmax of the logits, or [1 - sigmoid, sigmoid]: (n, n_classes)
+    predict_proba     `rnnlab.engine.inference.class_probabilities` of the logits
     predict           classes_[argmax]; for two classes the logit's sign
     score             accuracy (one-hot y accepted)
     save / load       through `rnnlab.saving` (see `rnnlab.estimators.persistence`)
@@ -27,14 +27,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from rnnlab.engine import EarlyStopping, Trainer, make_optimizer, resolve_device
-from rnnlab.engine.optim import OPTIMIZERS
+from rnnlab.engine import EarlyStopping, Trainer, resolve_device
+from rnnlab.engine.inference import class_indices, class_probabilities, predict_logits
+from rnnlab.engine.optim import OPTIMIZERS, build_optimizer
 from rnnlab.errors import ConfigError, check_fraction, check_int
 from rnnlab.estimators import persistence
 from rnnlab.estimators.labels import encode_labels, labels_for_score
@@ -182,23 +182,9 @@ class EstimatorBase(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
 
     def _make_optimizer(self, module: nn.Module) -> torch.optim.Optimizer:
         params = [p for p in module.parameters() if p.requires_grad]
-        kwargs = self._routed("optimizer")
-        if self.lr is not None:
-            kwargs["lr"] = self.lr
-        opt = self.optimizer
-        if isinstance(opt, str):
-            return make_optimizer(opt, params, **kwargs)
-        if callable(opt):
-            built = opt(params, **kwargs)
-            if not isinstance(built, torch.optim.Optimizer):
-                raise TypeError(
-                    f"`optimizer` must build a torch optimiser, got {type(built).__name__}"
-                )
-            return built
-        raise TypeError(
-            "`optimizer` must be a name ('adam', 'sgd', ...), a torch optimiser class or a "
-            f"callable params -> optimiser, got {type(opt).__name__} {opt!r}"
-        )
+        settings = self._routed("optimizer")
+        lr = settings.pop("lr", self.lr)  # `_settings` refuses both being set
+        return build_optimizer(self.optimizer, params, lr, **settings)
 
     # ------------------------------------------------------------------ predict
 
@@ -211,31 +197,11 @@ class EstimatorBase(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         return tags
 
     def _logits(self, X: Any) -> np.ndarray:
-        """(n, n_logits_) float32 logits.
-
-        Samples run in batches in a canonical order (sorted by their bytes), so
-        a sample's logits do not depend on the order of X, bit for bit: float32
-        matrix products may round differently with the size of the batch a
-        sample lands in (scikit-learn checks order invariance to 1e-9).
-        """
+        """(n, n_logits_) float32 logits, independent of the order of X (`predict_logits`)."""
         check_is_fitted(self)
         inputs = self._predict_inputs(X)
-        module = self.module_
-        module.eval()
-        device = next(module.parameters(), torch.empty(0)).device
-        n = int(inputs[0].shape[0])
         step = check_int("batch_size", self.batch_size, minimum=1)
-        order = torch.from_numpy(_canonical_order(inputs))
-        inputs = tuple(t[order] for t in inputs)
-        chunks = []
-        with torch.no_grad():
-            for lo in range(0, n, step):
-                out = module(*(t[lo:lo + step].to(device) for t in inputs))
-                chunks.append(out.detach().float().cpu().reshape(out.shape[0], -1))
-        logits = torch.cat(chunks).numpy()
-        result = np.empty_like(logits)
-        result[order.numpy()] = logits
-        return result
+        return predict_logits(self.module_, inputs, batch_size=step, order_invariant=True)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """The module's logits: (n,) for two classes (positive means ``classes_[1]``), else (n, n_classes)."""
@@ -244,15 +210,11 @@ class EstimatorBase(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, float64, columns in ``classes_`` order: (n, n_classes)."""
-        logits = self._logits(X).astype(np.float64)
-        if self.n_logits_ == 1:
-            return np.column_stack([expit(-logits[:, 0]), expit(logits[:, 0])])
-        return softmax(logits, axis=1)
+        return class_probabilities(self._logits(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """The most likely class of each sample: (n,) values of ``classes_``."""
-        logits = self._logits(X)
-        index = (logits[:, 0] > 0).astype(np.int64) if self.n_logits_ == 1 else logits.argmax(axis=1)
+        index = class_indices(self._logits(X))  # checks fitted before classes_ is read
         return self.classes_[index]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
@@ -310,21 +272,6 @@ def _seeded(seed: int | None, device: torch.device) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
-
-
-def _canonical_order(inputs: tuple[torch.Tensor, ...]) -> np.ndarray:
-    """A permutation sorting the samples by their bytes: the same rows in any order sort alike."""
-    n = int(inputs[0].shape[0])
-    if n < 2:
-        return np.arange(n)
-    rows = np.ascontiguousarray(
-        np.concatenate(
-            [np.ascontiguousarray(t.cpu().numpy()).reshape(n, -1).view(np.uint8) for t in inputs],
-            axis=1,
-        )
-    )
-    keys = rows.view(np.dtype((np.void, rows.shape[1]))).ravel()
-    return np.argsort(keys, kind="stable")
 
 
 def _output_width(module: nn.Module, inputs: tuple[torch.Tensor, ...], n_classes: int, name: str) -> int:

@@ -13,12 +13,15 @@ loss (cross-entropy on logits is the numerically stable form of the same thing).
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from typing import Any
 
 import torch
 from torch import nn
 
-from rnnlab.errors import check_choice, check_fraction, check_int
+from rnnlab.errors import check_choice, check_int, check_type, suggest
+from rnnlab.models.spec import ModelSpec
 from rnnlab.nn import GRU, LSTM, Bidirectional, Embedding, SimpleRNN
 
 CELLS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
@@ -26,6 +29,9 @@ CELLS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
 
 class RecurrentClassifier(nn.Module):
     """Sequence classifier over token ids.
+
+    The architecture is a `ModelSpec`, passed as ``spec=`` or as its fields
+    (``cell="gru", units=(64,)``); the data decides the rest.
 
     Args:
         vocab_size: number of distinct ids (ids are in [0, vocab_size)); 0 is padding.
@@ -57,45 +63,41 @@ class RecurrentClassifier(nn.Module):
 
     def __init__(
         self,
+        spec: ModelSpec | None = None,
         *,
         vocab_size: int,
         num_classes: int,
-        cell: str = "lstm",
-        input: str = "embedding",
-        embedding_dim: int = 128,
-        units: tuple[int, ...] | list[int] = (128,),
-        bidirectional: bool = False,
-        dropout: float = 0.0,
-        recurrent_dropout: float = 0.0,
-        mask: bool = False,
-        output_dropout: float = 0.0,
         padding: str = "post",
-        pooling: str = "last",
+        **settings: Any,
     ) -> None:
         super().__init__()
         check_int("vocab_size", vocab_size, minimum=1)
         check_int("num_classes", num_classes, minimum=2)
-        check_choice("cell", cell, CELLS)
-        check_choice("input", input, ("embedding", "raw"))
-        units = tuple(units)
-        if not units:
-            raise ValueError("`units` must list at least one layer size, got ()")
-        for i, u in enumerate(units):
-            check_int(f"units[{i}]", u, minimum=1)
-        check_fraction("output_dropout", output_dropout)
         check_choice("padding", padding, ("pre", "post"))
-        check_choice("pooling", pooling, ("last", "max", "mean"))
-        self.config: dict[str, Any] = dict(
-            vocab_size=vocab_size, num_classes=num_classes, cell=cell, input=input,
-            embedding_dim=embedding_dim, units=list(units), bidirectional=bidirectional,
-            dropout=dropout, recurrent_dropout=recurrent_dropout, mask=mask,
-            output_dropout=output_dropout, padding=padding, pooling=pooling,
-        )
+        if spec is None:
+            unknown = [k for k in settings if k not in ModelSpec.field_names()]
+            if unknown:
+                raise TypeError(
+                    f"RecurrentClassifier got an unexpected argument `{unknown[0]}`"
+                    f"{suggest(unknown[0], ModelSpec.field_names())}; valid: "
+                    + ", ".join(("vocab_size", "num_classes", "padding", *ModelSpec.field_names()))
+                )
+            spec = ModelSpec(**settings)
+        elif settings:
+            raise TypeError("pass either a `spec` or its settings as keywords, not both")
+        check_type("spec", spec, ModelSpec)
+        self.spec = spec
+        # Everything needed to build the same module again (what a saved model stores).
+        self.config: dict[str, Any] = {
+            "vocab_size": vocab_size, "num_classes": num_classes, "padding": padding,
+            **spec.to_dict(),
+        }
+        cell, units, pooling = spec.cell, spec.units, spec.pooling
+        embedding_dim = spec.embedding_dim
         self.pooling = pooling
-        self.mask = mask
+        self.mask = spec.mask
         self.padding = padding
-        if input == "embedding":
-            check_int("embedding_dim", embedding_dim, minimum=1)
+        if spec.input == "embedding":
             self.embedding: nn.Module | None = Embedding(vocab_size, embedding_dim)
             features = embedding_dim
         else:
@@ -104,17 +106,17 @@ class RecurrentClassifier(nn.Module):
         layers = []
         for i, u in enumerate(units):
             layer = CELLS[cell](
-                units=u, input_size=features, dropout=dropout,
-                recurrent_dropout=recurrent_dropout,
+                units=u, input_size=features, dropout=spec.dropout,
+                recurrent_dropout=spec.recurrent_dropout,
                 return_sequences=i < len(units) - 1 or pooling != "last",
             )
-            if bidirectional:
+            if spec.bidirectional:
                 layer = Bidirectional(layer)
                 u *= 2
             layers.append(layer)
             features = u
         self.recurrent = nn.ModuleList(layers)
-        self.output_dropout = nn.Dropout(output_dropout)
+        self.output_dropout = nn.Dropout(spec.output_dropout)
         self.head = nn.Linear(features, 1 if num_classes == 2 else num_classes)
         # Keras Dense: glorot_uniform kernel, zero bias.
         nn.init.xavier_uniform_(self.head.weight)
@@ -144,3 +146,21 @@ class RecurrentClassifier(nn.Module):
             pooled = x.masked_fill(~valid, float("-inf")).amax(dim=1)
             return torch.where(lengths[:, None] > 0, pooled, torch.zeros_like(pooled))
         return (x * valid).sum(dim=1) / lengths.clamp(min=1)[:, None].to(x.dtype)
+
+
+def _signature() -> inspect.Signature:
+    """The constructor as callers see it: the data-given sizes, then every `ModelSpec` field."""
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [
+        inspect.Parameter("vocab_size", kw, annotation=int),
+        inspect.Parameter("num_classes", kw, annotation=int),
+        inspect.Parameter("padding", kw, default="post", annotation=str),
+    ]
+    params += [
+        inspect.Parameter(f.name, kw, default=f.default, annotation=f.type)
+        for f in dataclasses.fields(ModelSpec)
+    ]
+    return inspect.Signature(params)
+
+
+RecurrentClassifier.__signature__ = _signature()  # type: ignore[attr-defined]

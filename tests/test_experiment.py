@@ -7,7 +7,7 @@ import pytest
 
 from rnnlab.config import load_config
 from rnnlab.experiment import build_model, reproduce, resolve_config, shipped_configs, train_one
-from rnnlab.pipeline import TextPipeline
+from rnnlab.pipeline import Pipeline
 from rnnlab.prepare import prepare_data
 
 CONFIGS = shipped_configs()
@@ -56,9 +56,9 @@ def test_tutorial_configs_are_faithful():
 def test_train_writes_a_model_that_predicts_the_same(tmp_path):
     result = train_one("reuters/lstm", ["train.epochs=2"], out_dir=tmp_path / "r", quick=True, verbose=0)
     assert len(json.loads((tmp_path / "r" / "history.json").read_text())["loss"]) == 1
-    pipe = TextPipeline.load(tmp_path / "r" / "model")
+    pipe = Pipeline.load(tmp_path / "r" / "model")
     data = prepare_data(load_config(resolve_config("reuters/lstm")).data, quick=True)
-    pred = pipe.predict_proba_ids(data.x_test, data.len_test).argmax(1)
+    pred = pipe.predict_proba_encoded(data.x_test, data.len_test).argmax(1)
     assert np.isclose((pred == data.y_test).mean(), result["test"]["accuracy"])
 
 

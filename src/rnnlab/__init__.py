@@ -3,6 +3,7 @@
 `pad_sequences` and `to_categorical` are here (as in `keras.utils`); the data sets
 are `rnnlab.datasets.imdb` / `.reuters`; layers are in `rnnlab.nn`. The
 scikit-learn estimators and the Trainer load lazily, so `import rnnlab` stays light.
+`rnnlab.load(directory)` reads any saved model, whatever trained it.
 """
 
 from importlib import import_module
@@ -16,9 +17,10 @@ _LAZY = {
     "TextClassifier": "rnnlab.estimators",
     "SequenceClassifier": "rnnlab.estimators",
     "ModelClassifier": "rnnlab.estimators",
-    "load": "rnnlab.estimators",
+    "load": "rnnlab.pipeline",
+    "Pipeline": "rnnlab.pipeline",
+    "register_model": "rnnlab.models",
     "Trainer": "rnnlab.engine",
-    "TextPipeline": "rnnlab.pipeline",
 }
 
 __all__ = ["pad_sequences", "to_categorical", "__version__", *_LAZY]

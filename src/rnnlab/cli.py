@@ -115,9 +115,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     from rnnlab.errors import DataError
     from rnnlab.evaluation import classification_metrics, per_class_table
-    from rnnlab.pipeline import TextPipeline
+    from rnnlab.pipeline import load
 
-    model = TextPipeline.load(args.model)
+    model = load(args.model)
     data = _read_texts(args.data, args.text_column, args.label_column)
     if data.labels is None:
         raise DataError(f"{args.data}: evaluation needs labels; name the label column "
@@ -142,9 +142,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     import csv
     import json
 
-    from rnnlab.pipeline import TextPipeline
+    from rnnlab.pipeline import load
 
-    model = TextPipeline.load(args.model)
+    model = load(args.model)
     data = _read_texts(args.input, args.text_column, None)
     probs = model.predict_proba(data.texts)
     out = sys.stdout
@@ -203,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("predict", help="labels and probabilities for texts (file or stdin)")
     pr.add_argument("model", help="a saved model directory (a run's model/)")
     pr.add_argument("input", nargs="?", default="-",
-                    help="CSV/TSV (with --text-column), a .txt file (one text per line) or - for stdin")
+                    help="CSV/TSV (with --text-column), a .txt file (one text per line) or - for "
+                    "stdin; models trained on ids or numbers read one sequence per line, e.g. "
+                    "'12 7 431'")
     pr.add_argument("--text-column", default="text")
     pr.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     pr.set_defaults(func=_cmd_predict)

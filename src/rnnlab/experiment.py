@@ -32,7 +32,8 @@ from rnnlab.evaluation import (
     per_class_table,
 )
 from rnnlab.models import RecurrentClassifier
-from rnnlab.pipeline import TextPipeline
+from rnnlab.input_encoder import InputEncoder
+from rnnlab.pipeline import Pipeline
 from rnnlab.prepare import PreparedData, prepare_data
 from rnnlab.report import write_report
 
@@ -96,7 +97,7 @@ def run(
     """Fit ``model`` on ``data`` as ``cfg.train`` says, evaluate on test, save everything.
 
     Writes into ``out_dir`` (when given): config.yaml (resolved), history.json,
-    metrics.json and model/ (a `TextPipeline` directory).
+    metrics.json and model/ (a saved model: `rnnlab.load` reads it).
     """
     t = cfg.train
     trainer = make_trainer(cfg, model, seed, verbose)
@@ -110,9 +111,11 @@ def run(
                           epochs=1 if quick else t.epochs, batch_size=t.batch_size, **fit_kwargs)
     seconds = time.perf_counter() - start
     test_eval = trainer.evaluate(((data.x_test, data.len_test), data.y_test), batch_size=256)
-    pipeline = TextPipeline(model, data.label_names, data.x_train.shape[1], cfg.data.padding,
-                            cfg.data.truncating, data.vocabulary)
-    y_pred = pipeline.predict_proba_ids(data.x_test, data.len_test).argmax(1)
+    inputs = InputEncoder("text" if data.vocabulary is not None else "ids",
+                          maxlen=data.x_train.shape[1], padding=cfg.data.padding,
+                          truncating=cfg.data.truncating, vocabulary=data.vocabulary)
+    pipeline = Pipeline(model, data.label_names, inputs)
+    y_pred = pipeline.predict_proba_encoded(data.x_test, data.len_test).argmax(1)
     test = {**classification_metrics(data.y_test, y_pred), "loss": float(test_eval["loss"])}
     result = {
         "seed": seed,
@@ -129,6 +132,8 @@ def run(
         dump_config(cfg, out / "config.yaml")
         _write_json(out / "history.json", result["history"])
         _write_json(out / "metrics.json", {k: result[k] for k in METRIC_KEYS})
+        pipeline.parts["training"] = {"name": cfg.name, "seed": seed, "config": cfg.to_dict(),
+                                      "test": test, "epochs_run": result["epochs_run"]}
         pipeline.save(out / "model")
         result["dir"] = str(out)
     return result

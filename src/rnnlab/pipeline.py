@@ -1,9 +1,18 @@
-"""`TextPipeline`: a trained classifier with everything it needs to read raw text.
+"""`Pipeline`: a trained model with everything it needs to read raw inputs; the saved model.
 
-It bundles the network, the vocabulary (and tokenizer) it was trained with, the
-padding rule and the class names, so `predict(["some review"])` works on raw
-text and `save` / `load` round-trip the whole thing through `rnnlab.saving`
-(weights in safetensors, the rest in JSON; nothing is ever unpickled).
+Whatever trained the model (`rnnlab train`, `reproduce`, `TextClassifier`,
+`SequenceClassifier`, `ModelClassifier` with a registered model factory), it is
+saved as one directory and loaded by one function, `rnnlab.load`::
+
+    model.safetensors   the weights (tensors only: safetensors cannot hold code)
+    model.json          architecture name + its config, the labels, the `InputEncoder`
+    vocabulary.json     text models: the vocabulary and its tokenizer
+    training.json       optional: the training config, the test metrics, the seed
+    estimator.json      optional: the scikit-learn estimator's parameters and state
+    manifest.json       format version, rnnlab version, SHA-256 and size of every file
+
+Every command that takes a model (`predict`, `evaluate`, ...) loads it this way.
+Directories written by rnnlab 0.1 (format 1) load too (`rnnlab.legacy_format`).
 """
 
 from __future__ import annotations
@@ -14,107 +23,163 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
-from rnnlab.data.sequence import pad_with_lengths
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.errors import DataError, ModelFileError, check_choice, check_int
-from rnnlab.models import RecurrentClassifier
+from rnnlab.engine.inference import class_probabilities, predict_logits
+from rnnlab.errors import ModelFileError
+from rnnlab.input_encoder import InputEncoder
+from rnnlab.models.registry import build_architecture
 from rnnlab.saving import load_model_dir, save_model_dir
+from rnnlab.tagged_json import UNSAVED, decode, encode
 
-KIND = "rnnlab.TextPipeline"
+MODEL_PART = "model"
+OPTIONAL_PARTS = ("training", "estimator")
 
 
-class TextPipeline:
-    """Raw text -> ids -> padded batch -> class probabilities.
+class Pipeline:
+    """Raw inputs -> `InputEncoder` -> module -> class probabilities.
 
     Args:
-        model: the trained classifier (returns logits).
-        label_names: class k is `label_names[k]`.
-        maxlen, padding, truncating: how id sequences are padded (as in training).
-        vocabulary: turns text into ids; None when only id input is possible.
+        module: the trained network (returns logits; one logit for two classes).
+        labels: class k is ``labels[k]`` (strings).
+        inputs: how raw inputs become the module's tensors.
+        architecture: the registered name that rebuilds ``module`` from ``config``
+            (None: the module cannot be rebuilt from data; it can still predict).
+        config: keyword arguments of the architecture.
+        parts: other JSON parts saved alongside (``training``, ``estimator``).
     """
 
     def __init__(
         self,
-        model: RecurrentClassifier,
-        label_names: Sequence[str],
-        maxlen: int,
-        padding: str = "pre",
-        truncating: str = "pre",
-        vocabulary: Vocabulary | None = None,
+        module: nn.Module,
+        labels: Sequence[Any],
+        inputs: InputEncoder,
+        architecture: str | None = "RecurrentClassifier",
+        config: dict[str, Any] | None = None,
+        parts: dict[str, Any] | None = None,
     ) -> None:
-        self.model = model
-        self.label_names = [str(n) for n in label_names]
-        self.maxlen = check_int("maxlen", maxlen, minimum=1)
-        self.padding = check_choice("padding", padding, ("pre", "post"))
-        self.truncating = check_choice("truncating", truncating, ("pre", "post"))
-        self.vocabulary = vocabulary
+        self.module = module
+        self.labels = [str(n) for n in labels]
+        self.inputs = inputs
+        self.architecture = architecture
+        if config is None:
+            config = dict(getattr(module, "config", {}))
+        self.config = config
+        self.parts = dict(parts or {})
 
-    def pad(self, sequences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-        """Ragged ids -> ((n, maxlen) int64 ids, (n,) int64 lengths)."""
-        return pad_with_lengths(sequences, self.maxlen, self.padding, self.truncating)
+    # ------------------------------------------------------------------ predict
 
-    def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        if self.vocabulary is None:
-            raise DataError("this model was trained on id sequences and has no vocabulary; "
-                            "pass ids to `predict_proba_ids`")
-        if isinstance(texts, str):
-            raise TypeError("`texts` must be a list of texts, got a single str; wrap it in a list")
-        return self.pad(self.vocabulary.encode(texts))
+    @property
+    def label_names(self) -> list[str]:
+        return self.labels
 
-    @torch.no_grad()
-    def predict_proba_ids(self, x: np.ndarray, lengths: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """(n, maxlen) ids and (n,) lengths -> (n, num_classes) probabilities."""
-        self.model.eval()
-        device = next(self.model.parameters()).device
-        out = []
-        for i in range(0, len(x), batch_size):
-            logits = self.model(torch.as_tensor(x[i:i + batch_size], device=device),
-                                torch.as_tensor(lengths[i:i + batch_size], device=device))
-            if logits.shape[-1] == 1:
-                p = torch.sigmoid(logits)
-                out.append(torch.cat([1 - p, p], dim=-1).cpu())
-            else:
-                out.append(torch.softmax(logits, dim=-1).cpu())
-        if not out:
-            return np.zeros((0, len(self.label_names)))
-        return torch.cat(out).double().numpy()
+    @property
+    def vocabulary(self) -> Vocabulary | None:
+        return self.inputs.vocabulary
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        return self.predict_proba_ids(*self.encode(texts))
+    @property
+    def name(self) -> str:
+        training = self.parts.get("training") or {}
+        return str(training.get("name") or self.architecture or type(self.module).__name__)
 
-    def predict(self, texts: Sequence[str]) -> list[str]:
-        return [self.label_names[k] for k in self.predict_proba(texts).argmax(1)]
+    def encode(self, items: Sequence[Any]) -> tuple[torch.Tensor, ...]:
+        return self.inputs.encode(items)
+
+    def predict_logits(self, tensors: Sequence[torch.Tensor], batch_size: int = 256) -> np.ndarray:
+        """(n, n_logits) float32 logits of already encoded inputs."""
+        tensors = tuple(torch.as_tensor(t) for t in tensors)
+        return predict_logits(self.module, tensors, batch_size=batch_size)
+
+    def predict_proba_encoded(self, *tensors: Any, batch_size: int = 256) -> np.ndarray:
+        """Encoded inputs (e.g. padded ids and lengths) -> (n, classes) float64 probabilities."""
+        return class_probabilities(self.predict_logits(tensors, batch_size))
+
+    def predict_proba(self, items: Sequence[Any], batch_size: int = 256) -> np.ndarray:
+        """Raw inputs (texts, or sequences for id models) -> (n, classes) probabilities."""
+        return class_probabilities(self.predict_logits(self.encode(items), batch_size))
+
+    def predict(self, items: Sequence[Any]) -> list[str]:
+        return [self.labels[k] for k in self.predict_proba(items).argmax(1)]
 
     # ------------------------------------------------------------------ persistence
 
-    def save(self, directory: str | Path) -> Path:
-        parts: dict[str, Any] = {
-            "pipeline": {
-                "kind": KIND,
-                "model": self.model.config,
-                "label_names": self.label_names,
-                "maxlen": self.maxlen,
-                "padding": self.padding,
-                "truncating": self.truncating,
-            }
+    def describe(self) -> dict[str, Any]:
+        """What ``model.json`` holds."""
+        # Plain keys; only values JSON has no type for are tagged (`rnnlab.tagged_json`).
+        config = {key: encode(value) for key, value in self.config.items()}
+        unsaved = [key for key, value in config.items() if value is UNSAVED]
+        if unsaved:
+            raise TypeError(
+                f"cannot save the model: its `{unsaved[0]}` argument has no JSON form; "
+                "build it from numbers, strings, lists and dicts only"
+            )
+        return {
+            "architecture": self.architecture,
+            "config": config,
+            "labels": self.labels,
+            "inputs": self.inputs.to_dict(),
         }
-        if self.vocabulary is not None:
-            parts["vocabulary"] = self.vocabulary.to_dict()
-        return save_model_dir(directory, self.model.state_dict(), parts)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the saved-model directory (atomically: a crash never leaves half a model)."""
+        parts: dict[str, Any] = {MODEL_PART: self.describe()}
+        if self.inputs.vocabulary is not None:
+            parts["vocabulary"] = self.inputs.vocabulary.to_dict()
+        for name in OPTIONAL_PARTS:
+            if self.parts.get(name) is not None:
+                parts[name] = self.parts[name]
+        return save_model_dir(directory, self.module.state_dict(), parts)
 
     @classmethod
-    def load(cls, directory: str | Path) -> TextPipeline:
-        state, parts = load_model_dir(directory)
-        info = parts.get("pipeline")
-        if not isinstance(info, dict) or info.get("kind") != KIND:
-            raise ModelFileError(f"{str(directory)!r} does not hold an rnnlab text model "
-                                 "(pipeline.json is missing or of another kind)")
+    def load(cls, directory: str | Path) -> Pipeline:
+        """Load any rnnlab saved model (see the module docstring)."""
+        state, parts = read_model_parts(directory)
+        where = repr(str(directory))
+        info = parts[MODEL_PART]
+        architecture = info.get("architecture")
+        if architecture is None:
+            raise ModelFileError(
+                f"{where} was saved by a ModelClassifier whose `build_fn` is not a registered "
+                "architecture, so it cannot be rebuilt from the files alone: register the "
+                "factory with `@rnnlab.register_model` before fitting and saving, or load it "
+                "with ModelClassifier.load(directory, build_fn=...)"
+            )
         try:
-            model = RecurrentClassifier(**info["model"])
-            model.load_state_dict(state, strict=True)
-            vocab = Vocabulary.from_dict(parts["vocabulary"]) if "vocabulary" in parts else None
-            return cls(model, info["label_names"], info["maxlen"], info["padding"],
-                       info["truncating"], vocab)
+            config = {key: decode(value) for key, value in info["config"].items()}
+            with torch.random.fork_rng(devices=[]):  # building draws initial weights
+                module = build_architecture(architecture, config)
+            module.load_state_dict(state, strict=True)
+            module.eval()
+            return cls(module, info["labels"], encoder_of(parts), architecture, config,
+                       {k: parts[k] for k in OPTIONAL_PARTS if k in parts})
+        except ModelFileError:
+            raise
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise ModelFileError(f"{str(directory)!r} holds an inconsistent model: {exc}") from None
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ModelFileError(f"{where} holds an inconsistent model: {first}") from None
+
+
+def encoder_of(parts: dict[str, Any]) -> InputEncoder:
+    """The `InputEncoder` described by a saved model's parts."""
+    vocabulary = Vocabulary.from_dict(parts["vocabulary"]) if "vocabulary" in parts else None
+    return InputEncoder.from_dict(parts[MODEL_PART]["inputs"], vocabulary)
+
+
+def read_model_parts(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Verified weights and JSON parts of a saved model, in the current format."""
+    from rnnlab.legacy_format import upgrade
+
+    state, parts = load_model_dir(directory)
+    parts = upgrade(parts, directory)
+    if not isinstance(parts.get(MODEL_PART), dict):
+        raise ModelFileError(
+            f"{str(directory)!r} is a saved rnnlab directory without {MODEL_PART}.json: "
+            "it does not hold a model"
+        )
+    return state, parts
+
+
+def load(directory: str | Path) -> Pipeline:
+    """Load any model rnnlab saved: the one entry point (`rnnlab.load`)."""
+    return Pipeline.load(directory)

@@ -30,8 +30,10 @@ from safetensors.torch import load_file, save_file
 from rnnlab import __version__
 from rnnlab.errors import ModelFileError
 
-# Bump when the directory layout or a JSON schema changes incompatibly.
-FORMAT_VERSION = 1
+# Bump when the directory layout or a JSON schema changes incompatibly. Format 1
+# (rnnlab 0.1) is still read: `rnnlab.legacy_format` upgrades its parts on load.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 WEIGHTS = "model.safetensors"
 MANIFEST = "manifest.json"
 
@@ -63,7 +65,7 @@ def save_model_dir(
     """
     directory = Path(directory)
     for name in parts:
-        if name in ("manifest", "model") or not name.replace("_", "").isalnum():
+        if name == "manifest" or not name.replace("_", "").isalnum():
             raise ValueError(f"part name {name!r} is reserved or not a plain word")
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.saving-", dir=directory.parent))
@@ -116,11 +118,12 @@ def load_model_dir(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict
         ) from None
     except (ValueError, KeyError, TypeError):
         raise ModelFileError(f"{str(manifest_path)!r} is damaged: it is not a valid manifest") from None
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ModelFileError(
             f"{str(directory)!r} was saved in model format {version} by rnnlab "
-            f"{manifest.get('rnnlab_version', '?')}; this rnnlab {__version__} reads format "
-            f"{FORMAT_VERSION}: load it with a matching rnnlab version and save it again"
+            f"{manifest.get('rnnlab_version', '?')}; this rnnlab {__version__} reads formats "
+            f"{', '.join(map(str, READABLE_VERSIONS))}: load it with a matching rnnlab version "
+            "and save it again"
         )
     for name, info in files.items():
         path = directory / name

@@ -12,6 +12,7 @@ from sklearn.exceptions import NotFittedError
 from torch import nn
 
 import rnnlab
+import rnnlab.estimators
 from rnnlab import ModelClassifier, SequenceClassifier, TextClassifier
 from rnnlab import nn as rnn
 from rnnlab.errors import ModelFileError
@@ -44,7 +45,7 @@ def test_round_trip_predicts_bit_for_bit(kind, tmp_path):
     est, X = fitted(kind)
     est.save(tmp_path / "m")
     extra = {"build_fn": small_rnn} if kind == "model" else {}
-    loaded = rnnlab.load(tmp_path / "m", **extra)
+    loaded = rnnlab.estimators.load(tmp_path / "m", **extra)
     assert type(loaded) is type(est)
     np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
@@ -62,7 +63,7 @@ def test_files_are_safetensors_and_json(tmp_path):
     est, _ = fitted("text")
     est.save(tmp_path / "m")
     names = sorted(p.name for p in (tmp_path / "m").iterdir())
-    assert names == ["estimator.json", "fitted.json", "manifest.json", "model.safetensors",
+    assert names == ["estimator.json", "manifest.json", "model.json", "model.safetensors",
                      "vocabulary.json"]
     head = json.loads((tmp_path / "m" / "estimator.json").read_text())
     assert head["class"] == "TextClassifier" and head["params"]["maxlen"] == 4
@@ -74,9 +75,9 @@ def test_files_are_safetensors_and_json(tmp_path):
 def test_text_classifier_keeps_words_unknown_after_loading(tmp_path):
     est, _ = fitted("text")
     est.save(tmp_path / "m")
-    loaded = rnnlab.load(tmp_path / "m")
     probe = ["zebra good", "never seen words"]
-    np.testing.assert_array_equal(loaded.predict_proba(probe), est.predict_proba(probe))
+    for loaded in (rnnlab.estimators.load(tmp_path / "m"), rnnlab.load(tmp_path / "m")):
+        np.testing.assert_array_equal(loaded.predict_proba(probe), est.predict_proba(probe))
 
 
 def test_model_classifier_needs_its_build_fn(tmp_path):
@@ -85,6 +86,8 @@ def test_model_classifier_needs_its_build_fn(tmp_path):
     head = json.loads((tmp_path / "m" / "estimator.json").read_text())
     assert "build_fn" in head["unsaved"] and "build_fn" not in head["params"]
     with pytest.raises(TypeError, match=r"pass them again: ModelClassifier.load\(.*build_fn=\.\.\."):
+        rnnlab.estimators.load(tmp_path / "m")
+    with pytest.raises(ModelFileError, match="not a registered architecture"):
         rnnlab.load(tmp_path / "m")
 
     def other(num_classes, input_shape, units=4):

@@ -96,22 +96,51 @@ def pad_sequences(
 
 
 def pad_with_lengths(
-    sequences: Sequence[Sequence[int]], maxlen: int, padding: str = "pre", truncating: str = "pre"
+    sequences: Sequence[Sequence[Any]],
+    maxlen: int,
+    padding: str = "pre",
+    truncating: str = "pre",
+    dtype: Any = "int64",
+    min_length: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pad id sequences and keep how many real tokens each row holds (for masking).
+    """Pad sequences and keep how many real steps each row holds (for masking).
+
+    Args:
+        min_length: the least length reported (the estimators count an empty
+            sequence as one step of padding, so every row has a last state).
 
     Returns:
-        ((n, maxlen) int64 ids, (n,) int64 lengths, each `min(len, maxlen)`).
+        ((n, maxlen) array of ``dtype``, (n,) int64 lengths, each
+        `max(min(len, maxlen), min_length)`).
 
     >>> pad_with_lengths([[5, 6, 7], []], maxlen=2, padding="post")
     (array([[6, 7],
            [0, 0]]), array([2, 0]))
     """
     x = pad_sequences(sequences, maxlen=maxlen, padding=padding, truncating=truncating,
-                      dtype="int64")
+                      dtype=dtype)
     lengths = np.fromiter((min(len(s), maxlen) for s in sequences), dtype=np.int64,
                           count=len(sequences))
-    return x, lengths
+    return x, np.maximum(lengths, min_length)
+
+
+def padded_lengths(x: np.ndarray, padding: str) -> np.ndarray:
+    """Lengths of the rows of an already padded (n, T) array: the span outside the zero padding.
+
+    An all-zero row counts as length 1.
+
+    >>> padded_lengths(np.array([[0, 3, 4], [0, 0, 0]]), "pre").tolist()
+    [2, 1]
+    """
+    nonzero = x != 0
+    t = x.shape[1]
+    if padding == "post":
+        last = t - np.argmax(nonzero[:, ::-1], axis=1)
+        lengths = np.where(nonzero.any(axis=1), last, 1)
+    else:
+        first = np.argmax(nonzero, axis=1)
+        lengths = np.where(nonzero.any(axis=1), t - first, 1)
+    return lengths.astype(np.int64)
 
 
 def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""Optimisers: `make_optimizer` by name with Keras defaults and the fastest kernel, and
-`build_optimizer`, the one builder every trainer of rnnlab calls.
+"""Optimisers: `make_optimizer` (by name, Keras defaults, fastest kernel) and `build_optimizer`.
+
+`build_optimizer` is the one builder every trainer of rnnlab calls.
 
 Keras and torch disagree on defaults (Adam epsilon 1e-7 vs 1e-8, RMSprop rho
 0.9 vs 0.99, SGD learning rate 0.01 vs none, ...). ``defaults="keras"`` (the

@@ -39,6 +39,8 @@ from rnnlab.errors import ConfigError, check_fraction, check_int
 from rnnlab.estimators import persistence
 from rnnlab.estimators.labels import encode_labels, labels_for_score
 from rnnlab.estimators.params import RoutedParamsMixin, signature_names
+from rnnlab.input_encoder import InputEncoder
+from rnnlab.pipeline import Pipeline
 
 REGISTRY: dict[str, type[EstimatorBase]] = {}
 
@@ -249,13 +251,25 @@ class EstimatorBase(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         """
         return persistence.load_estimator(directory, REGISTRY, cls, params)
 
+    def to_pipeline(self) -> Pipeline:
+        """The fitted model as a `Pipeline`: what `save` writes and `rnnlab.load` reads back."""
+        check_is_fitted(self)
+        architecture, config = self._architecture()
+        return Pipeline(self.module_, [str(c) for c in self.classes_], self._input_encoder(),
+                        architecture, config)
+
+    def _architecture(self) -> tuple[str | None, dict[str, Any]]:
+        """(registered architecture name or None, the config that rebuilds ``module_``)."""
+        raise NotImplementedError
+
+    def _input_encoder(self) -> InputEncoder:
+        """How raw inputs become the module's tensors, as the fitted estimator does it."""
+        raise NotImplementedError
+
     def _fitted_state(self) -> dict[str, Any]:
         names = ("classes_", "n_logits_", "history_", "n_features_in_", "feature_names_in_",
                  *self._fitted_attrs)
         return {k: self.__dict__[k] for k in names if k in self.__dict__}
-
-    def _extra_parts(self) -> dict[str, Any]:
-        return {}
 
     def _restore(self, fitted: dict[str, Any], parts: dict[str, Any]) -> None:
         for key, value in fitted.items():

@@ -13,8 +13,11 @@ is set explicitly. The optimiser is the estimator's (``optimizer="adam"``,
 ``optimizer__lr=0.001``), not part of the model.
 
 Saving: a function cannot be stored as data, so ``save`` keeps the weights,
-the parameters and the arguments ``build_fn`` got, and loading needs the
-function again: ``ModelClassifier.load(dir, build_fn=make)``.
+the parameters and the arguments ``build_fn`` got. Register the factory
+(``@rnnlab.register_model("name")``) and the saved model rebuilds from its
+files alone: ``rnnlab.load(dir)``, ``rnnlab predict dir``,
+``ModelClassifier.load(dir)``. Otherwise loading needs the function again:
+``ModelClassifier.load(dir, build_fn=make)``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from torch import nn
 from rnnlab.errors import ConfigError, check_choice
 from rnnlab.estimators.base import EstimatorBase
 from rnnlab.estimators.params import signature_names
+from rnnlab.input_encoder import InputEncoder
+from rnnlab.models.registry import architecture_name
 
 _AUTO_CLASSES = ("num_classes", "n_classes")
 
@@ -59,7 +64,7 @@ class ModelClassifier(EstimatorBase):
     """
 
     _route_prefixes: ClassVar[tuple[str, ...]] = ("module", "build_fn", "optimizer")
-    _fitted_attrs: ClassVar[tuple[str, ...]] = ("build_kwargs_", "input_shape_")
+    _fitted_attrs: ClassVar[tuple[str, ...]] = ("build_kwargs_", "input_shape_", "input_dtype_")
 
     def __init__(
         self,
@@ -121,7 +126,10 @@ class ModelClassifier(EstimatorBase):
                 f"{type(self.build_fn).__name__} {self.build_fn!r}"
             )
         x = validate_data(self, X, reset=True, dtype="numeric", allow_nd=True)
-        return (self._convert(x),), {"input_shape_": tuple(int(d) for d in x.shape[1:])}
+        values = self._convert(x)
+        fitted = {"input_shape_": tuple(int(d) for d in x.shape[1:]),
+                  "input_dtype_": str(values.dtype).removeprefix("torch.")}
+        return (values,), fitted
 
     def _predict_inputs(self, X: Any) -> tuple[torch.Tensor, ...]:
         x = validate_data(self, X, reset=False, dtype="numeric", allow_nd=True)
@@ -165,6 +173,13 @@ class ModelClassifier(EstimatorBase):
     def _build_module(self, n_classes: int, fitted: dict[str, Any]) -> tuple[nn.Module, dict[str, Any]]:
         kwargs = self._build_kwargs(n_classes, fitted["input_shape_"])
         return self._call_build_fn(kwargs), {"build_kwargs_": kwargs}
+
+    def _architecture(self) -> tuple[str | None, dict[str, Any]]:
+        return architecture_name(self.build_fn), dict(self.build_kwargs_)
+
+    def _input_encoder(self) -> InputEncoder:
+        dtype = getattr(self, "input_dtype_", "float32")
+        return InputEncoder("array", shape=tuple(self.input_shape_), dtype=dtype)
 
     def _rebuild_module(self) -> nn.Module:
         if not callable(self.build_fn):

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnlab.data.sequence import pad_sequences
+from rnnlab.data.sequence import pad_with_lengths, padded_lengths
 from rnnlab.errors import ConfigError, check_choice, check_int
 from rnnlab.estimators.base import EstimatorBase
 from rnnlab.estimators.params import signature_names
@@ -74,30 +74,18 @@ class RecurrentEstimator(EstimatorBase):
     def _rebuild_module(self) -> nn.Module:
         return RecurrentClassifier(**self.module_config_)
 
+    def _architecture(self) -> tuple[str | None, dict[str, Any]]:
+        return "RecurrentClassifier", dict(self.module_config_)
+
 
 def pad_ragged(
     sequences: Sequence[Sequence[Any]], maxlen: int, padding: str, truncating: str, dtype: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """Ragged sequences -> ((n, maxlen) array, (n,) int64 lengths, at least 1)."""
-    x = pad_sequences(sequences, maxlen=maxlen, dtype=dtype, padding=padding, truncating=truncating)
-    lengths = np.array([min(len(s), maxlen) for s in sequences], dtype=np.int64)
-    return x, np.maximum(lengths, 1)
+    return pad_with_lengths(sequences, maxlen, padding, truncating, dtype=dtype, min_length=1)
 
 
-def array_lengths(x: np.ndarray, padding: str) -> np.ndarray:
-    """Lengths of the rows of an already padded (n, T) array: the span outside the zero padding.
-
-    Only a masking module (``module__mask=True``) uses them; an all-zero row counts as length 1.
-    """
-    nonzero = x != 0
-    t = x.shape[1]
-    if padding == "post":
-        last = t - np.argmax(nonzero[:, ::-1], axis=1)
-        lengths = np.where(nonzero.any(axis=1), last, 1)
-    else:
-        first = np.argmax(nonzero, axis=1)
-        lengths = np.where(nonzero.any(axis=1), t - first, 1)
-    return lengths.astype(np.int64)
+array_lengths = padded_lengths
 
 
 def as_tensors(x: np.ndarray, lengths: np.ndarray, embedding: bool) -> tuple[torch.Tensor, ...]:

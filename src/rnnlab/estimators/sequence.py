@@ -33,6 +33,7 @@ from sklearn.utils.validation import check_array, validate_data
 
 from rnnlab.data.sequence import pad_sequences
 from rnnlab.errors import check_choice, check_int
+from rnnlab.input_encoder import InputEncoder
 from rnnlab.estimators.recurrent import (
     _OWNED,
     RecurrentEstimator,
@@ -152,6 +153,13 @@ class SequenceClassifier(RecurrentEstimator):
                     "(e.g. the `num_words` of the data set)"
                 )
         return as_tensors(x, lengths, embedding)
+
+    def _input_encoder(self) -> InputEncoder:
+        kind = "ids" if self.input_ == "embedding" else "numbers"
+        # A model fitted on an already padded array reads its rows' lengths off the padding.
+        lengths = "nonzero" if "n_features_in_" in self.__dict__ else "count"
+        return InputEncoder(kind, self.maxlen_, self.padding, self.truncating, min_length=1,
+                            lengths=lengths)
 
     def _read(self, X: Any, fit: bool) -> tuple[np.ndarray, np.ndarray, str]:
         """X -> ((n, maxlen) values, (n,) lengths, 'embedding' or 'raw' as X's values suggest).

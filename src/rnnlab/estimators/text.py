@@ -18,6 +18,7 @@ from rnnlab.data.tokenize import Tokenizer
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.errors import ModelFileError, check_int
 from rnnlab.estimators.recurrent import _OWNED, RecurrentEstimator, as_tensors, pad_ragged
+from rnnlab.input_encoder import InputEncoder
 
 
 class TextClassifier(RecurrentEstimator):
@@ -132,8 +133,9 @@ class TextClassifier(RecurrentEstimator):
         x, lengths = pad_ragged(seqs, self.maxlen_, self.padding, self.truncating, np.int64)
         return as_tensors(x, lengths, embedding=True)
 
-    def _extra_parts(self) -> dict[str, Any]:
-        return {"vocabulary": self.vocabulary_.to_dict()}
+    def _input_encoder(self) -> InputEncoder:
+        return InputEncoder("text", self.maxlen_, self.padding, self.truncating, min_length=1,
+                            vocabulary=self.vocabulary_)
 
     def _restore(self, fitted: dict[str, Any], parts: dict[str, Any]) -> None:
         super()._restore(fitted, parts)

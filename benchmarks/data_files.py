@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from sizes import Sizes
 
-from rnnlab.config import load_config
-from rnnlab.prepare import PreparedData, prepare_data
+from rnnlab.experiments.config import load_config
+from rnnlab.experiments.prepare import PreparedData, prepare_data
 
 REPO = Path(__file__).resolve().parents[1]
 IMDB_CONFIG = REPO / "configs" / "imdb" / "lstm.yaml"

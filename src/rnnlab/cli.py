@@ -45,7 +45,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from rnnlab.experiment import reproduce
+    from rnnlab.experiments import reproduce
 
     seeds = list(range(args.seeds)) if args.seed is None else args.seed
     command = "rnnlab reproduce " + " ".join(args.names + (["--quick"] if args.quick else []))
@@ -71,7 +71,7 @@ def _data_overrides(path: str | None) -> list[str]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from rnnlab.experiment import train_one
+    from rnnlab.experiments import train_one
 
     overrides = _data_overrides(args.data) + args.overrides
     result = train_one(args.config, overrides, seed=args.seed, out_dir=args.out,
@@ -114,7 +114,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from rnnlab.errors import DataError
-    from rnnlab.evaluation import classification_metrics, per_class_table
+    from rnnlab.experiments.evaluation import classification_metrics, per_class_table
     from rnnlab.pipeline import TextPipeline
 
     model = TextPipeline.load(args.model)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rnnlab.config import ExperimentConfig, apply_overrides, load_config
+from rnnlab.experiments.config import ExperimentConfig, apply_overrides, load_config
 from rnnlab.errors import ConfigError, DataFileError
 
 

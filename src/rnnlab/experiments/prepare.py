@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.config import DataConfig
+from rnnlab.experiments.config import DataConfig
 from rnnlab.data.sequence import pad_with_lengths
 from rnnlab.data.text import TextDataset, check_trainable, read_csv, read_folder
 from rnnlab.data.tokenize import Tokenizer

@@ -21,10 +21,10 @@ from typing import Any
 from tqdm import tqdm
 
 from rnnlab.atomic import write_text_atomic
-from rnnlab.config import ExperimentConfig, apply_overrides, dump_config, load_config
+from rnnlab.experiments.config import ExperimentConfig, apply_overrides, dump_config, load_config
 from rnnlab.engine import EarlyStopping, GradientClipping, Trainer, make_optimizer, seed_everything
 from rnnlab.errors import ConfigError, suggest
-from rnnlab.evaluation import (
+from rnnlab.experiments.evaluation import (
     bag_of_words_baseline,
     classification_metrics,
     confusion,
@@ -33,10 +33,10 @@ from rnnlab.evaluation import (
 )
 from rnnlab.models import RecurrentClassifier
 from rnnlab.pipeline import TextPipeline
-from rnnlab.prepare import PreparedData, prepare_data
-from rnnlab.report import write_report
+from rnnlab.experiments.prepare import PreparedData, prepare_data
+from rnnlab.experiments.report import write_report
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs"
 METRIC_KEYS = ("seed", "test", "seconds", "epochs_run", "confusion", "per_class")
 
 

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from rnnlab.config import load_config
-from rnnlab.experiment import build_model, reproduce, resolve_config, shipped_configs, train_one
+from rnnlab.experiments.config import load_config
+from rnnlab.experiments import build_model, reproduce, resolve_config, shipped_configs, train_one
 from rnnlab.pipeline import TextPipeline
-from rnnlab.prepare import prepare_data
+from rnnlab.experiments.prepare import prepare_data
 
 CONFIGS = shipped_configs()
 
@@ -76,18 +76,18 @@ def test_reproduce_quick_writes_report_with_baselines_and_figures(tmp_path):
 
 
 def test_reproduce_reuses_finished_runs(tmp_path, monkeypatch):
-    from rnnlab import experiment
+    from rnnlab.experiments import runner
 
     cfg = load_config(resolve_config("reuters/simple_rnn"), ["train.epochs=1"])
     data = prepare_data(cfg.data, quick=True)
-    first = experiment.run(cfg, data, build_model(cfg, data), seed=0, out_dir=tmp_path / "r")
-    again = experiment.finished_run(cfg, tmp_path / "r")
+    first = runner.run(cfg, data, build_model(cfg, data), seed=0, out_dir=tmp_path / "r")
+    again = runner.finished_run(cfg, tmp_path / "r")
     assert again["test"] == first["test"] and again["history"] == first["history"]
     assert again["confusion"] == first["confusion"]
     changed = load_config(resolve_config("reuters/simple_rnn"), ["train.epochs=2"])
-    assert experiment.finished_run(changed, tmp_path / "r") is None
+    assert runner.finished_run(changed, tmp_path / "r") is None
     (tmp_path / "r" / "metrics.json").write_text("{broken")
-    assert experiment.finished_run(cfg, tmp_path / "r") is None
+    assert runner.finished_run(cfg, tmp_path / "r") is None
 
 
 def test_keras_array_models_can_read_raw_text():

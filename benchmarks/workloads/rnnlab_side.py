@@ -20,8 +20,8 @@ from worker import serve
 
 from rnnlab.engine import seed_everything
 from rnnlab.experiments import build_model, load_config, make_trainer
-from rnnlab.nn import LSTM, lstm_kernel, recurrent
 from rnnlab.experiments.prepare import PreparedData
+from rnnlab.nn import LSTM, lstm_kernel, recurrent
 
 
 def load_prepared(path: str) -> PreparedData:

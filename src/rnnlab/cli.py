@@ -174,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.set_defaults(func=_cmd_data)
 
     rep = sub.add_parser("reproduce", help="reproduce the tutorials over several seeds, write a report")
-    rep.add_argument("names", nargs="*", help="experiments (e.g. imdb/lstm); default all in configs/")
+    rep.add_argument("names", nargs="*",
+                     help="experiments (e.g. imdb/lstm) or .yaml files; default: every shipped "
+                          "reuters/ and imdb/ config")
     rep.add_argument("--seeds", type=int, default=3, help="number of seeds 0..N-1 (default 3)")
     rep.add_argument("--seed", type=int, action="append", help="an explicit seed (repeatable)")
     rep.add_argument("--quick", action="store_true", help="small subset, one epoch: a smoke test")

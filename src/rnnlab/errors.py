@@ -36,10 +36,18 @@ def _repr(value: Any) -> str:
     return repr(value) if not isinstance(value, str) else f"'{value}'"
 
 
-def suggest(name: str, candidates: Iterable[str]) -> str:
-    """Return ' (did you mean `x`?)' for the nearest candidate, or '' if none is close."""
-    close = difflib.get_close_matches(str(name), list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean `{close[0]}`?)" if close else ""
+def suggest(name: str, candidates: Iterable[str], n: int = 1) -> str:
+    """Return ' (did you mean `x`?)' for the nearest candidate (up to ``n``), or '' if none is close.
+
+    >>> suggest("lstn", ["lstm", "gru"])
+    ' (did you mean `lstm`?)'
+    >>> suggest("imdb/lstn", ["imdb/lstm", "imdb/gru_400", "imdb/bilstm_400"], n=3)
+    ' (did you mean `imdb/lstm` or `imdb/bilstm_400`?)'
+    """
+    close = difflib.get_close_matches(str(name), list(candidates), n=n, cutoff=0.6)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(f"`{c}`" for c in close) + "?)"
 
 
 def check_type(name: str, value: Any, types: type | tuple[type, ...], what: str | None = None) -> Any:

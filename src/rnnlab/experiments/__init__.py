@@ -24,8 +24,8 @@ _LAZY = {
     **dict.fromkeys(
         ("build_model", "make_trainer", "run", "reproduce", "train_one", "finished_run",
          "validation_note"), "rnnlab.experiments.runner"),
-    **dict.fromkeys(("resolve_config", "shipped_configs", "reproduced_configs"),
-                    "rnnlab.experiments.runner"),
+    **dict.fromkeys(("resolve_config", "shipped_configs", "reproduced_configs", "config_names"),
+                    "rnnlab.experiments.catalog"),
     **dict.fromkeys(
         ("classification_metrics", "per_class_table", "confusion", "majority_baseline",
          "bag_of_words_baseline"), "rnnlab.experiments.evaluation"),

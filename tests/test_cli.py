@@ -95,6 +95,18 @@ def test_bad_inputs_give_one_clear_line(trained, toy_csv, capsys, tmp_path):
     _fails(["predict", model, str(tmp_path / "none.txt")], capsys, "does not exist")
 
 
+def test_python_dash_m_rnnlab_is_the_command_line(tmp_path):
+    import rnnlab
+
+    help_ = subprocess.run([sys.executable, "-m", "rnnlab", "--help"], capture_output=True,
+                           text=True, cwd=tmp_path)
+    assert help_.returncode == 0, help_.stderr
+    assert help_.stdout.startswith("usage: rnnlab ") and "reproduce" in help_.stdout
+    version = subprocess.run([sys.executable, "-m", "rnnlab", "--version"], capture_output=True,
+                             text=True, cwd=tmp_path)
+    assert version.stdout.strip() == f"rnnlab {rnnlab.__version__}"
+
+
 def test_debug_shows_the_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "rnnlab.cli", "--debug", "evaluate",
                            str(tmp_path / "x"), str(tmp_path / "y.csv")], capture_output=True, text=True)

@@ -1,7 +1,10 @@
 """The `rnnlab` command line.
 
 Every error a user can cause (a missing file, a bad column, an unknown key)
-ends as one line on stderr and a non-zero exit; `--debug` shows the traceback.
+ends as one line on stderr and exit code 2; `--debug` shows the traceback. Those
+are rnnlab's own errors (`rnnlab.errors.RnnlabError`) and the operating system's
+refusals of a path the user named (`OSError`). Any other exception is a bug, and
+keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ import sys
 from collections.abc import Sequence
 
 from rnnlab import __version__
+from rnnlab.errors import RnnlabError
 
 # Exit code for errors caused by input (bad file, bad argument); 1 stays for crashes.
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
@@ -45,9 +50,13 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from rnnlab.errors import check_int
     from rnnlab.experiments import reproduce
 
-    seeds = list(range(args.seeds)) if args.seed is None else args.seed
+    if args.seed is None:
+        seeds = list(range(check_int("--seeds", args.seeds, minimum=1)))
+    else:
+        seeds = args.seed
     command = "rnnlab reproduce " + " ".join(args.names + (["--quick"] if args.quick else []))
     report = reproduce(args.names, seeds=seeds, out_dir=args.out, quick=args.quick,
                        overrides=args.overrides, command=command.strip())
@@ -229,13 +238,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("rnnlab: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, TypeError, OSError, LookupError) as exc:
-        # User-facing errors: one clear line. Our own messages already name the fix.
+        return EXIT_INTERRUPTED
+    except (RnnlabError, OSError) as exc:
+        # Only errors about the user's input become one line; a plain ValueError from deep
+        # inside is a bug, and its traceback is what gets it fixed.
         if args.debug:
             raise
-        print(f"rnnlab: error: {exc}", file=sys.stderr)
+        print(f"rnnlab: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line; an OSError as 'path: reason', like other tools."""
+    plain_os_error = isinstance(exc, OSError) and not isinstance(exc, RnnlabError)
+    if plain_os_error and exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return " ".join(str(exc).split("\n")) or type(exc).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

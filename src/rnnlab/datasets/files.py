@@ -44,7 +44,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from rnnlab.errors import DataFileError, check_choice, check_int, check_type
+from rnnlab.errors import DataFileError, InvalidValueError, check_choice, check_int, check_type
 
 ENV_VAR = "RNNLAB_DATA"
 DEFAULT_DIR = "~/.rnnlab/datasets"
@@ -152,7 +152,7 @@ def add_known_file(name: str, sha256: str, size: int | None = None, note: str = 
     check_int("size", size, minimum=1, allow_none=True)
     digest = sha256.strip().lower()
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise ValueError(f"`sha256` must be 64 hexadecimal digits, got {sha256!r}")
+        raise InvalidValueError(f"`sha256` must be 64 hexadecimal digits, got {sha256!r}")
     entry = KnownFile(name, digest, size, "user", note or "registered with add_known_file")
     with _lock:
         KNOWN_FILES[name] = KNOWN_FILES[name] + (entry,)
@@ -306,7 +306,9 @@ def resolve(name: str, path: str | os.PathLike | None = None, download: bool = T
     check_type("path", path, (str, os.PathLike), "a file name or path")
     text = os.fspath(path)
     if not text:
-        raise ValueError(f"`path` must be a file name or path, got an empty string; use {name!r}")
+        raise InvalidValueError(
+            f"`path` must be a file name or path, got an empty string; use {name!r}"
+        )
     p = Path(text).expanduser()
     if p.name != text:
         if not p.is_file():

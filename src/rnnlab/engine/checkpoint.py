@@ -32,7 +32,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_tensors
 
-from rnnlab.errors import ModelFileError
+from rnnlab.errors import InvalidTypeError, ModelFileError
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 FORMAT = "rnnlab.training-state"
@@ -83,7 +83,7 @@ def _encode(obj: Any, tensors: dict[str, torch.Tensor], storages: set[int], wher
                 for k, v in obj.items()
             ]
         }
-    raise TypeError(
+    raise InvalidTypeError(
         f"cannot checkpoint `{where}` of type {type(obj).__name__}: training state must be "
         "tensors, numbers, strings, None, or lists / tuples / dicts of them"
     )

@@ -89,6 +89,15 @@ def _plot_confusion(result: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def _published_line(published: dict[str, Any]) -> list[str]:
+    """'- Published: 0.833 accuracy, 0.423 loss (source)', or nothing without a figure."""
+    figures = [f"{published[k]} {k}" for k in ("accuracy", "loss") if published.get(k) is not None]
+    if not figures:
+        return []
+    source = f" ({published['source']})" if published.get("source") else ""
+    return [f"- Published: {', '.join(figures)}{source}"]
+
+
 def _verdict(result: dict[str, Any], acc: tuple[float, float]) -> str:
     pub = result["published"].get("accuracy")
     majority = result["baselines"]["majority"]["accuracy"]
@@ -169,9 +178,7 @@ def write_report(results: list[dict[str, Any]], out_dir: str | Path, command: st
             f"- Test accuracy {_fmt(s.get('accuracy'))}, macro-F1 {_fmt(s.get('macro_f1'))}, "
             f"loss {_fmt(s.get('loss'))}; per seed: "
             + ", ".join(f"{r['seed']}: {r['test']['accuracy']:.3f}" for r in res["runs"]),
-            f"- Published: {res['published'].get('accuracy', '-')} accuracy"
-            + (f", {res['published']['loss']} loss" if res["published"].get("loss") else "")
-            + f" ({res['published'].get('source', '')})",
+            *_published_line(res["published"]),
             f"- Baselines: majority {res['baselines']['majority']['accuracy']:.3f} "
             f"(macro-F1 {res['baselines']['majority']['macro_f1']:.3f}), bag-of-words "
             f"{res['baselines']['bag_of_words']['accuracy']:.3f} "

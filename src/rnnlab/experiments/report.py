@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.atomic import write_text_atomic
+from rnnlab.atomic import atomic_path, write_text_atomic
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -62,7 +62,8 @@ def _plot_curves(result: dict[str, Any], path: Path) -> None:
         axes[0].legend(handles[:2], ["train", result.get("val_name", "validation")], fontsize=8)
     fig.suptitle(result["name"])
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    with atomic_path(path) as tmp:  # the temporary name has no .png: say the format
+        fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
 
 
@@ -85,7 +86,8 @@ def _plot_confusion(result: dict[str, Any], path: Path) -> None:
     ax.set_title(f"{result['name']} (seed {result['runs'][0]['seed']}, log counts)")
     fig.colorbar(im, ax=ax, shrink=0.7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    with atomic_path(path) as tmp:  # the temporary name has no .png: say the format
+        fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
 
 

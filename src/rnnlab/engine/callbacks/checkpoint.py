@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from safetensors.torch import save as save_tensors
 
+from rnnlab.atomic import write_bytes_atomic
 from rnnlab.engine.callbacks.base import Callback
-from rnnlab.engine.checkpoint import CHECKPOINT_FILE, atomic_write, save_checkpoint
+from rnnlab.engine.checkpoint import CHECKPOINT_FILE, save_checkpoint
 from rnnlab.engine.metrics import monitor_mode
 from rnnlab.errors import InvalidValueError, UnknownKeyError, check_int, check_type
 
@@ -143,7 +144,8 @@ class ModelCheckpoint(Callback):
         tensors = {
             k: v.detach().cpu().contiguous().clone() for k, v in trainer.model.state_dict().items()
         }
-        self.last_path = atomic_write(
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.last_path = write_bytes_atomic(
             path, save_tensors(tensors, metadata={"epoch": str(epoch + 1)})
         )
 

@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 from sizes import Sizes
 
-from rnnlab.config import load_config
-from rnnlab.prepare import PreparedData, prepare_data
+from rnnlab.experiments.catalog import resolve_config
+from rnnlab.experiments.config import load_config
+from rnnlab.experiments.prepare import PreparedData, prepare_data
 
 REPO = Path(__file__).resolve().parents[1]
-IMDB_CONFIG = REPO / "configs" / "imdb" / "lstm.yaml"
+IMDB_CONFIG = resolve_config("imdb/lstm")
 REUTERS_CONFIGS = {
-    name: REPO / "configs" / "reuters" / f"{name}.yaml"
-    for name in ("stacked_simple_rnn", "lstm", "stacked_lstm")
+    name: resolve_config(f"reuters/{name}") for name in ("stacked_simple_rnn", "lstm", "stacked_lstm")
 }
 
 

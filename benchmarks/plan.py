@@ -15,7 +15,7 @@ from typing import Any
 from data_files import IMDB_CONFIG, REUTERS_CONFIGS
 from sizes import Sizes
 
-from rnnlab.config import ExperimentConfig, load_config
+from rnnlab.experiments.config import ExperimentConfig, load_config
 
 NO_RECURRENT_DROPOUT = ["model.recurrent_dropout=0.0"]
 

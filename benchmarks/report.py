@@ -112,7 +112,7 @@ def method_notes(sizes: Sizes, rounds: int) -> list[str]:
          f"{sizes.threads or 'all cores'}); data come from rnnlab's Keras-exact loaders through "
          "an .npz, so both sides train on identical arrays."),
         ("rnnlab models and trainers are built from the shipped configs with "
-         "`rnnlab.experiment.build_model` / `make_trainer` and trained with `Trainer.fit`; "
+         "`rnnlab.experiments.build_model` / `make_trainer` and trained with `Trainer.fit`; "
          "each job asserts the path its recurrent layers took ('kernel' = rnnlab's LSTM "
          "kernel with its C time loops, 'fast' = torch's fused kernel)."),
         (f"Training: a warm-up fit on the first {sizes.warmup_rows} rows (ending in a partial "

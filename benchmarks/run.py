@@ -66,7 +66,8 @@ def log(message: str) -> None:
 
 def machine_line(pythons: dict[str, str], backend: str) -> tuple[str, dict[str, object]]:
     torch = keras_env.package_versions(pythons["rnnlab"], ("torch",))["torch"]
-    keras = keras_env.package_versions(pythons["keras"], ("keras", "tensorflow-cpu"))
+    env = keras_env.keras_subprocess_env() if backend == keras_env.BACKEND else None
+    keras = keras_env.package_versions(pythons["keras"], ("keras", "tensorflow-cpu"), env)
     info = {"cores": os.cpu_count(), "python": platform.python_version(),
             "torch": torch, "tensorflow": keras["tensorflow-cpu"],
             "keras": keras["keras"], "keras_backend": backend,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import keras_env
 from cpu_share import OthersShare
 from plan import Job
 from sizes import Sizes
@@ -34,7 +35,13 @@ def child_env(side: str, sizes: Sizes) -> dict[str, str]:
                TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS=threads,
                PYTHONUNBUFFERED="1")
     if side == "keras":
-        env.update(KERAS_BACKEND=sizes.keras_backend, TF_CPP_MIN_LOG_LEVEL="2")
+        env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+        # On TensorFlow the child is the reference venv's python: its environment comes from
+        # keras_env, which forces the backend whatever the caller's KERAS_BACKEND says.
+        if sizes.keras_backend == keras_env.BACKEND:
+            env = keras_env.keras_subprocess_env(env)
+        else:
+            env["KERAS_BACKEND"] = sizes.keras_backend
     return env
 
 

@@ -95,6 +95,18 @@ def test_bad_inputs_give_one_clear_line(trained, toy_csv, capsys, tmp_path):
     _fails(["predict", model, str(tmp_path / "none.txt")], capsys, "does not exist")
 
 
+def test_python_dash_m_rnnlab_is_the_command_line(tmp_path):
+    import rnnlab
+
+    help_ = subprocess.run([sys.executable, "-m", "rnnlab", "--help"], capture_output=True,
+                           text=True, cwd=tmp_path)
+    assert help_.returncode == 0, help_.stderr
+    assert help_.stdout.startswith("usage: rnnlab ") and "reproduce" in help_.stdout
+    version = subprocess.run([sys.executable, "-m", "rnnlab", "--version"], capture_output=True,
+                             text=True, cwd=tmp_path)
+    assert version.stdout.strip() == f"rnnlab {rnnlab.__version__}"
+
+
 def test_debug_shows_the_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "rnnlab.cli", "--debug", "evaluate",
                            str(tmp_path / "x"), str(tmp_path / "y.csv")], capture_output=True, text=True)
@@ -119,3 +131,66 @@ def test_overrides_may_sit_between_options(capsys):
 
 def test_own_data_config_without_a_path_says_how(capsys):
     _fails(["train", "--config", "text/gru"], capsys, "`data.path` is required", "--data")
+
+
+def test_a_file_the_os_refuses_is_one_line_naming_it(toy_csv, capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    _fails(["train", "--config", "text/gru", "--data", str(toy_csv), "--quick", "--quiet",
+            "--out", str(blocker / "run"), "data.text_column=review",
+            "data.label_column=sentiment"], capsys, str(blocker))
+
+
+def test_reproduce_that_finds_no_experiment_is_an_error_not_an_empty_report(
+        capsys, tmp_path, monkeypatch):
+    from rnnlab.experiments import catalog
+
+    _fails(["reproduce", "--quick", "--seeds", "0", "--out", str(tmp_path / "a")], capsys,
+           "`--seeds` must be a positive integer, got 0")
+    (tmp_path / "rnnlab").mkdir()  # an install whose package data did not ship
+    monkeypatch.setattr(catalog.resources, "files", lambda package: tmp_path / package)
+    _fails(["reproduce", "--quick", "--out", str(tmp_path / "b")], capsys,
+           "holds no experiment configs")
+    _fails(["train", "--config", "imdb/lstm", "--quick"], capsys, "holds no experiment configs")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def _raising(exc):
+    """A command that fails with ``exc``, standing in for a real one."""
+
+    def command(args):
+        raise exc
+
+    return command
+
+
+@pytest.mark.parametrize("bug", [ZeroDivisionError("division by zero"),
+                                 RuntimeError("an invariant broke"),
+                                 ValueError("a plain ValueError from deep inside"),
+                                 KeyError("missing")])
+def test_an_unexpected_exception_is_a_bug_and_keeps_its_traceback(bug, monkeypatch):
+    from rnnlab import cli
+
+    monkeypatch.setattr(cli, "_cmd_train", _raising(bug))
+    with pytest.raises(type(bug)) as caught:
+        cli.main(["train", "--config", "text/gru"])
+    assert caught.value is bug
+
+
+def test_rnnlab_errors_and_os_errors_are_one_line_and_interrupts_exit_130(monkeypatch, capsys):
+    from rnnlab import cli
+    from rnnlab.errors import DataError, InvalidTypeError
+
+    for exc, text in [(DataError("first line\nsecond line"), "first line second line"),
+                      (InvalidTypeError("`x` must be int"), "`x` must be int"),
+                      (PermissionError(13, "Permission denied", "/data/x.csv"),
+                       "/data/x.csv: Permission denied")]:
+        monkeypatch.setattr(cli, "_cmd_train", _raising(exc))
+        assert cli.main(["train", "--config", "text/gru"]) == 2
+        assert capsys.readouterr().err == f"rnnlab: error: {text}\n"
+        with pytest.raises(type(exc)):
+            cli.main(["--debug", "train", "--config", "text/gru"])
+
+    monkeypatch.setattr(cli, "_cmd_train", _raising(KeyboardInterrupt()))
+    assert cli.main(["train", "--config", "text/gru"]) == 130
+    assert capsys.readouterr().err == "rnnlab: interrupted\n"

@@ -20,8 +20,8 @@ from torch import nn
 import rnnlab
 from rnnlab import nn as rnn
 from rnnlab.cli import main
-from rnnlab.experiment import prepare_data, reproduce, resolve_config, train_one
-from rnnlab.config import load_config
+from rnnlab.experiments import prepare_data, reproduce, resolve_config, train_one
+from rnnlab.experiments.config import load_config
 from rnnlab.models.registry import ARCHITECTURES, register_model
 
 FIXTURES = Path(__file__).parent / "fixtures" / "format_v1"

@@ -2,7 +2,7 @@
 
 Run by the driver (`benchmarks/run.py`) as a script in a fresh process; each job
 returns a dict of raw measurements. rnnlab models are built and trained exactly
-as `rnnlab train` builds them from the shipped configs (`rnnlab.experiment`),
+as `rnnlab train` builds them from the shipped configs (`rnnlab.experiments`),
 and every job asserts which path its recurrent layers took ('kernel': rnnlab's
 LSTM kernel, 'fast': torch's fused kernel), so a number never measures the wrong code.
 """
@@ -19,9 +19,9 @@ from torch import nn
 from worker import serve
 
 from rnnlab.engine import seed_everything
-from rnnlab.experiment import build_model, load_config, make_trainer
+from rnnlab.experiments import build_model, load_config, make_trainer
+from rnnlab.experiments.prepare import PreparedData
 from rnnlab.nn import LSTM, lstm_kernel, recurrent
-from rnnlab.prepare import PreparedData
 
 
 def load_prepared(path: str) -> PreparedData:

@@ -1,7 +1,10 @@
 """The `rnnlab` command line.
 
 Every error a user can cause (a missing file, a bad column, an unknown key)
-ends as one line on stderr and a non-zero exit; `--debug` shows the traceback.
+ends as one line on stderr and exit code 2; `--debug` shows the traceback. Those
+are rnnlab's own errors (`rnnlab.errors.RnnlabError`) and the operating system's
+refusals of a path the user named (`OSError`). Any other exception is a bug, and
+keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ import sys
 from collections.abc import Sequence
 
 from rnnlab import __version__
+from rnnlab.errors import RnnlabError
 
 # Exit code for errors caused by input (bad file, bad argument); 1 stays for crashes.
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
@@ -45,9 +50,13 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from rnnlab.experiment import reproduce
+    from rnnlab.errors import check_int
+    from rnnlab.experiments import reproduce
 
-    seeds = list(range(args.seeds)) if args.seed is None else args.seed
+    if args.seed is None:
+        seeds = list(range(check_int("--seeds", args.seeds, minimum=1)))
+    else:
+        seeds = args.seed
     command = "rnnlab reproduce " + " ".join(args.names + (["--quick"] if args.quick else []))
     report = reproduce(args.names, seeds=seeds, out_dir=args.out, quick=args.quick,
                        overrides=args.overrides, command=command.strip())
@@ -71,7 +80,7 @@ def _data_overrides(path: str | None) -> list[str]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from rnnlab.experiment import train_one
+    from rnnlab.experiments import train_one
 
     overrides = _data_overrides(args.data) + args.overrides
     result = train_one(args.config, overrides, seed=args.seed, out_dir=args.out,
@@ -114,7 +123,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from rnnlab.errors import DataError
-    from rnnlab.evaluation import classification_metrics, per_class_table
+    from rnnlab.experiments.evaluation import classification_metrics, per_class_table
     from rnnlab.pipeline import load
 
     model = load(args.model)
@@ -174,7 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.set_defaults(func=_cmd_data)
 
     rep = sub.add_parser("reproduce", help="reproduce the tutorials over several seeds, write a report")
-    rep.add_argument("names", nargs="*", help="experiments (e.g. imdb/lstm); default all in configs/")
+    rep.add_argument("names", nargs="*",
+                     help="experiments (e.g. imdb/lstm) or .yaml files; default: every shipped "
+                          "reuters/ and imdb/ config")
     rep.add_argument("--seeds", type=int, default=3, help="number of seeds 0..N-1 (default 3)")
     rep.add_argument("--seed", type=int, action="append", help="an explicit seed (repeatable)")
     rep.add_argument("--quick", action="store_true", help="small subset, one epoch: a smoke test")
@@ -229,13 +240,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("rnnlab: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, TypeError, OSError, LookupError) as exc:
-        # User-facing errors: one clear line. Our own messages already name the fix.
+        return EXIT_INTERRUPTED
+    except (RnnlabError, OSError) as exc:
+        # Only errors about the user's input become one line; a plain ValueError from deep
+        # inside is a bug, and its traceback is what gets it fixed.
         if args.debug:
             raise
-        print(f"rnnlab: error: {exc}", file=sys.stderr)
+        print(f"rnnlab: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line; an OSError as 'path: reason', like other tools."""
+    plain_os_error = isinstance(exc, OSError) and not isinstance(exc, RnnlabError)
+    if plain_os_error and exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return " ".join(str(exc).split("\n")) or type(exc).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

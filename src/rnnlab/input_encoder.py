@@ -29,7 +29,7 @@ import torch
 
 from rnnlab.data.sequence import pad_with_lengths, padded_lengths
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.errors import DataError, check_choice, check_int
+from rnnlab.errors import DataError, InvalidTypeError, InvalidValueError, check_choice, check_int
 
 KINDS = ("text", "ids", "numbers", "array")
 _NUMBER_SEPARATORS = re.compile(r"[\s,;]+")
@@ -70,12 +70,12 @@ class InputEncoder:
         check_int("min_length", self.min_length, minimum=0)
         if self.kind == "array":
             if self.shape is None:
-                raise ValueError("an 'array' InputEncoder needs the sample `shape`")
+                raise InvalidValueError("an 'array' InputEncoder needs the sample `shape`")
             self.shape = tuple(int(d) for d in self.shape)
         else:
             check_int("maxlen", self.maxlen, minimum=1)
         if self.kind == "text" and self.vocabulary is None:
-            raise ValueError("a 'text' InputEncoder needs the `vocabulary` it was trained with")
+            raise InvalidValueError("a 'text' InputEncoder needs the `vocabulary` it was trained with")
 
     @property
     def reads_text(self) -> bool:
@@ -84,7 +84,7 @@ class InputEncoder:
     def encode(self, items: Sequence[Any]) -> tuple[torch.Tensor, ...]:
         """Raw inputs -> the module's input tensors (``(ids, lengths)`` or ``(x,)``)."""
         if isinstance(items, (str, bytes)):
-            raise TypeError("pass a list of inputs, got a single string; wrap it in a list")
+            raise InvalidTypeError("pass a list of inputs, got a single string; wrap it in a list")
         items = list(items)
         if not items:
             raise DataError("no inputs: pass at least one")
@@ -93,7 +93,7 @@ class InputEncoder:
         if self.kind == "text":
             for i, text in enumerate(items):
                 if not isinstance(text, str):
-                    raise TypeError(f"input {i} must be a str text, got {type(text).__name__}")
+                    raise InvalidTypeError(f"input {i} must be a str text, got {type(text).__name__}")
             assert self.vocabulary is not None
             sequences: list[Any] = self.vocabulary.encode(items)
         else:

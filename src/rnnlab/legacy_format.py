@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rnnlab.errors import ModelFileError
+from rnnlab.errors import InvalidValueError, ModelFileError
 from rnnlab.tagged_json import decode, encode
 
 
@@ -64,7 +64,7 @@ def _from_estimator(parts: dict[str, Any]) -> dict[str, Any]:
                   "dtype": "int64" if params.get("dtype") == "int64" else "float32"}
         architecture, config = None, fitted["build_kwargs_"]
     else:
-        raise ValueError(f"unknown estimator class {name!r}")
+        raise InvalidValueError(f"unknown estimator class {name!r}")
     model = {"architecture": architecture, "labels": labels,
              "config": {key: encode(value) for key, value in config.items()},
              "inputs": inputs}

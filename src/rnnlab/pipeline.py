@@ -27,7 +27,7 @@ from torch import nn
 
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.engine.inference import class_probabilities, predict_logits
-from rnnlab.errors import ModelFileError
+from rnnlab.errors import InvalidTypeError, ModelFileError
 from rnnlab.input_encoder import InputEncoder
 from rnnlab.models.registry import build_architecture
 from rnnlab.saving import load_model_dir, save_model_dir
@@ -110,7 +110,7 @@ class Pipeline:
         config = {key: encode(value) for key, value in self.config.items()}
         unsaved = [key for key, value in config.items() if value is UNSAVED]
         if unsaved:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"cannot save the model: its `{unsaved[0]}` argument has no JSON form; "
                 "build it from numbers, strings, lists and dicts only"
             )

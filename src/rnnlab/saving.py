@@ -28,7 +28,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from rnnlab import __version__
-from rnnlab.errors import ModelFileError
+from rnnlab.errors import InvalidValueError, ModelFileError
 
 # Bump when the directory layout or a JSON schema changes incompatibly. Format 1
 # (rnnlab 0.1) is still read: `rnnlab.legacy_format` upgrades its parts on load.
@@ -66,7 +66,7 @@ def save_model_dir(
     directory = Path(directory)
     for name in parts:
         if name == "manifest" or not name.replace("_", "").isalnum():
-            raise ValueError(f"part name {name!r} is reserved or not a plain word")
+            raise InvalidValueError(f"part name {name!r} is reserved or not a plain word")
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.saving-", dir=directory.parent))
     try:

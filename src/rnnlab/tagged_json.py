@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 import numpy as np
+from rnnlab.errors import InvalidValueError
 
 UNSAVED = object()
 
@@ -74,6 +75,6 @@ def decode(value: Any) -> Any:
         return np.asarray(items, dtype=np.dtype(dtype))
     if "__dict__" in value:
         return {k: decode(v) for k, v in value["__dict__"].items()}
-    raise ValueError(f"unknown tagged value {sorted(value)}")
+    raise InvalidValueError(f"unknown tagged value {sorted(value)}")
 
 

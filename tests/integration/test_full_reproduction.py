@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from rnnlab.experiment import reproduce
+from rnnlab.experiments import reproduce
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import inspect
 import pytest
 import torch
 
-from rnnlab.config import ExperimentConfig, apply_overrides
+from rnnlab.experiments.config import ExperimentConfig, apply_overrides
 from rnnlab.errors import ConfigError
 from rnnlab.models import ModelSpec, RecurrentClassifier
 from rnnlab.estimators.recurrent import RecurrentEstimator

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnlab.errors import DataError, DataFileError, check_choice
+from rnnlab.errors import DataError, DataFileError, InvalidTypeError, check_choice
 
 SPLITS = ("modapte", "modlewis", "modhayes")
 
@@ -162,7 +162,7 @@ def read_reuters_sgml(
     """
     check_choice("split", split, SPLITS)
     if not isinstance(require_topics, bool):
-        raise TypeError(f"`require_topics` must be True or False, got {require_topics!r}")
+        raise InvalidTypeError(f"`require_topics` must be True or False, got {require_topics!r}")
     directory = Path(directory)
     if not directory.is_dir():
         raise DataFileError(

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.errors import DataError, check_choice, check_int
+from rnnlab.errors import DataError, InvalidTypeError, check_choice, check_int
 
 
 def pad_sequences(
@@ -46,7 +46,7 @@ def pad_sequences(
            [-1, -1]], dtype=int32)
     """
     if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__len__"):
-        raise TypeError(
+        raise InvalidTypeError(
             f"`sequences` must be a list of sequences, got {type(sequences).__name__}"
         )
     check_int("maxlen", maxlen, minimum=1, allow_none=True)
@@ -54,7 +54,7 @@ def pad_sequences(
     check_choice("truncating", truncating, ("pre", "post"))
     dtype = np.dtype(dtype)
     if isinstance(value, str) and dtype != object and dtype.kind not in "US":
-        raise TypeError(
+        raise InvalidTypeError(
             f"`value` is the string {value!r} but `dtype` is {dtype}; "
             "pass dtype=object or dtype=str to pad with strings"
         )
@@ -66,7 +66,7 @@ def pad_sequences(
         try:
             lengths[i] = len(seq)
         except TypeError:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"`sequences` must contain sequences; item {i} is "
                 f"{type(seq).__name__} {seq!r}, which has no length"
             ) from None
@@ -165,7 +165,7 @@ def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
             raise DataError("`y` must hold integer class labels, got non-integer floats")
     elif arr.dtype.kind not in "iub":
-        raise TypeError(f"`y` must hold integer class labels, got dtype {arr.dtype}")
+        raise InvalidTypeError(f"`y` must hold integer class labels, got dtype {arr.dtype}")
     arr = arr.astype(np.int64)
     shape = arr.shape
     if len(shape) > 1 and shape[-1] == 1:

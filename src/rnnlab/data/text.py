@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnlab.data.reuters_sgml import ReutersSplit, TopicDataset, read_reuters_sgml
-from rnnlab.errors import DataError, DataFileError, check_int, check_type, suggest
+from rnnlab.errors import (
+    DataError,
+    DataFileError,
+    InvalidTypeError,
+    InvalidValueError,
+    check_int,
+    check_type,
+    suggest,
+)
 
 __all__ = [
     "ReutersSplit",
@@ -196,12 +204,14 @@ def read_csv(
     check_type("label_column", label_column, (str, type(None)), "str or None")
     check_type("id_column", id_column, (str, type(None)), "str or None")
     if isinstance(extra_columns, str):
-        raise TypeError(
+        raise InvalidTypeError(
             f"`extra_columns` must be a list of column names, got the str {extra_columns!r}"
         )
     extra_columns = list(extra_columns)
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
-        raise ValueError(f"`delimiter` must be a single character or None, got {delimiter!r}")
+        raise InvalidValueError(
+            f"`delimiter` must be a single character or None, got {delimiter!r}"
+        )
     path, data = _read_bytes(path, "CSV file")
     where = f"CSV file {str(path)!r}"
     text = decode_bytes(data, encoding, where)
@@ -326,7 +336,9 @@ def read_folder(
         labels = available
     else:
         if isinstance(labels, str):
-            raise TypeError(f"`labels` must be a list of folder names, got the str {labels!r}")
+            raise InvalidTypeError(
+                f"`labels` must be a list of folder names, got the str {labels!r}"
+            )
         labels = list(labels)
         for name in labels:
             if name not in available:

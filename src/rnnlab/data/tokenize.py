@@ -24,7 +24,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnnlab.errors import ConfigError, check_choice, check_type, suggest
+from rnnlab.errors import (
+    ConfigError,
+    InvalidTypeError,
+    InvalidValueError,
+    check_choice,
+    check_type,
+    suggest,
+)
 
 KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 """The Keras default filter set: ASCII punctuation except the apostrophe, plus tab and newline."""
@@ -68,16 +75,16 @@ class Tokenizer:
     def __post_init__(self) -> None:
         if not (self.lower is True or self.lower is False or self.lower == "ascii"):
             check_choice("lower", self.lower, (True, False, "ascii"))
-            raise TypeError(f"`lower` must be True, False or 'ascii', got {self.lower!r}")
+            raise InvalidTypeError(f"`lower` must be True, False or 'ascii', got {self.lower!r}")
         check_type("filters", self.filters, str, "a string of characters")
         check_type("split", self.split, str, "a non-empty string")
         if not self.split:
-            raise ValueError("`split` must be a non-empty string, got ''")
+            raise InvalidValueError("`split` must be a non-empty string, got ''")
         regex = None
         if self.token_pattern is not None:
             check_type("token_pattern", self.token_pattern, str, "a regex string or None")
             if self.filters != KERAS_FILTERS or self.split != " ":
-                raise ValueError(
+                raise InvalidValueError(
                     "`token_pattern` replaces `filters` and `split`, so they cannot be set "
                     f"together, got token_pattern={self.token_pattern!r} with "
                     f"filters={self.filters!r}, split={self.split!r}; pass one rule or the other"
@@ -85,12 +92,12 @@ class Tokenizer:
             try:
                 regex = re.compile(self.token_pattern)
             except re.error as exc:
-                raise ValueError(
+                raise InvalidValueError(
                     f"`token_pattern` must be a valid regular expression, got "
                     f"{self.token_pattern!r}: {exc}"
                 ) from None
             if regex.groups > 1:
-                raise ValueError(
+                raise InvalidValueError(
                     f"`token_pattern` must have at most one capturing group, got "
                     f"{regex.groups} in {self.token_pattern!r}; use (?:...) for the others"
                 )
@@ -139,7 +146,7 @@ class Tokenizer:
             The tokens, in order; empty tokens never appear.
         """
         if not isinstance(text, str):
-            raise TypeError(f"`text` must be a str, got {type(text).__name__} {text!r:.60}")
+            raise InvalidTypeError(f"`text` must be a str, got {type(text).__name__} {text!r:.60}")
         return list(self._iter_tokens(text))
 
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
@@ -147,7 +154,7 @@ class Tokenizer:
         out = []
         for i, text in enumerate(texts):
             if not isinstance(text, str):
-                raise TypeError(
+                raise InvalidTypeError(
                     f"`texts` must hold str, got {type(text).__name__} at index {i}: {text!r:.60}"
                 )
             out.append(list(self._iter_tokens(text)))
@@ -192,7 +199,7 @@ class Tokenizer:
         True
         """
         if not isinstance(data, Mapping):
-            raise TypeError(f"tokenizer settings must be a dict, got {type(data).__name__}")
+            raise InvalidTypeError(f"tokenizer settings must be a dict, got {type(data).__name__}")
         known = ("lower", "filters", "split", "token_pattern")
         for key in data:
             if key not in known:

@@ -26,7 +26,15 @@ from typing import Any
 
 from rnnlab.atomic import write_text_atomic
 from rnnlab.data.tokenize import Tokenizer
-from rnnlab.errors import DataError, DataFileError, check_int, check_type, suggest
+from rnnlab.errors import (
+    DataError,
+    DataFileError,
+    InvalidTypeError,
+    InvalidValueError,
+    check_int,
+    check_type,
+    suggest,
+)
 
 FORMAT = "rnnlab.vocabulary"
 VERSION = 1
@@ -75,7 +83,7 @@ class Vocabulary:
         counts: Sequence[int] | None = None,
     ) -> None:
         if isinstance(words, (str, bytes)) or not isinstance(words, Iterable):
-            raise TypeError(f"`words` must be a sequence of str, got {type(words).__name__}")
+            raise InvalidTypeError(f"`words` must be a sequence of str, got {type(words).__name__}")
         words = tuple(words)
         seen: dict[str, int] = {}
         for i, w in enumerate(words):
@@ -95,7 +103,7 @@ class Vocabulary:
         self.start_id = self._check_reserved("start_id", start_id)
         self.oov_id = self._check_reserved("oov_id", oov_id)
         if start_id is not None and start_id == oov_id:
-            raise ValueError(
+            raise InvalidValueError(
                 f"`start_id` and `oov_id` must differ, both are {start_id}; pass None to drop one"
             )
         self.num_words = check_int("num_words", num_words, minimum=self.index_from + 1,
@@ -122,7 +130,7 @@ class Vocabulary:
             return None
         check_int(name, value, minimum=1)
         if value > self.index_from:
-            raise ValueError(
+            raise InvalidValueError(
                 f"`{name}` must be a reserved id in [1, index_from={self.index_from}], "
                 f"got {value}; "
                 f"raise `index_from` or pass {name}=None"
@@ -167,7 +175,9 @@ class Vocabulary:
         check_int("max_tokens", max_tokens, minimum=1, allow_none=True)
         check_int("min_freq", min_freq, minimum=1)
         if isinstance(texts, (str, bytes)):
-            raise TypeError("`texts` must be a list of texts, got a single str; wrap it in a list")
+            raise InvalidTypeError(
+                "`texts` must be a list of texts, got a single str; wrap it in a list"
+            )
         counter: Counter[str] = Counter()
         n = 0
         for n, item in enumerate(texts, 1):
@@ -281,7 +291,7 @@ class Vocabulary:
             unknown and capped tokens as `oov_id` or left out when it is None.
         """
         if isinstance(texts, (str, bytes)):
-            raise TypeError(
+            raise InvalidTypeError(
                 "`texts` must be a list of texts, got a single str; use encode_one(text)"
             )
         get, tok, start, oov = self._ids.get, self.tokenizer, self.start_id, self.oov_id
@@ -305,7 +315,9 @@ class Vocabulary:
             try:
                 i = int(i)
             except (TypeError, ValueError):
-                raise TypeError(f"`ids` must hold integers, got {i!r} at position {pos}") from None
+                raise InvalidTypeError(
+                    f"`ids` must hold integers, got {i!r} at position {pos}"
+                ) from None
             if i >= base and i - base < len(words):
                 out.append(words[i - base])
             elif i == 0:
@@ -425,7 +437,7 @@ def _tokens(tokenizer: Tokenizer, item: Any, i: int, name: str) -> Iterable[str]
         return tokenizer._iter_tokens(item)
     if isinstance(item, (list, tuple)):
         return item
-    raise TypeError(
+    raise InvalidTypeError(
         f"`{name}` must hold str texts or token lists, got {type(item).__name__} "
         f"at index {i}: {item!r:.60}"
     )

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -44,7 +43,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from rnnlab.errors import DataFileError, check_choice, check_int, check_type
+from rnnlab.atomic import atomic_path
+from rnnlab.errors import DataFileError, InvalidValueError, check_choice, check_int, check_type
 
 ENV_VAR = "RNNLAB_DATA"
 DEFAULT_DIR = "~/.rnnlab/datasets"
@@ -152,7 +152,7 @@ def add_known_file(name: str, sha256: str, size: int | None = None, note: str = 
     check_int("size", size, minimum=1, allow_none=True)
     digest = sha256.strip().lower()
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise ValueError(f"`sha256` must be 64 hexadecimal digits, got {sha256!r}")
+        raise InvalidValueError(f"`sha256` must be 64 hexadecimal digits, got {sha256!r}")
     entry = KnownFile(name, digest, size, "user", note or "registered with add_known_file")
     with _lock:
         KNOWN_FILES[name] = KNOWN_FILES[name] + (entry,)
@@ -234,33 +234,29 @@ def _download(name: str, target: Path, searched: list[Path]) -> None:
     """Download `name` from the Keras location to `target`, atomically and verified."""
     url = _url(name)
     where = ", ".join(str(d) for d in searched)
-    tmp: str | None = None
     try:
         # Connect first: an offline machine gets no empty directory as a side effect.
         with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as resp:
             target.parent.mkdir(parents=True, exist_ok=True)
-            # Same directory as the target, so os.replace below is one atomic rename.
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                       dir=target.parent)
-            h = hashlib.sha256()
-            # disable=None: a bar on a terminal, silence in logs and CI.
-            bar = tqdm(total=_content_length(resp), unit="B", unit_scale=True,
-                       unit_divisor=1024, desc=f"downloading {name}", disable=None, leave=False)
-            with os.fdopen(fd, "wb") as out, bar:
-                while chunk := resp.read(_CHUNK):
-                    out.write(chunk)
-                    h.update(chunk)
-                    bar.update(len(chunk))
-        digest = h.hexdigest()
-        size = os.path.getsize(tmp)
-        if not any(k.sha256 == digest for k in KNOWN_FILES[name]):
-            raise DataFileError(
-                f"the download of {name} from {url} is not a known copy ({size:,} bytes, "
-                f"SHA-256 {digest}); it was discarded and nothing was written to {target}. "
-                f"Try again later, or {_fix(name)}"
-            )
-        os.replace(tmp, target)
-        tmp = None
+            # A failed check raises inside the block: the .part file goes, target stays as it was.
+            with atomic_path(target, suffix=".part") as tmp:
+                h = hashlib.sha256()
+                # disable=None: a bar on a terminal, silence in logs and CI.
+                bar = tqdm(total=_content_length(resp), unit="B", unit_scale=True,
+                           unit_divisor=1024, desc=f"downloading {name}", disable=None,
+                           leave=False)
+                with open(tmp, "wb") as out, bar:
+                    while chunk := resp.read(_CHUNK):
+                        out.write(chunk)
+                        h.update(chunk)
+                        bar.update(len(chunk))
+                digest = h.hexdigest()
+                if not any(k.sha256 == digest for k in KNOWN_FILES[name]):
+                    raise DataFileError(
+                        f"the download of {name} from {url} is not a known copy "
+                        f"({tmp.stat().st_size:,} bytes, SHA-256 {digest}); it was discarded "
+                        f"and nothing was written to {target}. Try again later, or {_fix(name)}"
+                    )
     except DataFileError:
         raise
     except (urllib.error.URLError, OSError) as exc:
@@ -269,12 +265,6 @@ def _download(name: str, target: Path, searched: list[Path]) -> None:
             f"{name} was not found in {where} and could not be downloaded from {url} "
             f"({reason}). If this machine is offline, {_fix(name)}"
         ) from exc
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
 
 
 def _content_length(resp: Any) -> int | None:
@@ -306,7 +296,9 @@ def resolve(name: str, path: str | os.PathLike | None = None, download: bool = T
     check_type("path", path, (str, os.PathLike), "a file name or path")
     text = os.fspath(path)
     if not text:
-        raise ValueError(f"`path` must be a file name or path, got an empty string; use {name!r}")
+        raise InvalidValueError(
+            f"`path` must be a file name or path, got an empty string; use {name!r}"
+        )
     p = Path(text).expanduser()
     if p.name != text:
         if not p.is_file():

@@ -31,7 +31,7 @@ import numpy as np
 
 from rnnlab.datasets import files, keras_ids
 from rnnlab.datasets.npz import load_npz
-from rnnlab.errors import DataFileError, suggest
+from rnnlab.errors import DataFileError, InvalidTypeError, suggest
 
 NUM_TRAIN = NUM_TEST = 25_000
 LABEL_NAMES = ("negative", "positive")
@@ -114,7 +114,7 @@ def load_data(
         hint = suggest(next(iter(kwargs)), params) or (
             " (did you mean `num_words`?)" if "nb_words" in kwargs else ""
         )
-        raise TypeError(f"imdb.load_data got unexpected keyword arguments {names}{hint}")
+        raise InvalidTypeError(f"imdb.load_data got unexpected keyword arguments {names}{hint}")
     keras_ids.check_load_args(path=path, num_words=num_words, skip_top=skip_top, maxlen=maxlen, seed=seed,
                 start_char=start_char, oov_char=oov_char, index_from=index_from)
     flat_tr, len_tr, y_tr, flat_te, len_te, y_te = _load_raw(path)

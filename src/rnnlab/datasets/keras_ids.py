@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from rnnlab.datasets import files
-from rnnlab.errors import DataError, DataFileError, check_int, check_type
+from rnnlab.errors import (
+    DataError,
+    DataFileError,
+    InvalidTypeError,
+    InvalidValueError,
+    check_int,
+    check_type,
+)
 
 PAD, START, OOV = "<pad>", "<start>", "<oov>"
 
@@ -137,20 +144,20 @@ def check_load_args(
     check_int("maxlen", maxlen, minimum=1, allow_none=True)
     check_int("seed", seed, minimum=0, allow_none=True)
     if seed is not None and seed >= 2**32:
-        raise ValueError(f"`seed` must be an integer in [0, 2**32), got {seed}")
+        raise InvalidValueError(f"`seed` must be an integer in [0, 2**32), got {seed}")
     check_int("start_char", start_char, minimum=0, allow_none=True)
     check_int("oov_char", oov_char, minimum=0, allow_none=True)
     check_int("index_from", index_from, minimum=0)
     first_word = index_from + 1  # ranks in the files start at 1
     if num_words is not None and num_words <= first_word:
-        raise ValueError(
+        raise InvalidValueError(
             f"`num_words` must be greater than index_from + 1 = {first_word}, got {num_words}: "
             f"word ids start at {first_word} (the most frequent word), so with "
             f"num_words={num_words} every word would become oov_char. Pass num_words=None to "
             "keep every word, or a vocabulary size such as 10000"
         )
     if num_words is not None and skip_top >= num_words:
-        raise ValueError(
+        raise InvalidValueError(
             f"`skip_top` must be less than `num_words`, got skip_top={skip_top} and "
             f"num_words={num_words}: ids outside [skip_top, num_words) become oov_char, so "
             "every word would. Lower skip_top or raise num_words"
@@ -201,7 +208,7 @@ def decode_ids(
     check_int("start_char", start_char, minimum=0, allow_none=True)
     check_int("oov_char", oov_char, minimum=0, allow_none=True)
     if isinstance(ids, (str, bytes)):
-        raise TypeError(f"`ids` must be a sequence of integer ids, got {type(ids).__name__}")
+        raise InvalidTypeError(f"`ids` must be a sequence of integer ids, got {type(ids).__name__}")
     # .tolist() turns numpy / torch ids into Python ints in one call.
     values = ids.tolist() if hasattr(ids, "tolist") else list(ids)
     words = []

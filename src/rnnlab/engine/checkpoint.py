@@ -7,9 +7,9 @@ header metadata, so one file holds everything and one `os.replace` swaps it
 in. Loading parses JSON and raw tensor bytes only: a checkpoint can never run
 code, whoever wrote it.
 
-Writes go to a temporary file in the same directory, are flushed and
-fsync'ed, then renamed over the old file (and the directory is fsync'ed), so
-a crash or SIGKILL at any moment leaves either the old or the new checkpoint,
+Writes go through `rnnlab.atomic`: a temporary file in the same directory,
+fsync'ed, then renamed over the old file (and the directory fsync'ed), so a
+crash or SIGKILL at any moment leaves either the old or the new checkpoint,
 never a torn one.
 
 >>> import tempfile
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_tensors
 
-from rnnlab.errors import ModelFileError
+from rnnlab.atomic import write_bytes_atomic
+from rnnlab.errors import InvalidTypeError, ModelFileError
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 FORMAT = "rnnlab.training-state"
@@ -83,7 +83,7 @@ def _encode(obj: Any, tensors: dict[str, torch.Tensor], storages: set[int], wher
                 for k, v in obj.items()
             ]
         }
-    raise TypeError(
+    raise InvalidTypeError(
         f"cannot checkpoint `{where}` of type {type(obj).__name__}: training state must be "
         "tensors, numbers, strings, None, or lists / tuples / dicts of them"
     )
@@ -105,36 +105,6 @@ def _decode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return obj
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return path
-    try:
-        os.fsync(dir_fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(dir_fd)
-    return path
-
-
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Atomically write a training state to ``path`` (a file, or a directory for `CHECKPOINT_FILE`).
 
@@ -148,7 +118,9 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path
         "format_version": str(FORMAT_VERSION),
         "state": json.dumps(structure, allow_nan=True),
     }
-    return atomic_write(checkpoint_path(path), save_tensors(tensors, metadata=metadata))
+    file = checkpoint_path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    return write_bytes_atomic(file, save_tensors(tensors, metadata=metadata))
 
 
 def load_checkpoint(

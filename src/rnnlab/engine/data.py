@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from rnnlab.errors import DataError, check_fraction
+from rnnlab.errors import DataError, InvalidTypeError, check_fraction
 
 Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor | None]
 
@@ -49,7 +49,7 @@ def _as_tensor(value: Any, name: str, target: bool = False) -> torch.Tensor:
                 "rectangular (pad ragged sequences first, e.g. with rnnlab.pad_sequences)"
             ) from None
         if array.dtype == object:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"`{name}` must be a numeric tensor or array, got an object array "
                 "(pad ragged sequences first, e.g. with rnnlab.pad_sequences)"
             )
@@ -117,7 +117,7 @@ class ArrayData:
     def from_pair(cls, data: Any, name: str) -> ArrayData:
         """Build from ``(x, y)`` where ``x`` is one array or a tuple/list of arrays."""
         if not isinstance(data, (tuple, list)) or len(data) != 2:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"`{name}` must be a pair (x, y) (x may itself be a tuple of arrays) or a "
                 f"DataLoader, got {type(data).__name__}"
                 + (f" of length {len(data)}" if isinstance(data, (tuple, list)) else "")

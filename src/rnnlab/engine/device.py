@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from rnnlab.errors import check_type
+from rnnlab.errors import InvalidValueError, check_type
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:<index>", "mps")
 
@@ -29,13 +29,15 @@ def resolve_device(device: str | torch.device) -> torch.device:
             device = torch.device(device)
         except RuntimeError:
             allowed = ", ".join(f"'{c}'" for c in DEVICE_CHOICES)
-            raise ValueError(f"`device` must be one of {allowed}, got '{device}'") from None
+            raise InvalidValueError(f"`device` must be one of {allowed}, got '{device}'") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
+        raise InvalidValueError(
             f"`device` is '{device}' but no CUDA GPU is available here; use 'cpu' or 'auto'"
         )
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("`device` is 'mps' but MPS is not available here; use 'cpu' or 'auto'")
+        raise InvalidValueError(
+            "`device` is 'mps' but MPS is not available here; use 'cpu' or 'auto'"
+        )
     return device
 
 

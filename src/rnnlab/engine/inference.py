@@ -25,7 +25,7 @@ import torch
 from scipy.special import expit, softmax
 from torch import nn
 
-from rnnlab.errors import check_int
+from rnnlab.errors import InvalidValueError, check_int
 
 ForwardFn = Callable[[tuple[torch.Tensor, ...]], torch.Tensor]
 
@@ -61,7 +61,7 @@ def batched_logits(
     finally:
         model.train(was_training)
     if not chunks:
-        raise ValueError("no inputs to predict: pass at least one sample")
+        raise InvalidValueError("no inputs to predict: pass at least one sample")
     out = torch.cat(chunks)
     return out.float() if out.dtype in (torch.bfloat16, torch.float16) else out
 
@@ -83,7 +83,7 @@ def predict_logits(
     step = check_int("batch_size", batch_size, minimum=1)
     n = int(inputs[0].shape[0])
     if n == 0:
-        raise ValueError("no inputs to predict: pass at least one sample")
+        raise InvalidValueError("no inputs to predict: pass at least one sample")
     order = _canonical_order(inputs) if order_invariant else np.arange(n)
     index = torch.from_numpy(order)
     ordered = tuple(t[index] for t in inputs)

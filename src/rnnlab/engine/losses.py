@@ -27,7 +27,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from rnnlab.errors import DataError, check_choice
+from rnnlab.errors import DataError, InvalidTypeError, InvalidValueError, check_choice
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -118,7 +118,7 @@ def get_loss(loss: str | LossFn) -> LossFn:
     if callable(loss):
         return loss
     if not isinstance(loss, str):
-        raise TypeError(
+        raise InvalidTypeError(
             f"`loss` must be a loss name or a callable, got {type(loss).__name__} {loss!r}"
         )
     return LOSSES[check_choice("loss", loss, list(LOSSES))]
@@ -168,10 +168,12 @@ def class_weight_tensor(class_weight: object) -> torch.Tensor | None:
         return None
     if isinstance(class_weight, dict):
         if not class_weight:
-            raise ValueError("`class_weight` is an empty dict; pass None for no class weights")
+            raise InvalidValueError(
+                "`class_weight` is an empty dict; pass None for no class weights"
+            )
         keys = list(class_weight)
         if any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in keys):
-            raise ValueError(f"`class_weight` keys must be class indices >= 0, got {keys}")
+            raise InvalidValueError(f"`class_weight` keys must be class indices >= 0, got {keys}")
         weights = torch.ones(max(keys) + 1)
         for k, w in class_weight.items():
             weights[k] = float(w)
@@ -179,14 +181,16 @@ def class_weight_tensor(class_weight: object) -> torch.Tensor | None:
         try:
             weights = torch.as_tensor(class_weight, dtype=torch.get_default_dtype())
         except (TypeError, ValueError, RuntimeError):
-            raise TypeError(
+            raise InvalidTypeError(
                 "`class_weight` must be a dict {class: weight} or a sequence of weights, "
                 f"got {type(class_weight).__name__}"
             ) from None
         if weights.ndim != 1 or weights.numel() == 0:
-            raise ValueError(
+            raise InvalidValueError(
                 f"`class_weight` must be one weight per class, got shape {tuple(weights.shape)}"
             )
     if not torch.isfinite(weights).all() or (weights < 0).any():
-        raise ValueError(f"`class_weight` must hold finite weights >= 0, got {weights.tolist()}")
+        raise InvalidValueError(
+            f"`class_weight` must hold finite weights >= 0, got {weights.tolist()}"
+        )
     return weights

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from rnnlab.errors import check_choice
+from rnnlab.errors import InvalidTypeError, InvalidValueError, check_choice
 
 MetricFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -106,7 +106,9 @@ def get_metrics(
     if isinstance(metrics, Mapping):
         items: list[tuple[str, Any]] = list(metrics.items())
     elif isinstance(metrics, (str, bytes)) or callable(metrics):
-        raise TypeError("`metrics` must be a list of metric names or callables, e.g. ['accuracy']")
+        raise InvalidTypeError(
+            "`metrics` must be a list of metric names or callables, e.g. ['accuracy']"
+        )
     else:
         items = []
         for m in metrics:
@@ -115,15 +117,15 @@ def get_metrics(
             elif callable(m):
                 items.append((getattr(m, "__name__", type(m).__name__), m))
             else:
-                raise TypeError(
+                raise InvalidTypeError(
                     f"`metrics` items must be names or callables, got {type(m).__name__} {m!r}"
                 )
     resolved: dict[str, MetricFn] = {}
     for name, fn in items:
         if not callable(fn):
-            raise TypeError(f"metric `{name}` must be callable, got {type(fn).__name__}")
+            raise InvalidTypeError(f"metric `{name}` must be callable, got {type(fn).__name__}")
         if name == "loss" or name.startswith("val_") or name in resolved:
-            raise ValueError(
+            raise InvalidValueError(
                 f"metric name `{name}` is reserved or used twice; give it another name"
             )
         resolved[name] = fn
@@ -144,6 +146,6 @@ def monitor_mode(monitor: str, mode: str = "auto") -> str:
         return "max"
     if name.endswith(_DOWN):
         return "min"
-    raise ValueError(
+    raise InvalidValueError(
         f"cannot tell whether `{monitor}` should go up or down; pass mode='min' or mode='max'"
     )

@@ -41,7 +41,7 @@ from typing import Any
 
 import torch
 
-from rnnlab.errors import check_choice, check_positive
+from rnnlab.errors import InvalidTypeError, InvalidValueError, check_choice, check_positive
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -101,11 +101,11 @@ def make_optimizer(
         options["lr"] = check_positive("lr", lr, integer=False, allow_zero=True)
     options.update(kwargs)
     if "fused" in options or "foreach" in options:
-        raise TypeError("choose the kernel with `implementation=`, not `fused=` / `foreach=`")
+        raise InvalidTypeError("choose the kernel with `implementation=`, not `fused=` / `foreach=`")
     if implementation == "auto":
         implementation = "fused" if name in _FUSED else "foreach"
     if implementation == "fused" and name not in _FUSED:
-        raise ValueError(f"torch has no fused '{name}'; use implementation='foreach' or 'single'")
+        raise InvalidValueError(f"torch has no fused '{name}'; use implementation='foreach' or 'single'")
     if implementation == "fused":
         options["fused"] = True
     else:
@@ -131,7 +131,7 @@ def build_optimizer(
     """
     if isinstance(optimizer, torch.optim.Optimizer):
         if lr is not None or kwargs:
-            raise ValueError(
+            raise InvalidValueError(
                 "`lr` and optimiser settings apply only to an optimiser given by name or "
                 "class; set them on your optimiser"
             )
@@ -142,11 +142,11 @@ def build_optimizer(
         settings = dict(kwargs) if lr is None else {**kwargs, "lr": lr}
         built = optimizer(list(params), **settings)
         if not isinstance(built, torch.optim.Optimizer):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"`optimizer` must build a torch optimiser, got {type(built).__name__}"
             )
         return built
-    raise TypeError(
+    raise InvalidTypeError(
         "`optimizer` must be a name ('adam', 'sgd', ...), a torch optimiser, a torch optimiser "
         f"class or a callable params -> optimiser, got {type(optimizer).__name__} {optimizer!r}"
     )

@@ -19,6 +19,7 @@ import torch
 
 from rnnlab.engine.data import ArrayData, LoaderData
 from rnnlab.engine.rng import get_rng_state, set_rng_state
+from rnnlab.errors import InvalidValueError
 
 if TYPE_CHECKING:
     from rnnlab.engine.callbacks import Callback
@@ -63,7 +64,9 @@ class ResumableRun:
         self.generator.set_state(state["generator"])
         loader = train.generators() if isinstance(train, LoaderData) else []
         if len(loader) != len(state["loader"]):
-            raise ValueError("the DataLoader's generators differ from the checkpointed run's")
+            raise InvalidValueError(
+                "the DataLoader's generators differ from the checkpointed run's"
+            )
         for gen, gen_state in zip(loader, state["loader"], strict=True):
             gen.set_state(gen_state)
 
@@ -127,14 +130,14 @@ class ResumableRun:
         if different:
             was = ", ".join(f"{k}={data.get(k)}" for k in different)
             now = ", ".join(f"{k}={ours[k]}" for k in different)
-            raise ValueError(
+            raise InvalidValueError(
                 f"the checkpoint was written by a run with {was}, this fit has {now}; "
                 "resume with the same data, batch_size and shuffle"
             )
         by_key = dict(zip(self._cb_keys, self._cbs, strict=True))
         missing = [k for k in state["callbacks"] if k not in by_key]
         if missing:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the checkpoint holds state for callbacks {missing} that this fit does not have; "
                 "resume with the same callbacks"
             )

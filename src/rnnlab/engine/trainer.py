@@ -58,7 +58,7 @@ from rnnlab.engine.inference import batched_logits, class_probabilities
 from rnnlab.engine.optim import build_optimizer
 from rnnlab.engine.resume import ResumableRun
 from rnnlab.engine.rng import seed_everything
-from rnnlab.errors import check_choice, check_int, check_type
+from rnnlab.errors import InvalidTypeError, InvalidValueError, check_choice, check_int, check_type
 
 Data = ArrayData | LoaderData
 
@@ -209,12 +209,12 @@ class Trainer(ResumableRun):
         epochs = check_int("epochs", epochs, minimum=1)
         batch_size = check_int("batch_size", batch_size, minimum=1)
         if validation_data is not None and validation_split is not None:
-            raise ValueError("give `validation_data` or `validation_split`, not both")
+            raise InvalidValueError("give `validation_data` or `validation_split`, not both")
         train = as_data(train_data, "train_data")
         val: Data | None = None
         if validation_split is not None:
             if not isinstance(train, ArrayData):
-                raise TypeError(
+                raise InvalidTypeError(
                     "`validation_split` needs in-memory arrays; "
                     "with a DataLoader pass `validation_data`"
                 )
@@ -327,7 +327,7 @@ class Trainer(ResumableRun):
         weighted = training and self.class_weight is not None
         if values.ndim == 0:
             if weighted:
-                raise ValueError(
+                raise InvalidValueError(
                     "`class_weight` needs per-sample losses, but the loss returned a scalar; "
                     "use a loss name or a callable returning shape (batch,)"
                 )
@@ -406,7 +406,7 @@ class Trainer(ResumableRun):
         """
         kind = PROBABILITY.get(self.loss) if isinstance(self.loss, str) else None
         if kind is None:
-            raise ValueError(
+            raise InvalidValueError(
                 f"predict_proba needs a classification loss name ({', '.join(PROBABILITY)}), "
                 f"the trainer has {self.loss!r}; use predict and apply your own activation"
             )

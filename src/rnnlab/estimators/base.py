@@ -35,7 +35,7 @@ from torch import nn
 from rnnlab.engine import EarlyStopping, Trainer, resolve_device
 from rnnlab.engine.inference import class_indices, class_probabilities, predict_logits
 from rnnlab.engine.optim import OPTIMIZERS, build_optimizer
-from rnnlab.errors import ConfigError, check_fraction, check_int
+from rnnlab.errors import ConfigError, InvalidTypeError, InvalidValueError, check_fraction, check_int
 from rnnlab.estimators import persistence
 from rnnlab.estimators.labels import encode_labels, labels_for_score
 from rnnlab.estimators.params import RoutedParamsMixin, signature_names
@@ -123,7 +123,7 @@ class EstimatorBase(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         check_int("batch_size", self.batch_size, minimum=1)
         check_int("verbose", self.verbose, minimum=0)
         if self.verbose not in (0, 1, 2):
-            raise ValueError(f"`verbose` must be one of 0, 1, 2, got {self.verbose}")
+            raise InvalidValueError(f"`verbose` must be one of 0, 1, 2, got {self.verbose}")
         if self.validation_split is not None:
             check_fraction("validation_split", self.validation_split, low_open=True)
         check_int("patience", self.patience, minimum=0, allow_none=True)
@@ -298,11 +298,11 @@ def _output_width(module: nn.Module, inputs: tuple[torch.Tensor, ...], n_classes
     finally:
         module.train(was_training)
     if not isinstance(out, torch.Tensor):
-        raise TypeError(f"the module must return a tensor of logits, got {type(out).__name__}")
+        raise InvalidTypeError(f"the module must return a tensor of logits, got {type(out).__name__}")
     width = 1 if out.ndim == 1 else int(np.prod(out.shape[1:]))
     if width == n_classes or (width == 1 and n_classes == 2):
         return width
-    raise ValueError(
+    raise InvalidValueError(
         f"{name}: the module returns {width} outputs per sample but there are {n_classes} "
         f"classes: it must return (batch, {n_classes}) logits"
         + (" or (batch, 1) for two classes" if n_classes == 2 else "")

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import check_classification_targets
+from rnnlab.errors import InvalidTypeError, InvalidValueError
 
 
 def is_one_hot(y: np.ndarray) -> bool:
@@ -28,10 +29,10 @@ def is_one_hot(y: np.ndarray) -> bool:
 def as_label_array(y: Any, name: str) -> np.ndarray:
     """``y`` as an array; a column vector becomes 1-D with sklearn's DataConversionWarning."""
     if y is None:
-        raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+        raise InvalidValueError(f"{name} requires y to be passed, but the target y is None.")
     y = np.asarray(y)
     if y.ndim == 0:
-        raise ValueError(f"`y` must hold one label per sample, got the scalar {y!r}")
+        raise InvalidValueError(f"`y` must hold one label per sample, got the scalar {y!r}")
     if y.ndim == 2 and y.shape[1] == 1:
         warnings.warn(
             "A column-vector y was passed when a 1d array was expected. Please change the "
@@ -59,33 +60,33 @@ def encode_labels(
     """
     y = as_label_array(y, name)
     if y.shape[0] != n_samples:
-        raise ValueError(
+        raise InvalidValueError(
             "Found input variables with inconsistent numbers of samples: "
             f"[{n_samples}, {y.shape[0]}] (X has {n_samples} samples, y has {y.shape[0]} labels)"
         )
     fixed = None if classes is None else _check_classes(classes)
     if y.ndim == 2:
         if not is_one_hot(y):
-            raise ValueError(
+            raise InvalidValueError(
                 f"`y` of shape {y.shape} must be labels (n,) or one-hot rows (n, k) with one 1 "
                 "per row; multi-label and multi-output targets are not supported"
             )
         if fixed is not None and len(fixed) != y.shape[1]:
-            raise ValueError(
+            raise InvalidValueError(
                 f"`y` has {y.shape[1]} one-hot columns but `classes` lists {len(fixed)} classes; "
                 "they must match (column j is class classes[j])"
             )
         classes_ = np.arange(y.shape[1]) if fixed is None else fixed
         return y.argmax(axis=1).astype(np.int64), classes_
     if y.ndim != 1:
-        raise ValueError(f"`y` must be 1-D labels or 2-D one-hot rows, got shape {y.shape}")
+        raise InvalidValueError(f"`y` must be 1-D labels or 2-D one-hot rows, got shape {y.shape}")
     check_classification_targets(y)  # refuses NaN and continuous targets, sklearn's words
     if fixed is None:
         try:
             classes_, indices = np.unique(y, return_inverse=True)
         except TypeError:
             kinds = sorted({type(v).__name__ for v in y.tolist()})
-            raise TypeError(
+            raise InvalidTypeError(
                 f"`y` mixes label types ({', '.join(kinds)}); use one type for all labels"
             ) from None
         indices = indices.reshape(-1).astype(np.int64)
@@ -94,14 +95,14 @@ def encode_labels(
         lookup = {c: i for i, c in enumerate(classes_.tolist())}
         unknown = sorted({repr(v) for v in y.tolist() if v not in lookup})
         if unknown:
-            raise ValueError(
+            raise InvalidValueError(
                 f"`y` holds labels that are not in `classes`: {', '.join(unknown[:5])}"
                 + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
                 + "; add them to `classes` or drop those samples"
             )
         indices = np.fromiter((lookup[v] for v in y.tolist()), dtype=np.int64, count=len(y))
     if len(classes_) < 2:
-        raise ValueError(
+        raise InvalidValueError(
             f"{name} can't train when only one class is present: y holds only the class "
             f"{classes_[0]!r}; pass samples of at least two classes, or `classes=` listing all"
         )
@@ -110,18 +111,18 @@ def encode_labels(
 
 def _check_classes(classes: Iterable[Any]) -> np.ndarray:
     if isinstance(classes, (str, bytes)):
-        raise TypeError(f"`classes` must be a list of classes, got the string {classes!r}")
+        raise InvalidTypeError(f"`classes` must be a list of classes, got the string {classes!r}")
     try:
         values = list(classes)
     except TypeError:
-        raise TypeError(
+        raise InvalidTypeError(
             f"`classes` must be a list of classes, got {type(classes).__name__} {classes!r}"
         ) from None
     arr = np.asarray(values)
     if arr.ndim != 1 or len(arr) < 2:
-        raise ValueError(f"`classes` must list at least two classes, got {values!r}")
+        raise InvalidValueError(f"`classes` must list at least two classes, got {values!r}")
     if len(set(arr.tolist())) != len(arr):
-        raise ValueError(f"`classes` must not repeat a class, got {values!r}")
+        raise InvalidValueError(f"`classes` must not repeat a class, got {values!r}")
     return arr
 
 
@@ -130,7 +131,7 @@ def labels_for_score(y: Any, classes_: np.ndarray, name: str) -> np.ndarray:
     y = as_label_array(y, name)
     if y.ndim == 2:
         if not (is_one_hot(y) and y.shape[1] == len(classes_)):
-            raise ValueError(
+            raise InvalidValueError(
                 f"`y` of shape {y.shape} must be labels (n,) or one-hot rows with one column "
                 f"per class ({len(classes_)})"
             )

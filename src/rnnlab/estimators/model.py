@@ -30,7 +30,7 @@ import torch
 from sklearn.utils.validation import validate_data
 from torch import nn
 
-from rnnlab.errors import ConfigError, check_choice
+from rnnlab.errors import ConfigError, InvalidTypeError, InvalidValueError, check_choice
 from rnnlab.estimators.base import EstimatorBase
 from rnnlab.estimators.params import signature_names
 from rnnlab.input_encoder import InputEncoder
@@ -116,12 +116,12 @@ class ModelClassifier(EstimatorBase):
         if dtype == "auto":
             dtype = "int64" if x.dtype.kind in "biu" else "float32"
         if dtype == "int64" and x.dtype.kind == "f" and not (x == np.round(x)).all():
-            raise ValueError("dtype='int64' needs whole numbers in X (token ids), got fractions")
+            raise InvalidValueError("dtype='int64' needs whole numbers in X (token ids), got fractions")
         return torch.tensor(x.astype(dtype))
 
     def _fit_inputs(self, X: Any) -> tuple[tuple[torch.Tensor, ...], dict[str, Any]]:
         if not callable(self.build_fn):
-            raise TypeError(
+            raise InvalidTypeError(
                 "`build_fn` must be a callable returning a torch.nn.Module, got "
                 f"{type(self.build_fn).__name__} {self.build_fn!r}"
             )
@@ -134,7 +134,7 @@ class ModelClassifier(EstimatorBase):
     def _predict_inputs(self, X: Any) -> tuple[torch.Tensor, ...]:
         x = validate_data(self, X, reset=False, dtype="numeric", allow_nd=True)
         if tuple(x.shape[1:]) != tuple(self.input_shape_):
-            raise ValueError(
+            raise InvalidValueError(
                 f"X has samples of shape {tuple(x.shape[1:])}, but {type(self).__name__} "
                 f"was fitted on samples of shape {tuple(self.input_shape_)}"
             )
@@ -164,7 +164,7 @@ class ModelClassifier(EstimatorBase):
     def _call_build_fn(self, kwargs: dict[str, Any]) -> nn.Module:
         module = self.build_fn(**kwargs)
         if not isinstance(module, nn.Module):
-            raise TypeError(
+            raise InvalidTypeError(
                 "`build_fn` must return a torch.nn.Module whose forward returns logits, got "
                 f"{type(module).__name__}"
             )
@@ -183,5 +183,5 @@ class ModelClassifier(EstimatorBase):
 
     def _rebuild_module(self) -> nn.Module:
         if not callable(self.build_fn):
-            raise TypeError("loading a ModelClassifier needs `build_fn=` (the same function)")
+            raise InvalidTypeError("loading a ModelClassifier needs `build_fn=` (the same function)")
         return self._call_build_fn(dict(self.build_kwargs_))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from rnnlab.errors import ModelFileError
+from rnnlab.errors import InvalidTypeError, ModelFileError
 from rnnlab.models.registry import ARCHITECTURES
 from rnnlab.pipeline import read_model_parts
 from rnnlab.tagged_json import UNSAVED, decode, encode
@@ -38,7 +38,7 @@ def save_estimator(est: EstimatorBase, directory: str | Path) -> Path:
     for key, value in est._fitted_state().items():
         coded = encode(value)
         if coded is UNSAVED:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"cannot save {type(est).__name__}: its `{key}` ({type(value).__name__}) has "
                 "no JSON form (labels must be numbers, strings or booleans)"
             )
@@ -86,7 +86,7 @@ def load_estimator(
     missing = [k for k in unsaved if k not in overrides]
     if missing:
         listed = ", ".join(f"{k}=<{unsaved[k]}>" for k in missing)
-        raise TypeError(
+        raise InvalidTypeError(
             f"{name} was saved with parameters JSON cannot hold ({listed}); pass them again: "
             f"{name}.load({str(directory)!r}, " + ", ".join(f"{k}=..." for k in missing) + ")"
         )

@@ -32,7 +32,7 @@ import torch
 from sklearn.utils.validation import check_array, validate_data
 
 from rnnlab.data.sequence import pad_sequences
-from rnnlab.errors import check_choice, check_int
+from rnnlab.errors import InvalidTypeError, InvalidValueError, check_choice, check_int
 from rnnlab.input_encoder import InputEncoder
 from rnnlab.estimators.recurrent import (
     _OWNED,
@@ -133,7 +133,7 @@ class SequenceClassifier(RecurrentEstimator):
             top = int(x.max()) if x.size else 0
             vocab_size = self.vocab_size or top + 1
             if top >= vocab_size:
-                raise ValueError(
+                raise InvalidValueError(
                     f"X holds token id {top} but `vocab_size` is {vocab_size}: ids must be < "
                     "vocab_size; raise it or leave it None to learn it"
                 )
@@ -146,7 +146,7 @@ class SequenceClassifier(RecurrentEstimator):
         if embedding:
             x = _as_ids(x)
             if x.size and int(x.max()) >= self.vocab_size_:
-                raise ValueError(
+                raise InvalidValueError(
                     f"X holds token id {int(x.max())}, but the embedding has "
                     f"vocab_size_={self.vocab_size_} rows (the largest training id + 1 unless "
                     "`vocab_size` was given): refit with `vocab_size=` covering every id "
@@ -168,7 +168,7 @@ class SequenceClassifier(RecurrentEstimator):
         otherwise every input is padded / truncated to ``maxlen_``.
         """
         if isinstance(X, (list, tuple)) and not X:
-            raise ValueError("X holds no sequences: found array with 0 sample(s); pass at least one")
+            raise InvalidValueError("X holds no sequences: found array with 0 sample(s); pass at least one")
         ragged = _ragged(X)
         fixed = (ragged is None and self.maxlen is None) if fit else ("n_features_in_" in self.__dict__)
         if fit and not fixed:
@@ -225,17 +225,17 @@ def _check_ragged(items: list[Any]) -> tuple[list[np.ndarray], str]:
         if arr.size == 0:
             arr = arr.reshape(0).astype(np.int64)
         if arr.ndim != 1:
-            raise ValueError(
+            raise InvalidValueError(
                 f"X[{i}] must be a 1-D sequence of numbers, got shape {arr.shape}; pad "
                 "multi-feature steps into an (n, T, 1) array or use ModelClassifier"
             )
         if arr.dtype.kind not in "biuf":
             hint = " (for text use TextClassifier)" if arr.dtype.kind in "USO" else ""
-            raise TypeError(f"X[{i}] must hold numbers, got dtype {arr.dtype}{hint}")
+            raise InvalidTypeError(f"X[{i}] must hold numbers, got dtype {arr.dtype}{hint}")
         if arr.dtype.kind == "f":
             kind = "float"
             if not np.isfinite(arr).all():
-                raise ValueError(f"Input X contains NaN or infinity (in X[{i}])")
+                raise InvalidValueError(f"Input X contains NaN or infinity (in X[{i}])")
         seqs.append(arr)
     return seqs, kind
 
@@ -245,7 +245,7 @@ def _squeeze(x: np.ndarray) -> tuple[np.ndarray, str]:
     if x.ndim == 3 and x.shape[2] == 1:
         return x[:, :, 0], "raw"
     if x.ndim != 2:
-        raise ValueError(
+        raise InvalidValueError(
             f"SequenceClassifier reads one number per time step: X must be (n, T) or "
             f"(n, T, 1), got shape {x.shape}; use ModelClassifier for several features per step"
         )
@@ -254,11 +254,11 @@ def _squeeze(x: np.ndarray) -> tuple[np.ndarray, str]:
 
 def _as_ids(x: np.ndarray) -> np.ndarray:
     if x.dtype.kind == "f" and x.size and not (np.isfinite(x).all() and (x == np.round(x)).all()):
-        raise ValueError(
+        raise InvalidValueError(
             "X must hold whole-number token ids for an embedding (module__input='embedding'), "
             "got fractional values"
         )
     if x.size and x.min() < 0:
-        raise ValueError(f"token ids must be >= 0, X holds {int(x.min())}")
+        raise InvalidValueError(f"token ids must be >= 0, X holds {int(x.min())}")
     return x.astype(np.int64)
 

@@ -16,7 +16,7 @@ import torch
 
 from rnnlab.data.tokenize import Tokenizer
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.errors import ModelFileError, check_int
+from rnnlab.errors import InvalidTypeError, InvalidValueError, ModelFileError, check_int
 from rnnlab.estimators.recurrent import _OWNED, RecurrentEstimator, as_tensors, pad_ragged
 from rnnlab.input_encoder import InputEncoder
 
@@ -147,28 +147,28 @@ class TextClassifier(RecurrentEstimator):
 def _texts(X: Any) -> list[str]:
     """X as a list of str: a list, tuple, 1-D array, (n, 1) array or pandas Series of texts."""
     if isinstance(X, (str, bytes)):
-        raise TypeError(
+        raise InvalidTypeError(
             "X must be a collection of texts, got a single string; wrap it in a list: [text]"
         )
     if hasattr(X, "columns"):  # a DataFrame: take its only column
         if X.shape[1] != 1:
-            raise ValueError(
+            raise InvalidValueError(
                 f"X is a DataFrame with {X.shape[1]} columns; pass the text column (a Series)"
             )
         X = X.iloc[:, 0]
     if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == 1:
         X = X[:, 0]
     if isinstance(X, np.ndarray) and X.ndim != 1:
-        raise ValueError(f"X must be a 1-D collection of texts, got an array of shape {X.shape}")
+        raise InvalidValueError(f"X must be a 1-D collection of texts, got an array of shape {X.shape}")
     try:
         texts = list(X)
     except TypeError:
-        raise TypeError(f"X must be a collection of texts, got {type(X).__name__}") from None
+        raise InvalidTypeError(f"X must be a collection of texts, got {type(X).__name__}") from None
     if not texts:
-        raise ValueError("X holds no texts: found array with 0 sample(s); pass at least one text")
+        raise InvalidValueError("X holds no texts: found array with 0 sample(s); pass at least one text")
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"X must hold str texts, got {type(text).__name__} {text!r:.60} at index {i}"
                 + ("; for token ids use SequenceClassifier" if not isinstance(text, bytes) else
                    "; decode bytes first")

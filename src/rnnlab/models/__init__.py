@@ -1,19 +1,29 @@
-"""Classifiers built from `rnnlab.nn`: the tutorial architectures and better ones, by name."""
+"""Classifiers built from `rnnlab.nn`: the tutorial architectures and better ones, by name.
 
-from rnnlab.models.classifier import RecurrentClassifier
-from rnnlab.models.registry import (
-    ARCHITECTURES,
-    architecture_name,
-    build_architecture,
-    register_model,
-)
-from rnnlab.models.spec import ModelSpec
+The names load on first use, so `rnnlab.models.spec` (a plain dataclass, what a
+config's ``model:`` section is) does not pull in torch.
+"""
 
-__all__ = [
-    "ARCHITECTURES",
-    "ModelSpec",
-    "RecurrentClassifier",
-    "architecture_name",
-    "build_architecture",
-    "register_model",
-]
+from importlib import import_module
+from typing import Any
+
+_LAZY = {
+    "ModelSpec": "rnnlab.models.spec",
+    "RecurrentClassifier": "rnnlab.models.classifier",
+    "ARCHITECTURES": "rnnlab.models.registry",
+    "architecture_name": "rnnlab.models.registry",
+    "build_architecture": "rnnlab.models.registry",
+    "register_model": "rnnlab.models.registry",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rnnlab.models' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rnnlab.errors import check_choice, check_int, check_type, suggest
+from rnnlab.errors import InvalidTypeError, check_choice, check_int, check_type, suggest
 from rnnlab.models.spec import ModelSpec
 from rnnlab.nn import GRU, LSTM, Bidirectional, Embedding, SimpleRNN
 
@@ -77,14 +77,14 @@ class RecurrentClassifier(nn.Module):
         if spec is None:
             unknown = [k for k in settings if k not in ModelSpec.field_names()]
             if unknown:
-                raise TypeError(
+                raise InvalidTypeError(
                     f"RecurrentClassifier got an unexpected argument `{unknown[0]}`"
                     f"{suggest(unknown[0], ModelSpec.field_names())}; valid: "
                     + ", ".join(("vocab_size", "num_classes", "padding", *ModelSpec.field_names()))
                 )
             spec = ModelSpec(**settings)
         elif settings:
-            raise TypeError("pass either a `spec` or its settings as keywords, not both")
+            raise InvalidTypeError("pass either a `spec` or its settings as keywords, not both")
         check_type("spec", spec, ModelSpec)
         self.spec = spec
         # Everything needed to build the same module again (what a saved model stores).

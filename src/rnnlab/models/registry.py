@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from rnnlab.errors import ModelFileError, check_type, suggest
+from rnnlab.errors import InvalidTypeError, InvalidValueError, ModelFileError, check_type, suggest
 from rnnlab.models.classifier import RecurrentClassifier
 
 Factory = TypeVar("Factory", bound=Callable[..., nn.Module])
@@ -39,7 +39,7 @@ def register_model(name: str | None = None) -> Callable[[Factory], Factory]:
         key = check_type("name", name if name is not None else factory.__name__, str)
         known = ARCHITECTURES.get(key)
         if known is not None and known is not factory:
-            raise ValueError(
+            raise InvalidValueError(
                 f"a model architecture named {key!r} is already registered "
                 f"({getattr(known, '__qualname__', known)!r}); pick another name"
             )
@@ -69,5 +69,5 @@ def build_architecture(name: str, config: dict[str, Any]) -> nn.Module:
         )
     module = factory(**config)
     if not isinstance(module, nn.Module):
-        raise TypeError(f"architecture {name!r} built a {type(module).__name__}, not an nn.Module")
+        raise InvalidTypeError(f"architecture {name!r} built a {type(module).__name__}, not an nn.Module")
     return module

@@ -10,18 +10,19 @@ from rnnlab.engine.callbacks.base import Callback
 from rnnlab.engine.callbacks.checkpoint import Checkpoint
 from rnnlab.engine.callbacks.history import History
 from rnnlab.engine.callbacks.progress import ProgressBar
+from rnnlab.errors import InvalidTypeError, InvalidValueError
 
 
 def check_callbacks(callbacks: Any, name: str = "callbacks") -> list[Callback]:
     """Validate a sequence of `Callback` instances and return it as a list."""
     if isinstance(callbacks, Callback):
-        raise TypeError(
+        raise InvalidTypeError(
             f"`{name}` must be a list of callbacks; wrap the one you passed: [{callbacks!r}]"
         )
     callbacks = list(callbacks or ())
     for cb in callbacks:
         if not isinstance(cb, Callback):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"`{name}` must hold Callback instances, got {type(cb).__name__} {cb!r}"
             )
     return callbacks
@@ -45,10 +46,10 @@ def assemble(
     """
     cbs = list(callbacks)
     if len({id(cb) for cb in cbs}) != len(cbs):
-        raise ValueError("the same callback object is given twice")
+        raise InvalidValueError("the same callback object is given twice")
     histories = [cb for cb in cbs if isinstance(cb, History)]
     if len(histories) > 1:
-        raise ValueError("give at most one History callback")
+        raise InvalidValueError("give at most one History callback")
     if not histories:
         histories.append(History())
         cbs.append(histories[0])

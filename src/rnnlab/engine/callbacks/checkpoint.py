@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from safetensors.torch import save as save_tensors
 
+from rnnlab.atomic import write_bytes_atomic
 from rnnlab.engine.callbacks.base import Callback
-from rnnlab.engine.checkpoint import CHECKPOINT_FILE, atomic_write, save_checkpoint
+from rnnlab.engine.checkpoint import CHECKPOINT_FILE, save_checkpoint
 from rnnlab.engine.metrics import monitor_mode
-from rnnlab.errors import check_int, check_type
+from rnnlab.errors import InvalidValueError, UnknownKeyError, check_int, check_type
 
 if TYPE_CHECKING:
     from rnnlab.engine.trainer import Trainer
@@ -56,7 +57,7 @@ class Checkpoint(Callback):
             "every_n_batches", every_n_batches, minimum=1, allow_none=True
         )
         if self.every_n_epochs is None and self.every_n_batches is None:
-            raise ValueError(
+            raise InvalidValueError(
                 "Checkpoint needs `every_n_epochs` or `every_n_batches`; both are None"
             )
         self.saves = 0
@@ -123,7 +124,7 @@ class ModelCheckpoint(Callback):
         if self.save_best_only:
             current = logs.get(self.monitor)
             if current is None:
-                raise KeyError(
+                raise UnknownKeyError(
                     f"ModelCheckpoint monitors `{self.monitor}`, which is not in the logs "
                     f"({', '.join(logs)})"
                 )
@@ -136,14 +137,15 @@ class ModelCheckpoint(Callback):
         try:
             path = Path(self.filepath.format(epoch=epoch + 1, **logs))
         except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(
+            raise InvalidValueError(
                 f"`filepath` {self.filepath!r} cannot be filled from the logs {list(logs)}: {exc}"
             ) from None
         # Clones: safetensors refuses tensors that share memory (tied weights).
         tensors = {
             k: v.detach().cpu().contiguous().clone() for k, v in trainer.model.state_dict().items()
         }
-        self.last_path = atomic_write(
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.last_path = write_bytes_atomic(
             path, save_tensors(tensors, metadata={"epoch": str(epoch + 1)})
         )
 

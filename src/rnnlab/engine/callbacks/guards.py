@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from rnnlab.engine.callbacks.base import Callback
-from rnnlab.errors import check_positive
+from rnnlab.errors import InvalidValueError, check_positive
 
 if TYPE_CHECKING:
     from rnnlab.engine.trainer import Trainer
@@ -103,7 +103,7 @@ class GradientClipping(Callback):
             if v is not None
         }
         if len(given) != 1:
-            raise ValueError(
+            raise InvalidValueError(
                 "GradientClipping needs exactly one of `clipnorm`, `global_clipnorm`, `clipvalue`, "
                 f"got {', '.join(given) or 'none'}"
             )

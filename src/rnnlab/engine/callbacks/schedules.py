@@ -12,7 +12,16 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau as TorchPlateau
 from rnnlab.engine.callbacks.base import Callback
 from rnnlab.engine.callbacks.monitor import MonitorCallback
 from rnnlab.engine.metrics import monitor_mode
-from rnnlab.errors import check_choice, check_int, check_positive, check_type, suggest
+from rnnlab.errors import (
+    InvalidTypeError,
+    InvalidValueError,
+    UnknownKeyError,
+    check_choice,
+    check_int,
+    check_positive,
+    check_type,
+    suggest,
+)
 
 if TYPE_CHECKING:
     from rnnlab.engine.trainer import Trainer
@@ -47,7 +56,7 @@ class LRScheduler(Callback):
         monitor: str = "val_loss",
     ) -> None:
         if not _is_scheduler(scheduler) and not callable(scheduler):
-            raise TypeError(
+            raise InvalidTypeError(
                 "`scheduler` must be a torch LR scheduler or a function optimizer -> scheduler, "
                 f"got {type(scheduler).__name__}"
             )
@@ -62,12 +71,14 @@ class LRScheduler(Callback):
         else:
             self.scheduler = self._given(trainer.optimizer)
         if getattr(self.scheduler, "optimizer", trainer.optimizer) is not trainer.optimizer:
-            raise ValueError(
+            raise InvalidValueError(
                 "the scheduler given to LRScheduler drives another optimiser than the trainer's; "
                 "pass a factory, e.g. LRScheduler(lambda opt: StepLR(opt, step_size=2))"
             )
         if isinstance(self.scheduler, TorchPlateau) and self.step_every != "epoch":
-            raise ValueError("ReduceLROnPlateau needs an epoch metric: use step_every='epoch'")
+            raise InvalidValueError(
+                "ReduceLROnPlateau needs an epoch metric: use step_every='epoch'"
+            )
 
     def on_batch_end(self, trainer: Trainer, batch: int, logs: dict[str, float]) -> None:
         if self.step_every == "batch":
@@ -78,7 +89,7 @@ class LRScheduler(Callback):
             return
         if isinstance(self.scheduler, TorchPlateau):
             if self.monitor not in logs:
-                raise KeyError(
+                raise UnknownKeyError(
                     f"LRScheduler monitors `{self.monitor}`, which is not in the logs "
                     f"({', '.join(logs)}){suggest(self.monitor, logs)}"
                 )
@@ -128,7 +139,7 @@ class ReduceLROnPlateau(MonitorCallback):
         self.monitor = check_type("monitor", monitor, str)
         factor = check_positive("factor", factor, integer=False)
         if factor >= 1.0:
-            raise ValueError(
+            raise InvalidValueError(
                 f"`factor` must be in (0, 1): it multiplies the learning rate, got {factor}"
             )
         self.factor = factor

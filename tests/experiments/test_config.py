@@ -2,8 +2,8 @@
 
 import pytest
 
-from rnnlab.config import ExperimentConfig, apply_overrides, load_config
 from rnnlab.errors import ConfigError, DataFileError
+from rnnlab.experiments.config import ExperimentConfig, apply_overrides, load_config
 
 
 def test_defaults_and_round_trip():

@@ -2,7 +2,7 @@
 
 The three steps read like the IMDB tutorial's data / model / run classes::
 
-    cfg = load_config("configs/imdb/lstm.yaml")
+    cfg = load_config(resolve_config("imdb/lstm"))  # a shipped config, or any .yaml path
     data = prepare_data(cfg.data)              # data
     model = build_model(cfg, data)             # model
     result = run(cfg, data, model, seed=0)     # run: fit, evaluate, save
@@ -21,23 +21,23 @@ from typing import Any
 from tqdm import tqdm
 
 from rnnlab.atomic import write_text_atomic
-from rnnlab.config import ExperimentConfig, apply_overrides, dump_config, load_config
 from rnnlab.engine import EarlyStopping, GradientClipping, Trainer, build_optimizer, seed_everything
-from rnnlab.errors import ConfigError, suggest
-from rnnlab.evaluation import (
+from rnnlab.errors import ConfigError
+from rnnlab.experiments.catalog import reproduced_configs, resolve_config
+from rnnlab.experiments.config import ExperimentConfig, apply_overrides, dump_config, load_config
+from rnnlab.experiments.evaluation import (
     bag_of_words_baseline,
     classification_metrics,
     confusion,
     majority_baseline,
     per_class_table,
 )
+from rnnlab.experiments.prepare import PreparedData, prepare_data
+from rnnlab.experiments.report import write_report
 from rnnlab.models import RecurrentClassifier
 from rnnlab.input_encoder import InputEncoder
 from rnnlab.pipeline import Pipeline
-from rnnlab.prepare import PreparedData, prepare_data
-from rnnlab.report import write_report
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 METRIC_KEYS = ("seed", "test", "seconds", "epochs_run", "confusion", "per_class")
 
 
@@ -153,31 +153,6 @@ def validation_note(cfg: ExperimentConfig) -> str:
     return "none (fixed number of epochs, as in the tutorial)"
 
 
-def resolve_config(name_or_path: str) -> Path:
-    """'imdb/lstm', 'imdb_lstm' or a file path -> the config file."""
-    p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml"):
-        return p
-    candidates = {f"{c.parent.name}/{c.stem}": c for c in sorted(CONFIG_DIR.glob("*/*.yaml"))}
-    candidates.update({f"{c.parent.name}_{c.stem}": c for c in sorted(CONFIG_DIR.glob("*/*.yaml"))})
-    if name_or_path in candidates:
-        return candidates[name_or_path]
-    raise ConfigError(
-        f"unknown experiment {name_or_path!r}{suggest(name_or_path, candidates)}; known: "
-        + ", ".join(k for k in candidates if "/" in k)
-    )
-
-
-def shipped_configs() -> list[Path]:
-    """Every config under configs/ (the text/ ones are templates for your own data)."""
-    return sorted(CONFIG_DIR.glob("*/*.yaml"))
-
-
-def reproduced_configs() -> list[Path]:
-    """What `reproduce` runs by default: the tutorial experiments and their variants."""
-    return [p for p in shipped_configs() if p.parent.name in ("reuters", "imdb")]
-
-
 def reproduce(
     names: Sequence[str] = (),
     seeds: Sequence[int] = (0, 1, 2),
@@ -191,7 +166,12 @@ def reproduce(
     Runs already finished in ``out_dir`` with the same config are reused, so an
     interrupted reproduction continues where it stopped.
     """
+    if not seeds:
+        raise ConfigError("`seeds` must list at least one seed, got []; e.g. seeds=(0, 1, 2)")
     paths = [resolve_config(n) for n in names] if names else reproduced_configs()
+    if not paths:
+        raise ConfigError("no experiment to reproduce: this rnnlab install ships no reuters/ or "
+                          "imdb/ config; name the experiments or .yaml files to run")
     configs = [load_config(p, list(overrides)) for p in paths]  # validate all before running
     out = Path(out_dir)
     results = []
@@ -244,4 +224,4 @@ def train_one(config: str, overrides: Sequence[str] = (), seed: int | None = Non
     return result
 
 
-__all__ = ["build_model", "load_config", "prepare_data", "reproduce", "run", "train_one"]
+__all__ = ["build_model", "make_trainer", "reproduce", "run", "train_one"]

@@ -75,11 +75,6 @@ class DataConfig:
         check_int("data.min_freq", self.min_freq, minimum=1)
 
 
-# The model section is the classifier's own spec: one definition of the architecture's
-# choices and checks (`rnnlab.models.spec`), which `RecurrentClassifier` takes as is.
-ModelConfig = ModelSpec
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation and model selection."""
@@ -132,6 +127,8 @@ class ExperimentConfig:
     name: str = "experiment"
     description: str = ""
     data: DataConfig = field(default_factory=DataConfig)
+    # The model section is the classifier's own spec (`rnnlab.models.spec`): one definition
+    # of the architecture's choices and checks, which `RecurrentClassifier` takes as is.
     model: ModelSpec = field(default_factory=ModelSpec)
     train: TrainConfig = field(default_factory=TrainConfig)
     published: PublishedResult = field(default_factory=PublishedResult)

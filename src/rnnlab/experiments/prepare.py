@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.config import DataConfig
 from rnnlab.data.sequence import pad_with_lengths
 from rnnlab.data.text import TextDataset, check_trainable, read_csv, read_folder
 from rnnlab.data.tokenize import Tokenizer
@@ -21,6 +20,7 @@ from rnnlab.data.vocab import Vocabulary
 from rnnlab.datasets import imdb, reuters
 from rnnlab.datasets.files import data_dirs
 from rnnlab.errors import DataError, DataFileError
+from rnnlab.experiments.config import DataConfig
 
 # --quick keeps this many examples of each split: enough to exercise every code path.
 QUICK_TRAIN, QUICK_TEST = 256, 128

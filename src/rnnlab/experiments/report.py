@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.atomic import write_text_atomic
+from rnnlab.atomic import atomic_path, write_text_atomic
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -62,7 +62,8 @@ def _plot_curves(result: dict[str, Any], path: Path) -> None:
         axes[0].legend(handles[:2], ["train", result.get("val_name", "validation")], fontsize=8)
     fig.suptitle(result["name"])
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    with atomic_path(path) as tmp:  # the temporary name has no .png: say the format
+        fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
 
 
@@ -85,8 +86,18 @@ def _plot_confusion(result: dict[str, Any], path: Path) -> None:
     ax.set_title(f"{result['name']} (seed {result['runs'][0]['seed']}, log counts)")
     fig.colorbar(im, ax=ax, shrink=0.7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    with atomic_path(path) as tmp:  # the temporary name has no .png: say the format
+        fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
+
+
+def _published_line(published: dict[str, Any]) -> list[str]:
+    """'- Published: 0.833 accuracy, 0.423 loss (source)', or nothing without a figure."""
+    figures = [f"{published[k]} {k}" for k in ("accuracy", "loss") if published.get(k) is not None]
+    if not figures:
+        return []
+    source = f" ({published['source']})" if published.get("source") else ""
+    return [f"- Published: {', '.join(figures)}{source}"]
 
 
 def _verdict(result: dict[str, Any], acc: tuple[float, float]) -> str:
@@ -169,9 +180,7 @@ def write_report(results: list[dict[str, Any]], out_dir: str | Path, command: st
             f"- Test accuracy {_fmt(s.get('accuracy'))}, macro-F1 {_fmt(s.get('macro_f1'))}, "
             f"loss {_fmt(s.get('loss'))}; per seed: "
             + ", ".join(f"{r['seed']}: {r['test']['accuracy']:.3f}" for r in res["runs"]),
-            f"- Published: {res['published'].get('accuracy', '-')} accuracy"
-            + (f", {res['published']['loss']} loss" if res["published"].get("loss") else "")
-            + f" ({res['published'].get('source', '')})",
+            *_published_line(res["published"]),
             f"- Baselines: majority {res['baselines']['majority']['accuracy']:.3f} "
             f"(macro-F1 {res['baselines']['majority']['macro_f1']:.3f}), bag-of-words "
             f"{res['baselines']['bag_of_words']['accuracy']:.3f} "

@@ -5,27 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from rnnlab.config import load_config
-from rnnlab.experiment import build_model, reproduce, resolve_config, shipped_configs, train_one
+from rnnlab.experiments import build_model, reproduce, resolve_config, shipped_configs, train_one
+from rnnlab.experiments.config import load_config
+from rnnlab.experiments.prepare import prepare_data
 from rnnlab.pipeline import Pipeline
-from rnnlab.prepare import prepare_data
 
 CONFIGS = shipped_configs()
-
-
-def test_configs_are_shipped_for_both_tutorials_and_variants():
-    names = {f"{p.parent.name}/{p.stem}" for p in CONFIGS}
-    assert {"reuters/simple_rnn", "reuters/stacked_simple_rnn", "reuters/lstm",
-            "reuters/stacked_lstm", "reuters/embedding_bilstm", "imdb/lstm", "imdb/gru_400",
-            "imdb/bilstm_400", "imdb/raw_text_gru", "text/gru"} <= names
-
-
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_every_config_has_a_header_and_validates(path):
-    text = path.read_text()
-    assert text.startswith("#") and "Run:" in text and "Expect:" in text
-    cfg = load_config(path)
-    assert cfg.name.replace("_", "/", 1) == f"{path.parent.name}/{path.stem}"
 
 
 @pytest.mark.parametrize(
@@ -76,18 +61,18 @@ def test_reproduce_quick_writes_report_with_baselines_and_figures(tmp_path):
 
 
 def test_reproduce_reuses_finished_runs(tmp_path, monkeypatch):
-    from rnnlab import experiment
+    from rnnlab.experiments import runner
 
     cfg = load_config(resolve_config("reuters/simple_rnn"), ["train.epochs=1"])
     data = prepare_data(cfg.data, quick=True)
-    first = experiment.run(cfg, data, build_model(cfg, data), seed=0, out_dir=tmp_path / "r")
-    again = experiment.finished_run(cfg, tmp_path / "r")
+    first = runner.run(cfg, data, build_model(cfg, data), seed=0, out_dir=tmp_path / "r")
+    again = runner.finished_run(cfg, tmp_path / "r")
     assert again["test"] == first["test"] and again["history"] == first["history"]
     assert again["confusion"] == first["confusion"]
     changed = load_config(resolve_config("reuters/simple_rnn"), ["train.epochs=2"])
-    assert experiment.finished_run(changed, tmp_path / "r") is None
+    assert runner.finished_run(changed, tmp_path / "r") is None
     (tmp_path / "r" / "metrics.json").write_text("{broken")
-    assert experiment.finished_run(cfg, tmp_path / "r") is None
+    assert runner.finished_run(cfg, tmp_path / "r") is None
 
 
 def test_keras_array_models_can_read_raw_text():
@@ -98,3 +83,15 @@ def test_keras_array_models_can_read_raw_text():
     data = prepare_data(load_config(resolve_config("reuters/lstm")).data, quick=True)
     text = reuters.decode(data.seq_train[0]).replace("<start> ", "")
     assert data.vocabulary.encode_one(text) == data.seq_train[0]
+
+
+def test_reproduce_without_an_experiment_or_a_seed_is_an_error(tmp_path, monkeypatch):
+    from rnnlab.errors import ConfigError
+    from rnnlab.experiments import runner
+
+    monkeypatch.setattr(runner, "reproduced_configs", lambda: [])
+    with pytest.raises(ConfigError, match="no experiment to reproduce"):
+        reproduce(out_dir=tmp_path, quick=True)
+    with pytest.raises(ConfigError, match="at least one seed"):
+        reproduce(["reuters/lstm"], seeds=[], out_dir=tmp_path, quick=True)
+    assert list(tmp_path.iterdir()) == []  # no empty report

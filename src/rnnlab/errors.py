@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import numbers
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, overload
 
 
 class RnnlabError(Exception):
@@ -88,6 +88,20 @@ def check_type(
             f"`{name}` must be {what}, got {type(value).__name__} {_repr(value)}"
         )
     return value
+
+
+@overload
+def check_int(
+    name: str, value: Any, minimum: int | None = None, allow_none: Literal[False] = False
+) -> int: ...
+
+
+@overload
+def check_int(name: str, value: Any, minimum: int | None = None, *, allow_none: bool) -> int | None: ...
+
+
+@overload
+def check_int(name: str, value: Any, minimum: int | None, allow_none: bool) -> int | None: ...
 
 
 def check_int(

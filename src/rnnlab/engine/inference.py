@@ -88,8 +88,7 @@ def predict_logits(
     index = torch.from_numpy(order)
     ordered = tuple(t[index] for t in inputs)
     batches = (tuple(t[lo:lo + step] for t in ordered) for lo in range(0, n, step))
-    logits = batched_logits(model, batches, device).float()
-    logits = logits.reshape(n, -1).numpy()
+    logits = batched_logits(model, batches, device).float().reshape(n, -1).numpy()
     result = np.empty_like(logits)
     result[order] = logits
     return result

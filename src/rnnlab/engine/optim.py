@@ -95,7 +95,7 @@ def make_optimizer(
     name = check_choice("name", name.lower() if isinstance(name, str) else name, list(OPTIMIZERS))
     check_choice("defaults", defaults, ("keras", "torch"))
     check_choice("implementation", implementation, ("auto", "fused", "foreach", "single"))
-    params = list(params)
+    param_list: list[Any] = list(params)
     options = dict((KERAS_DEFAULTS if defaults == "keras" else TORCH_DEFAULTS)[name])
     if lr is not None:
         options["lr"] = check_positive("lr", lr, integer=False, allow_zero=True)
@@ -110,7 +110,7 @@ def make_optimizer(
         options["fused"] = True
     else:
         options["foreach"] = implementation == "foreach"
-    return OPTIMIZERS[name](params, **options)
+    return OPTIMIZERS[name](param_list, **options)
 
 
 def build_optimizer(
@@ -171,7 +171,10 @@ def _benchmark(steps: int = 50, repeats: int = 7) -> None:  # pragma: no cover -
     )
     for p in params:
         p.grad = torch.randn_like(p) * 1e-3
-    for name, extra in (("adam", {}), ("sgd", {"momentum": 0.9}), ("adagrad", {})):
+    cases: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("adam", {}), ("sgd", {"momentum": 0.9}), ("adagrad", {})
+    )
+    for name, extra in cases:
         opts = {
             impl: make_optimizer(name, params, implementation=impl, **extra)
             for impl in ("single", "foreach", "fused")

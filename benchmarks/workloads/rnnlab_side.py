@@ -20,7 +20,8 @@ from worker import serve
 
 from rnnlab.engine import seed_everything
 from rnnlab.experiment import build_model, load_config, make_trainer
-from rnnlab.nn import LSTM, lstm_kernel, recurrent
+from rnnlab.nn import LSTM, recurrent
+from rnnlab.nn.paths import lstm_kernel
 from rnnlab.prepare import PreparedData
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rnnlab.nn import lstm_kernel
+from rnnlab.nn.paths import lstm_kernel
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from rnnlab.nn import GRU, LSTM
-from rnnlab.nn.denormals import flush_denormals
-from rnnlab.nn.gru_kernel import gru_sequence
+from rnnlab.nn.paths.denormals import flush_denormals
+from rnnlab.nn.paths.gru_kernel import gru_sequence
 
 TOL = {"atol": 1e-10, "rtol": 1e-10}
 

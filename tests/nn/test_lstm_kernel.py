@@ -5,7 +5,8 @@ import itertools
 import pytest
 import torch
 
-from rnnlab.nn import LSTM, lstm_kernel, recurrent
+from rnnlab.nn import LSTM, recurrent
+from rnnlab.nn.paths import lstm_kernel
 from rnnlab.nn.dropout import draw_masks
 
 TOL = {"atol": 1e-12, "rtol": 1e-10}

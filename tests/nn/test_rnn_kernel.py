@@ -5,7 +5,8 @@ import itertools
 import pytest
 import torch
 
-from rnnlab.nn import SimpleRNN, lstm_kernel
+from rnnlab.nn import SimpleRNN
+from rnnlab.nn.paths import lstm_kernel
 
 B, T, N, U = 5, 7, 4, 6
 F32_TOL = {"atol": 1e-5, "rtol": 1e-5}

@@ -34,10 +34,10 @@ from rnnlab.errors import check_choice, check_int, check_type
 from rnnlab.nn import convert
 from rnnlab.nn.cells import RecurrentCell
 from rnnlab.nn.dropout import DropoutMasks
-from rnnlab.nn.fused import mask_blocks, run_fused
-from rnnlab.nn.loop import run_loop
-from rnnlab.nn.lstm_kernel import lstm_kernel_applies, run_lstm
-from rnnlab.nn.rnn_kernel import rnn_kernel_applies, run_simple_rnn
+from rnnlab.nn.paths.fused import mask_blocks, run_fused
+from rnnlab.nn.paths.loop import run_loop
+from rnnlab.nn.paths.lstm_kernel import lstm_kernel_applies, run_lstm
+from rnnlab.nn.paths.rnn_kernel import rnn_kernel_applies, run_simple_rnn
 
 
 def lengths_to_mask(lengths: Any, maxlen: int, padding: str = "post") -> torch.Tensor:

@@ -42,7 +42,7 @@ from collections.abc import Sequence
 import torch
 from torch.autograd.function import once_differentiable
 
-from rnnlab.nn.denormals import flush_denormals
+from rnnlab.nn.paths.denormals import flush_denormals
 
 
 class _GRURecurrence(torch.autograd.Function):

@@ -67,7 +67,7 @@ def loops() -> ModuleType | None:
         _reason = "turned off by RNNLAB_NATIVE=0"
         return None
     try:
-        from rnnlab.nn import _native_loops
+        from rnnlab.nn.paths import _native_loops
     except ImportError as exc:
         _reason = f"the extension was not built at install time ({exc})"
         return None

@@ -36,7 +36,7 @@ import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.nn import convert
-from rnnlab.nn.gru_kernel import run_gru
+from rnnlab.nn.paths.gru_kernel import run_gru
 
 
 def mask_blocks(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:

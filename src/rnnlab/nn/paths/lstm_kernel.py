@@ -43,9 +43,9 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from rnnlab.nn import native
+from rnnlab.nn.paths import native
 from rnnlab.nn.activations import activation_name
-from rnnlab.nn.denormals import flush_denormals
+from rnnlab.nn.paths.denormals import flush_denormals
 from rnnlab.nn.dropout import DropoutMasks
 
 # Internal gate order o, i, f, c (Keras: i, f, c, o): the three sigmoid gates are

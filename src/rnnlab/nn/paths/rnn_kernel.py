@@ -17,10 +17,10 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from rnnlab.nn import lstm_kernel, native
+from rnnlab.nn.paths import lstm_kernel, native
 from rnnlab.nn.activations import activation_name
 from rnnlab.nn.dropout import DropoutMasks
-from rnnlab.nn.lstm_kernel import output_weights, will_backpropagate
+from rnnlab.nn.paths.lstm_kernel import output_weights, will_backpropagate
 
 
 class _SimpleRNNRecurrence(torch.autograd.Function):

@@ -201,7 +201,9 @@ class Bidirectional(nn.Module):
         fw = layer_cls(**args, **kwargs)
         bw = layer_cls(**args, **kwargs, go_backwards=True)
         bi = cls(fw, merge_mode=merge_mode, backward_layer=bw)
-        bi.to(dtype=module.weight_ih_l0.dtype, device=module.weight_ih_l0.device)
+        weight = module.weight_ih_l0
+        assert isinstance(weight, torch.Tensor)
+        bi.to(dtype=weight.dtype, device=weight.device)
         fw.set_keras_weights(convert.module_weights_to_keras(module))
         bw.set_keras_weights(convert.module_weights_to_keras(module, reverse=True))
         return bi

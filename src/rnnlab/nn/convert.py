@@ -135,11 +135,11 @@ def torch_to_keras(
         raise ValueError("pass both `bias_ih` and `bias_hh`, or neither")
     if kind == "gru":
         out = [_swap_zr(weight_ih.t(), 1), _swap_zr(weight_hh.t(), 1)]
-        if bias_ih is not None:
+        if bias_ih is not None and bias_hh is not None:
             out.append(torch.stack([_swap_zr(bias_ih, 0), _swap_zr(bias_hh, 0)]))
         return out
     out = [weight_ih.t(), weight_hh.t()]
-    if bias_ih is not None:
+    if bias_ih is not None and bias_hh is not None:
         out.append(bias_ih + bias_hh)
     return out
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnlab.errors import check_int, check_type
+from rnnlab.errors import check_int, check_positive, check_type
 from rnnlab.nn import convert
 from rnnlab.nn.initializers import check_initializer, initialize
 
@@ -55,8 +55,8 @@ class Embedding(nn.Module):
         padding_idx: int | None = None,
     ):
         super().__init__()
-        self.input_dim = check_int("input_dim", input_dim, minimum=1)
-        self.output_dim = check_int("output_dim", output_dim, minimum=1)
+        self.input_dim: int = check_positive("input_dim", input_dim)
+        self.output_dim: int = check_positive("output_dim", output_dim)
         self.embeddings_initializer = check_initializer(
             "embeddings_initializer", embeddings_initializer
         )

@@ -94,8 +94,8 @@ def initialize(tensor: torch.Tensor, init: Initializer) -> torch.Tensor:
     """Fill `tensor` (Keras layout) in place with `init`; return it."""
     if isinstance(init, str):
         INITIALIZERS[init](tensor)
-    elif isinstance(init, numbers.Real):
-        tensor.fill_(float(init))
-    else:
+    elif callable(init):
         init(tensor)
+    else:  # a number (`check_initializer` admits nothing else)
+        tensor.fill_(float(init))
     return tensor

@@ -23,7 +23,7 @@ the output sequence comes back in that (reversed) order, as in Keras.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -208,10 +208,13 @@ class Recurrent(nn.Module):
             raise ValueError("`module` is bidirectional: use rnnlab.nn.Bidirectional.from_torch")
         if kind == "simple_rnn":
             kwargs.setdefault("activation", module.nonlinearity)
-        layer = cls(
+        make: Callable[..., Recurrent] = cls  # a layer class: SimpleRNN, LSTM or GRU
+        layer = make(
             units=module.hidden_size, input_size=module.input_size, use_bias=module.bias, **kwargs
         )
-        layer.to(dtype=module.weight_ih_l0.dtype, device=module.weight_ih_l0.device)
+        weight = module.weight_ih_l0
+        assert isinstance(weight, torch.Tensor)
+        layer.to(dtype=weight.dtype, device=weight.device)
         layer.set_keras_weights(convert.module_weights_to_keras(module))
         return layer
 

@@ -412,14 +412,14 @@ def output_weights(step_mask: torch.Tensor, zero_output_for_mask: bool) -> torch
 def run_lstm(
     cell,
     x: torch.Tensor,
-    states: tuple[torch.Tensor, torch.Tensor],
+    states: tuple[torch.Tensor, ...],
     masks: DropoutMasks,
     step_mask: torch.Tensor | None,
     *,
     go_backwards: bool,
     return_sequences: bool,
     zero_output_for_mask: bool,
-) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """`run_loop` for a standard LSTMCell (same arguments and results)."""
     if go_backwards:
         x = x.flip(1)
@@ -441,10 +441,10 @@ def run_lstm(
         sm,
         return_sequences,
     )
-    hs, hT = (out, out[-1]) if return_sequences else (None, out)
+    hT = out[-1] if return_sequences else out  # out: h_1..h_T, or h_T alone
     if sm is None:
-        out = hs.transpose(0, 1) if return_sequences else hT
+        out = out.transpose(0, 1) if return_sequences else hT
     else:
         w = output_weights(sm[..., 0], zero_output_for_mask).to(hT.dtype)
-        out = (hs * w).transpose(0, 1) if return_sequences else hT * w[-1]
+        out = (out * w).transpose(0, 1) if return_sequences else hT * w[-1]
     return out, (hT, cT)

@@ -84,14 +84,14 @@ class _SimpleRNNRecurrence(torch.autograd.Function):
 def run_simple_rnn(
     cell,
     x: torch.Tensor,
-    states: tuple[torch.Tensor],
+    states: tuple[torch.Tensor, ...],
     masks: DropoutMasks,
     step_mask: torch.Tensor | None,
     *,
     go_backwards: bool,
     return_sequences: bool,
     zero_output_for_mask: bool,
-) -> tuple[torch.Tensor, tuple[torch.Tensor]]:
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """`run_loop` for a tanh SimpleRNNCell (same arguments and results)."""
     if go_backwards:
         x = x.flip(1)

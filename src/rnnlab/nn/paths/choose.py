@@ -207,6 +207,10 @@ def choose_path(facts: PathFacts, implementation: str = "auto") -> PathChoice:
         if isinstance(chosen, str):
             raise ValueError(f"implementation='{implementation}' cannot run this forward: {chosen}")
         return chosen
+    if implementation != "auto":
+        raise ValueError(
+            f"`implementation` must be one of {IMPLEMENTATIONS}, got {implementation!r}"
+        )
     if isinstance(kernel, PathChoice):
         if facts.recurrent_masks and facts.kind in ("lstm", "simple_rnn"):
             why = "recurrent dropout is active, which torch's fused kernel cannot apply"

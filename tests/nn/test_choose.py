@@ -163,6 +163,33 @@ def test_every_requested_path_is_the_path_it_runs():
             assert choice.path == implementation, row
 
 
+def test_the_mask_shape_matters_only_without_recurrent_dropout_on_a_torch_kernel_cell():
+    """The layer leaves a mask unclassified (as 'holes') where its shape cannot change the
+    decision: under recurrent dropout, and for cells torch has no fused kernel for."""
+    checked = 0
+    for kind, overrides, *_ in TABLE:
+        facts = facts_for(kind, overrides)
+        has_torch_kernel = (
+            torch_kernel(kind, facts.activation, facts.recurrent_activation, facts.reset_after)[0]
+            is not None
+        )
+        if facts.recurrent_masks == 0 and has_torch_kernel:
+            continue
+        for implementation in IMPLEMENTATIONS:
+            outcomes = set()
+            for mask in ("blocks", "holes"):
+                try:
+                    choice = choose_path(
+                        facts_for(kind, {**overrides, "mask": mask}), implementation
+                    )
+                    outcomes.add((choice.path, choice.reason))
+                except ValueError as exc:
+                    outcomes.add(("error", str(exc)))
+            assert len(outcomes) == 1, (kind, overrides, implementation, outcomes)
+            checked += 1
+    assert checked >= 40
+
+
 @pytest.mark.parametrize(
     ("kind", "overrides", "packed"),
     [

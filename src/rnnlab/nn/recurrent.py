@@ -135,9 +135,18 @@ class Recurrent(nn.Module):
         self.shared_dropout_masks = check_type("shared_dropout_masks", shared_dropout_masks, bool)
         check_int("seed", seed, allow_none=True)
         self.generator = None if seed is None else torch.Generator().manual_seed(seed)
-        # The path the last forward ran ('fused', 'kernel' or 'loop') and why.
-        self.last_path: str | None = None
-        self.last_path_reason: str | None = None
+        # The path the last forward ran and why (see `last_path`).
+        self.last_choice: PathChoice | None = None
+
+    @property
+    def last_path(self) -> str | None:
+        """The path the last forward ran: 'fused', 'kernel' or 'loop' (None before any)."""
+        return None if self.last_choice is None else self.last_choice.path
+
+    @property
+    def last_path_reason(self) -> str | None:
+        """Why the last forward ran on `last_path` (one line; None before any forward)."""
+        return None if self.last_choice is None else self.last_choice.reason
 
     @property
     def implementation(self) -> str:
@@ -316,7 +325,7 @@ class Recurrent(nn.Module):
 
         facts, blocks = self._path_facts(x, masks, step_mask)
         choice = choose_path(facts, self.implementation)
-        self.last_path, self.last_path_reason = choice.path, choice.reason
+        self.last_choice = choice
         output, states = self._run(choice, x, states, masks, step_mask, blocks)
         return (output, *states) if self.return_state else output
 
@@ -329,8 +338,14 @@ class Recurrent(nn.Module):
         blocks = None
         mask: MaskShape = "none"
         if step_mask is not None:
-            blocks = mask_blocks(step_mask.flip(1) if self.go_backwards else step_mask)
-            mask = "holes" if blocks is None else "blocks"
+            # Only the paths that gather each row's block (torch's fused kernel, the GRU
+            # kernel) depend on the mask's shape, and neither runs under recurrent dropout
+            # or for a cell torch has no kernel for: there the shape changes no decision
+            # (test_choose.py), so the mask is left unclassified, as if it had holes.
+            mask = "holes"
+            if masks.recurrent is None and cell.fused_kernel()[0] is not None:
+                blocks = mask_blocks(step_mask.flip(1) if self.go_backwards else step_mask)
+                mask = "holes" if blocks is None else "blocks"
         builtin = _BUILTIN_STEPS.get(cell.kind) is type(cell).step
         gates = getattr(cell, "recurrent_activation", None)  # a SimpleRNN has none
         facts = PathFacts(
@@ -340,8 +355,10 @@ class Recurrent(nn.Module):
             reset_after=getattr(cell, "reset_after", True),
             device=x.device.type,
             dtype=x.dtype,
+            # recurse=False: a cell holds its parameters itself (and the module walk of
+            # parameters() costs more than the rest of the facts together).
             backprop=torch.is_grad_enabled()
-            and (x.requires_grad or any(p.requires_grad for p in cell.parameters())),
+            and (x.requires_grad or any(p.requires_grad for p in cell.parameters(recurse=False))),
             recurrent_masks=0 if masks.recurrent is None else masks.recurrent.shape[0],
             mask=mask,
             return_state=self.return_state,

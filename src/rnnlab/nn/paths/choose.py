@@ -39,8 +39,7 @@ fastest path measured on CPU:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
 
@@ -51,9 +50,8 @@ IMPLEMENTATIONS = ("auto", "fused", "kernel", "loop")
 CELL_KINDS = ("simple_rnn", "lstm", "gru")  # any other kind is a custom cell: loop only
 
 
-@dataclass(frozen=True)
-class PathFacts:
-    """What decides the path of one forward.
+class PathFacts(NamedTuple):
+    """What decides the path of one forward (a tuple: built on every forward, cheaply).
 
     Attributes:
         kind: 'simple_rnn', 'lstm' or 'gru' for the built-in cells' arithmetic;
@@ -87,8 +85,7 @@ class PathFacts:
     native: bool = True
 
 
-@dataclass(frozen=True)
-class PathChoice:
+class PathChoice(NamedTuple):
     """The path that runs and why.
 
     Attributes:
@@ -201,9 +198,8 @@ def choose_path(facts: PathFacts, implementation: str = "auto") -> PathChoice:
     """
     if implementation == "loop":
         return PathChoice("loop", "implementation='loop' asked for it")
-    fused, kernel = _fused(facts), _kernel(facts)
     if implementation in ("fused", "kernel"):
-        chosen = fused if implementation == "fused" else kernel
+        chosen = _fused(facts) if implementation == "fused" else _kernel(facts)
         if isinstance(chosen, str):
             raise ValueError(f"implementation='{implementation}' cannot run this forward: {chosen}")
         return chosen
@@ -211,6 +207,7 @@ def choose_path(facts: PathFacts, implementation: str = "auto") -> PathChoice:
         raise ValueError(
             f"`implementation` must be one of {IMPLEMENTATIONS}, got {implementation!r}"
         )
+    kernel = _kernel(facts)
     if isinstance(kernel, PathChoice):
         if facts.recurrent_masks and facts.kind in ("lstm", "simple_rnn"):
             why = "recurrent dropout is active, which torch's fused kernel cannot apply"
@@ -221,6 +218,7 @@ def choose_path(facts: PathFacts, implementation: str = "auto") -> PathChoice:
         ):
             why = "a float32 training forward, where its C loops beat torch's fused kernel"
             return PathChoice("kernel", f"{kernel.reason}: {why}")
+    fused = _fused(facts)
     if isinstance(fused, PathChoice):
         if facts.kind == "gru" and isinstance(kernel, PathChoice):
             why = "on CPU it beats torch's GRU, a loop of small autograd operations"

@@ -43,6 +43,8 @@ from typing import Literal, NamedTuple
 
 import torch
 
+from rnnlab.errors import check_choice
+
 Path = Literal["fused", "kernel", "loop"]
 MaskShape = Literal["none", "blocks", "holes"]
 
@@ -66,7 +68,9 @@ class PathFacts(NamedTuple):
         recurrent_masks: recurrent dropout masks in effect: 0 (none: eval mode or
             recurrent_dropout=0), 1 (shared by the gates) or one per gate.
         mask: 'none' (no step masked), 'blocks' (each row's valid steps are one
-            contiguous block: post- or pre-padding) or 'holes' (any other mask).
+            contiguous block: post- or pre-padding) or 'holes' (any other mask, or
+            one not classified: the safe answer, which only the paths that gather
+            row blocks refuse).
         return_state: the final states are returned (the final c of a masked LSTM
             cannot be read from torch's outputs, so that case runs packed).
         native: rnnlab's C time loops are built and usable here (`native.py`).
@@ -188,13 +192,14 @@ def choose_path(facts: PathFacts, implementation: str = "auto") -> PathChoice:
 
     Args:
         facts: what decides the path (see `PathFacts`).
-        implementation: 'auto', 'fused', 'kernel' or 'loop' (already validated).
+        implementation: 'auto', 'fused', 'kernel' or 'loop'.
 
     Returns:
         The path and a one-line reason.
 
     Raises:
-        ValueError: 'fused' or 'kernel' was asked for and cannot compute this forward.
+        ValueError: 'fused' or 'kernel' was asked for and cannot compute this forward,
+            or `implementation` is none of the four.
     """
     if implementation == "loop":
         return PathChoice("loop", "implementation='loop' asked for it")
@@ -203,10 +208,7 @@ def choose_path(facts: PathFacts, implementation: str = "auto") -> PathChoice:
         if isinstance(chosen, str):
             raise ValueError(f"implementation='{implementation}' cannot run this forward: {chosen}")
         return chosen
-    if implementation != "auto":
-        raise ValueError(
-            f"`implementation` must be one of {IMPLEMENTATIONS}, got {implementation!r}"
-        )
+    check_choice("implementation", implementation, IMPLEMENTATIONS)  # 'auto' from here on
     kernel = _kernel(facts)
     if isinstance(kernel, PathChoice):
         if facts.recurrent_masks and facts.kind in ("lstm", "simple_rnn"):

@@ -1,11 +1,11 @@
-"""Build the one C extension: the LSTM and SimpleRNN time loops (src/rnnlab/nn/_native_loops.c).
+"""Build the one C extension: rnnlab's C time loops (src/rnnlab/nn/paths/_native_loops.c).
 
 It is a plain C file (no torch or BLAS headers), so it builds with the
 setuptools of the isolated build environment and any C compiler, in about a
 second. OpenMP spreads the batch rows over torch's threads; a compiler without
 it gets a single-threaded build. The extension is optional: where it cannot be
 built at all, the install still succeeds and the kernel runs its Python loops
-(`rnnlab.nn.native` says why).
+(`rnnlab.nn.paths.native` says why).
 """
 
 from setuptools import Extension, setup
@@ -31,8 +31,8 @@ class BuildWithOptionalOpenMP(build_ext):
 setup(
     ext_modules=[
         Extension(
-            "rnnlab.nn._native_loops",
-            sources=["src/rnnlab/nn/_native_loops.c"],
+            "rnnlab.nn.paths._native_loops",
+            sources=["src/rnnlab/nn/paths/_native_loops.c"],
             extra_compile_args=[*FLAGS, OPENMP],
             extra_link_args=[OPENMP],
             optional=True,

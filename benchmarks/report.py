@@ -114,7 +114,7 @@ def method_notes(sizes: Sizes, rounds: int) -> list[str]:
         ("rnnlab models and trainers are built from the shipped configs with "
          "`rnnlab.experiments.build_model` / `make_trainer` and trained with `Trainer.fit`; "
          "each job asserts the path its recurrent layers took ('kernel' = rnnlab's LSTM "
-         "kernel with its C time loops, 'fast' = torch's fused kernel)."),
+         "kernel with its C time loops, 'fused' = torch's fused kernel)."),
         (f"Training: a warm-up fit on the first {sizes.warmup_rows} rows (ending in a partial "
          "batch, so Keras has traced both batch shapes an epoch feeds it), then one timed `fit` "
          f"epoch; the rnnlab and torch epochs run in {rounds} interleaved round(s), fastest "
@@ -129,9 +129,9 @@ def method_notes(sizes: Sizes, rounds: int) -> list[str]:
         "Peak memory: `ru_maxrss` of the process that trained the IMDB epoch (largest round).",
         ("others' CPU: the share of all cores that other processes used while the job ran "
          "(/proc/stat minus the benchmark's own CPU time)."),
-        ("Parity: `rnnlab.nn.lstm_kernel.USE_LSTM_KERNEL` switches the layer between the LSTM kernel "
-         "and the generic autograd loop of `run_loop` (the reference); same dropout masks, "
-         "float32, the kernel's calls counted on both sides."),
+        ("Parity: the layer's `implementation` switches it between the LSTM kernel ('kernel') "
+         "and the generic autograd loop of `run_loop` ('loop', the reference); same dropout "
+         "masks, float32, the kernel's calls counted on both sides."),
     ]
     if sizes.one_process_per_side:
         notes.insert(0, f"Profile {sizes.profile}: all of a side's jobs share one process and "

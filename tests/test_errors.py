@@ -67,7 +67,7 @@ def test_unknown_key_error_reads_as_a_sentence_not_a_quoted_key():
 # must be a project class instead, so the CLI can tell a user's error from a bug.
 # datasets/npz.py is left out: its parse errors never leave read_npy, which wraps every
 # one in a DataFileError naming the file.
-OWNED = sorted(p for p in SRC.rglob("*.py") if p.name != "npz.py" and "nn" not in p.parts)
+OWNED = sorted(p for p in SRC.rglob("*.py") if p.name != "npz.py")
 
 
 def test_no_bare_builtin_raises_where_a_cli_user_can_reach():

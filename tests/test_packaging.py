@@ -127,4 +127,4 @@ def test_the_sdist_carries_the_configs_the_licence_and_the_c_source(built):
     with tarfile.open(sdist) as tf:
         names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
     assert {f"src/{p}" for p in SHIPPED} <= names
-    assert {"LICENSE", "pyproject.toml", "setup.py", "src/rnnlab/nn/_native_loops.c"} <= names
+    assert {"LICENSE", "pyproject.toml", "setup.py", "src/rnnlab/nn/paths/_native_loops.c"} <= names

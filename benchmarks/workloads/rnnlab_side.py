@@ -4,7 +4,7 @@ Run by the driver (`benchmarks/run.py`) as a script in a fresh process; each job
 returns a dict of raw measurements. rnnlab models are built and trained exactly
 as `rnnlab train` builds them from the shipped configs (`rnnlab.experiments`),
 and every job asserts which path its recurrent layers took ('kernel': rnnlab's
-LSTM kernel, 'fast': torch's fused kernel), so a number never measures the wrong code.
+LSTM kernel, 'fused': torch's fused kernel), so a number never measures the wrong code.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from worker import serve
 from rnnlab.engine import seed_everything
 from rnnlab.experiments import build_model, load_config, make_trainer
 from rnnlab.experiments.prepare import PreparedData
-from rnnlab.nn import LSTM, lstm_kernel, recurrent
+from rnnlab.nn import LSTM, recurrent
+from rnnlab.nn.paths import lstm_kernel
 
 
 def load_prepared(path: str) -> PreparedData:
@@ -79,7 +80,7 @@ def predict_rows(config: str, data: str, batch_size: int, warmup_rows: int,
     start = time.perf_counter()
     trainer.predict(x, batch_size=batch_size)
     return {"seconds": time.perf_counter() - start, "rows": len(d.x_test),
-            "batches": -(-len(d.x_test) // batch_size), "paths": check_paths(model, "fast")}
+            "batches": -(-len(d.x_test) // batch_size), "paths": check_paths(model, "fused")}
 
 
 def first_batch(config: str, data: str, seed: int = 0) -> dict[str, Any]:
@@ -168,11 +169,11 @@ def lstm_scaling(hiddens: list[int], lengths: list[int], batch: int, samples: in
 
 
 @contextlib.contextmanager
-def generic_loop(enabled: bool):
-    """Route an LSTM with recurrent dropout through `run_loop`'s generic autograd loop.
+def counted_kernel_calls():
+    """Count the calls of rnnlab's LSTM kernel, so each side is known to have taken its path.
 
-    `rnnlab.nn.lstm_kernel.USE_LSTM_KERNEL` is the switch the project's own parity tests
-    use; the kernel's calls are counted so each side is known to have taken its path.
+    The layer's `implementation` ('kernel' or 'loop') picks the side, as in the
+    project's own parity tests; `last_path` is checked too.
     """
     calls: list[int] = []
     real = recurrent.run_lstm
@@ -181,12 +182,11 @@ def generic_loop(enabled: bool):
         calls.append(1)
         return real(*args, **kwargs)
 
-    saved = lstm_kernel.USE_LSTM_KERNEL
-    lstm_kernel.USE_LSTM_KERNEL, recurrent.run_lstm = not enabled, counted
+    recurrent.run_lstm = counted
     try:
         yield calls
     finally:
-        lstm_kernel.USE_LSTM_KERNEL, recurrent.run_lstm = saved, real
+        recurrent.run_lstm = real
 
 
 def kernel_parity(batch: int, steps: int, units: int, seed: int = 0) -> dict[str, Any]:
@@ -205,7 +205,8 @@ def kernel_parity(batch: int, steps: int, units: int, seed: int = 0) -> dict[str
         layer.generator.manual_seed(seed)  # the same masks on both paths
         layer.zero_grad(set_to_none=True)
         x = x0.clone().requires_grad_(True)
-        with generic_loop(use_generic) as calls:
+        layer.implementation = "loop" if use_generic else "kernel"
+        with counted_kernel_calls() as calls:
             out = layer(x)
             (out * weight).sum().backward()
         check_paths(layer, "loop" if use_generic else "kernel")

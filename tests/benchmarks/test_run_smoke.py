@@ -51,7 +51,7 @@ def check_jobs(run: dict) -> None:
     result = {job["key"]: job["result"] for job in run["jobs"]}
     assert result["imdb_train_rd#0"]["paths"] == ["kernel"]
     assert result["imdb_train_nord#0"]["paths"] == ["kernel"]
-    assert result["imdb_predict_rnnlab"]["paths"] == ["fast"]
+    assert result["imdb_predict_rnnlab"]["paths"] == ["fused"]
     parity = result["lstm_parity"]
     assert 0 <= parity["max_abs_diff"] < 1e-5
     assert set(parity["diffs"]) >= {"output", "grad_input", "grad_cell.kernel"}

@@ -8,7 +8,7 @@ import torch
 from rnnlab.nn import GRU, LSTM, Bidirectional, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell
 
 CONST = {"kernel_initializer": 0.01, "recurrent_initializer": 0.02, "bias_initializer": 0.03}
-PATHS = ["auto", False]
+PATHS = ["auto", "loop"]
 
 
 def seq(*shape):
@@ -38,7 +38,7 @@ def assert_rows(out, values):
     ],
 )
 def test_lstm_correctness(kwargs, expected, path):
-    layer = LSTM(3, input_size=4, use_fast_path=path, **CONST, **kwargs)
+    layer = LSTM(3, input_size=4, implementation=path, **CONST, **kwargs)
     assert_rows(layer(seq(3, 6, 4)), expected)
 
 
@@ -54,7 +54,7 @@ def test_lstm_correctness(kwargs, expected, path):
     ],
 )
 def test_gru_correctness(kwargs, expected, path):
-    layer = GRU(3, input_size=4, use_fast_path=path, **CONST, **kwargs)
+    layer = GRU(3, input_size=4, implementation=path, **CONST, **kwargs)
     assert_rows(layer(seq(3, 6, 4)), expected)
 
 
@@ -65,7 +65,7 @@ def test_gru_correctness(kwargs, expected, path):
     [({}, [0.405432, 0.73605347]), ({"go_backwards": True}, [0.11144729, 0.5528889])],
 )
 def test_simple_rnn_correctness(kwargs, expected, path):
-    layer = SimpleRNN(4, input_size=4, use_fast_path=path, **CONST, **kwargs)
+    layer = SimpleRNN(4, input_size=4, implementation=path, **CONST, **kwargs)
     assert_rows(layer(seq(2, 3, 4)), expected)
 
 
@@ -73,9 +73,9 @@ def test_simple_rnn_correctness(kwargs, expected, path):
 @pytest.mark.parametrize("path", PATHS)
 def test_lstm_initial_state(path):
     init = [seq(2, 2), seq(2, 2)]
-    out = LSTM(2, input_size=3, use_fast_path=path, **CONST)(seq(2, 4, 3), initial_state=init)
+    out = LSTM(2, input_size=3, implementation=path, **CONST)(seq(2, 4, 3), initial_state=init)
     torch.testing.assert_close(out, torch.tensor([[0.20574439, 0.3558822], [0.64930826, 0.66276]]))
-    layer = LSTM(2, input_size=3, go_backwards=True, use_fast_path=path, **CONST)
+    layer = LSTM(2, input_size=3, go_backwards=True, implementation=path, **CONST)
     out = layer(seq(2, 4, 3), initial_state=init)
     torch.testing.assert_close(out, torch.tensor([[0.13281618, 0.2790356], [0.5839337, 0.5992567]]))
 
@@ -86,11 +86,11 @@ def test_lstm_masking(path):
     x = seq(2, 4, 3)
     mask = torch.tensor([[True, True, True, False], [True, True, False, False]])
     lengths = torch.tensor([3, 2])
-    layer = LSTM(2, input_size=3, use_fast_path=path, **CONST)
+    layer = LSTM(2, input_size=3, implementation=path, **CONST)
     assert_rows(layer(x, mask=mask), [0.11755939, 0.28556206])
     assert_rows(layer(x, lengths=lengths), [0.11755939, 0.28556206])
 
-    layer = LSTM(2, input_size=3, return_sequences=True, use_fast_path=path, **CONST)
+    layer = LSTM(2, input_size=3, return_sequences=True, implementation=path, **CONST)
     out = layer(x, mask=mask)
     assert_rows(out[0], [0.01588910, 0.05552048, 0.11755939, 0.11755939])
     assert_rows(out[1], [0.14185596, 0.28556206, 0.28556206, 0.28556206])
@@ -101,7 +101,7 @@ def test_lstm_masking(path):
     assert_rows(out[1], [0.14185596, 0.28556206, 0.0, 0.0])
 
     backwards_mask = torch.tensor([[False, True, True, True], [False, False, True, True]])
-    layer = LSTM(2, input_size=3, go_backwards=True, use_fast_path=path, **CONST)
+    layer = LSTM(2, input_size=3, go_backwards=True, implementation=path, **CONST)
     assert_rows(layer(x, mask=backwards_mask), [0.15341201, 0.3844719])
     assert_rows(layer(x, lengths=torch.tensor([3, 2]), padding="pre"), [0.15341201, 0.3844719])
 
@@ -253,9 +253,9 @@ def test_cell_step_matches_layer():
             "`kernel_initializer` must be one of",
         ),
         (
-            lambda: LSTM(4, input_size=3, use_fast_path="yes"),
+            lambda: LSTM(4, input_size=3, implementation="yes"),
             ValueError,
-            "`use_fast_path` must be one of 'auto', True, False, got 'yes'",
+            "`implementation` must be one of 'auto', 'fused', 'kernel', 'loop', got 'yes'",
         ),
         (
             lambda: LSTM(4, input_size=3, return_sequences=1),

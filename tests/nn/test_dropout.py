@@ -61,14 +61,21 @@ def test_keep_rate_matches_p():
         assert torch.allclose(m[m > 0], torch.tensor(1 / (1 - p)))
 
 
-def test_nothing_dropped_in_eval_mode(no_lstm_kernel):
+def test_nothing_dropped_in_eval_mode():
     torch.manual_seed(0)
-    layer = LSTM(8, input_size=4, dropout=0.5, recurrent_dropout=0.5, return_sequences=True)
+    layer = LSTM(
+        8,
+        input_size=4,
+        dropout=0.5,
+        recurrent_dropout=0.5,
+        return_sequences=True,
+        implementation="fused",
+    )
     x = torch.randn(3, 5, 4)
     layer.eval()
     a = layer(x)
-    assert layer.last_path == "fast"  # recurrent dropout is off in eval: fused kernel
-    layer.use_fast_path = False
+    assert layer.last_path == "fused"  # recurrent dropout is off in eval: fused kernel runs
+    layer.implementation = "loop"
     b = layer(x)
     plain = LSTM(8, input_size=4, return_sequences=True).eval()
     plain.set_keras_weights(layer.get_keras_weights())
@@ -139,17 +146,17 @@ def test_reproducible_with_seed_argument():
     assert torch.equal(a, b)
 
 
-def test_fast_path_and_loop_draw_the_same_input_mask(no_lstm_kernel):
+def test_fast_path_and_loop_draw_the_same_input_mask():
     """With only `dropout`, both paths use one shared mask from the same draw."""
     x = torch.randn(4, 7, 3, requires_grad=True)
     outs = []
-    for path in ("auto", False):
+    for path in ("fused", "loop"):
         torch.manual_seed(0)
         layer = LSTM(
-            5, input_size=3, dropout=0.5, seed=9, use_fast_path=path, return_sequences=True
+            5, input_size=3, dropout=0.5, seed=9, implementation=path, return_sequences=True
         )
         outs.append(layer(x, lengths=torch.tensor([7, 3, 1, 0])))
-        assert layer.last_path == ("fast" if path == "auto" else "loop")
+        assert layer.last_path == path
     torch.testing.assert_close(outs[0], outs[1], atol=1e-6, rtol=1e-5)
 
 

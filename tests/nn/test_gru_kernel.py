@@ -1,11 +1,11 @@
-"""rnnlab's GRU kernel (`gru_kernel.py`), the shifted masked fast path and `flush_denormals`."""
+"""rnnlab's GRU kernel (`gru_kernel.py`), the shifted masked fused path and `flush_denormals`."""
 
 import pytest
 import torch
 
 from rnnlab.nn import GRU, LSTM
-from rnnlab.nn.denormals import flush_denormals
-from rnnlab.nn.gru_kernel import gru_sequence
+from rnnlab.nn.paths.denormals import flush_denormals
+from rnnlab.nn.paths.gru_kernel import gru_sequence
 
 TOL = {"atol": 1e-10, "rtol": 1e-10}
 
@@ -68,12 +68,12 @@ def test_cpu_gru_does_not_call_torch_gru(monkeypatch):
     x = torch.randn(5, 7, 3)
     assert layer(x).shape == (5, 7, 4)
     assert layer(x, lengths=torch.tensor([7, 4, 1, 0, 7])).shape == (5, 7, 4)
-    assert layer.last_path == "fast"
+    assert layer.last_path == "kernel"
 
 
 @pytest.mark.parametrize("return_state", [False, True])
-def test_masked_lstm_runs_unpacked_unless_c_is_needed(monkeypatch, return_state, no_lstm_kernel):
-    """The masked fast path runs the padded (oneDNN) kernel; only the final c needs packing."""
+def test_masked_lstm_runs_unpacked_unless_c_is_needed(monkeypatch, return_state):
+    """The masked fused path runs the padded (oneDNN) kernel; only the final c needs packing."""
     seen = []
     real = torch._VF.lstm
 
@@ -82,7 +82,7 @@ def test_masked_lstm_runs_unpacked_unless_c_is_needed(monkeypatch, return_state,
         return real(*args)
 
     monkeypatch.setattr(torch._VF, "lstm", spy, raising=False)
-    layer = LSTM(4, input_size=3, return_state=return_state)
+    layer = LSTM(4, input_size=3, return_state=return_state, implementation="fused")
     layer(torch.randn(5, 7, 3), lengths=torch.tensor([7, 4, 1, 0, 7]))
     assert seen == [2 if return_state else 3]
 

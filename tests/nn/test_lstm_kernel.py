@@ -5,8 +5,9 @@ import itertools
 import pytest
 import torch
 
-from rnnlab.nn import LSTM, lstm_kernel, recurrent
+from rnnlab.nn import LSTM, recurrent
 from rnnlab.nn.dropout import draw_masks
+from rnnlab.nn.paths import lstm_kernel
 
 TOL = {"atol": 1e-12, "rtol": 1e-10}
 F32_TOL = {"atol": 1e-5, "rtol": 1e-5}
@@ -26,9 +27,13 @@ def count_kernel_calls(monkeypatch):
     return calls
 
 
-def run(layer, x, kwargs, use_kernel, monkeypatch, expect=None):
-    """Outputs and gradients (x, initial states, parameters) of one training forward."""
-    monkeypatch.setattr(lstm_kernel, "USE_LSTM_KERNEL", use_kernel)
+def run(layer, x, kwargs, implementation):
+    """Outputs and gradients (x, initial states, parameters) of one training forward.
+
+    'auto' must take the kernel here (every case trains in float32 or under recurrent
+    dropout); any other implementation must take the path it names.
+    """
+    layer.implementation = implementation
     layer.generator = torch.Generator().manual_seed(3)  # the same masks on both paths
     layer.zero_grad()
     x = x.detach().clone().requires_grad_(True)
@@ -43,7 +48,7 @@ def run(layer, x, kwargs, use_kernel, monkeypatch, expect=None):
     g = torch.Generator().manual_seed(11)
     loss = sum((o * torch.randn(o.shape, generator=g, dtype=o.dtype)).sum() for o in outs)
     grads = torch.autograd.grad(loss, leaves)
-    assert layer.last_path == (expect or ("kernel" if use_kernel else "loop"))
+    assert layer.last_path == ("kernel" if implementation == "auto" else implementation)
     return [o.detach() for o in outs], list(grads)
 
 
@@ -61,7 +66,7 @@ CASES = list(
 @pytest.mark.parametrize("zero_output_for_mask", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["python", "native"])
 def test_kernel_equals_generic_loop(
-    go_backwards, return_sequences, return_state, masking, zero_output_for_mask, dtype, monkeypatch
+    go_backwards, return_sequences, return_state, masking, zero_output_for_mask, dtype
 ):
     """float64 runs the kernel's Python loops, float32 its C loops (`_native_loops.c`)."""
     torch.manual_seed(0)
@@ -83,8 +88,8 @@ def test_kernel_equals_generic_loop(
         kwargs.update(lengths=torch.tensor([7, 3, 0, 5, 1]), padding=masking)
     elif masking == "gaps":
         kwargs["mask"] = torch.rand(B, T, generator=torch.Generator().manual_seed(5)) > 0.4
-    ref_out, ref_grads = run(layer, x, kwargs, False, monkeypatch)
-    out, grads = run(layer, x, kwargs, True, monkeypatch)
+    ref_out, ref_grads = run(layer, x, kwargs, "loop")
+    out, grads = run(layer, x, kwargs, "auto")
     assert len(out) == len(ref_out) and len(grads) == len(ref_grads)
     tol = TOL if dtype == torch.float64 else F32_TOL
     for a, b in zip(out + grads, ref_out + ref_grads):
@@ -93,9 +98,7 @@ def test_kernel_equals_generic_loop(
 
 @pytest.mark.parametrize("shared", [False, True])
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
-def test_kernel_equals_loop_without_bias_initial_state_or_input_dropout(
-    shared, dropout, monkeypatch
-):
+def test_kernel_equals_loop_without_bias_initial_state_or_input_dropout(shared, dropout):
     torch.manual_seed(1)
     layer = LSTM(
         U,
@@ -107,19 +110,19 @@ def test_kernel_equals_loop_without_bias_initial_state_or_input_dropout(
         return_sequences=True,
     ).double()
     x = torch.randn(B, T, N, dtype=torch.float64)
-    ref_out, ref_grads = run(layer, x, {}, False, monkeypatch)
-    out, grads = run(layer, x, {}, True, monkeypatch)
+    ref_out, ref_grads = run(layer, x, {}, "loop")
+    out, grads = run(layer, x, {}, "auto")
     for a, b in zip(out + grads, ref_out + ref_grads):
         torch.testing.assert_close(a, b, **TOL)
 
 
-def test_float32_matches_loop_within_1e5(monkeypatch):
+def test_float32_matches_loop_within_1e5():
     torch.manual_seed(2)
     layer = LSTM(16, input_size=8, dropout=0.2, recurrent_dropout=0.2, return_sequences=True)
     x = torch.randn(6, 30, 8)
     kwargs = {"lengths": torch.tensor([30, 12, 1, 29, 30, 7]), "padding": "pre"}
-    ref_out, ref_grads = run(layer, x, kwargs, False, monkeypatch)
-    out, grads = run(layer, x, kwargs, True, monkeypatch)
+    ref_out, ref_grads = run(layer, x, kwargs, "loop")
+    out, grads = run(layer, x, kwargs, "auto")
     for a, b in zip(out + grads, ref_out + ref_grads):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
@@ -166,8 +169,9 @@ def test_imdb_shaped_case_takes_the_kernel(count_kernel_calls):
 
 def test_when_the_kernel_is_used(count_kernel_calls):
     x = torch.randn(2, 4, 3)
-    # Not: custom activations, forwards without gradients, float64 or a forced path
-    # when no recurrent dropout is in effect, and use_fast_path=True.
+    # Not: custom activations, forwards without gradients, float64 when no recurrent
+    # dropout is in effect, and another implementation asked for (implementation='loop'
+    # even under recurrent dropout).
     LSTM(2, input_size=3, recurrent_dropout=0.2, activation="relu").train()(x)
     LSTM(2, input_size=3, recurrent_dropout=0.2, recurrent_activation="hard_sigmoid").train()(x)
     with torch.no_grad():
@@ -175,24 +179,30 @@ def test_when_the_kernel_is_used(count_kernel_calls):
         assert count_kernel_calls == [1]
         LSTM(2, input_size=3, recurrent_dropout=0.2).eval()(x)
         LSTM(2, input_size=3, dropout=0.2).train()(x)
-    LSTM(2, input_size=3, dropout=0.2, use_fast_path=False).train()(x)
-    LSTM(2, input_size=3, use_fast_path=True).train()(x)
+    LSTM(2, input_size=3, dropout=0.2, implementation="loop").train()(x)
+    LSTM(2, input_size=3, recurrent_dropout=0.2, implementation="loop").train()(x)
+    LSTM(2, input_size=3, implementation="fused").train()(x)
     LSTM(2, input_size=3).double().train()(x.double())
     assert count_kernel_calls == [1]
-    # Recurrent dropout: always (even with use_fast_path=False, which only rules out torch's
-    # fused kernel); without it, every float32 forward that will be backpropagated.
-    LSTM(2, input_size=3, recurrent_dropout=0.2, use_fast_path=False).train()(x)
+    # 'auto': recurrent dropout always; without it, every float32 forward that will be
+    # backpropagated.
+    LSTM(2, input_size=3, recurrent_dropout=0.2).train()(x)
     LSTM(2, input_size=3).eval()(x)
     LSTM(2, input_size=3, dropout=0.2).train()(x)
     LSTM(2, input_size=3).eval()(x.requires_grad_(True))
     assert count_kernel_calls == [1] * 5
+    # implementation='kernel': also where 'auto' would not take it.
+    LSTM(2, input_size=3, implementation="kernel").double().train()(x.double())
+    with torch.no_grad():
+        LSTM(2, input_size=3, implementation="kernel").eval()(x)
+    assert count_kernel_calls == [1] * 7
 
 
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("masking", ["none", "post", "pre", "gaps"])
 @pytest.mark.parametrize("return_state", [False, True])
 def test_kernel_without_recurrent_dropout_equals_torch_fused_kernel(
-    go_backwards, masking, return_state, monkeypatch
+    go_backwards, masking, return_state
 ):
     """Float32 training without recurrent dropout: the kernel's C loops vs torch's fused LSTM."""
     torch.manual_seed(0)
@@ -212,8 +222,7 @@ def test_kernel_without_recurrent_dropout_equals_torch_fused_kernel(
         kwargs.update(lengths=torch.tensor([7, 3, 0, 5, 1]), padding=masking)
     elif masking == "gaps":
         kwargs["mask"] = torch.rand(B, T, generator=torch.Generator().manual_seed(5)) > 0.4
-    out, grads = run(layer, x, kwargs, True, monkeypatch)
-    fused = "loop" if masking == "gaps" else "fast"
-    ref_out, ref_grads = run(layer, x, kwargs, False, monkeypatch, expect=fused)
+    out, grads = run(layer, x, kwargs, "auto")
+    ref_out, ref_grads = run(layer, x, kwargs, "loop" if masking == "gaps" else "fused")
     for a, b in zip(out + grads, ref_out + ref_grads, strict=True):
         torch.testing.assert_close(a, b, **F32_TOL)

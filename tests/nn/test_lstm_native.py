@@ -9,9 +9,10 @@ holes, and saturating pre-activations.
 import pytest
 import torch
 
-from rnnlab.nn import LSTM, lstm_kernel, native
-from rnnlab.nn.denormals import flush_denormals
-from rnnlab.nn.lstm_kernel import _LSTMRecurrence
+from rnnlab.nn import LSTM
+from rnnlab.nn.paths import lstm_kernel, native
+from rnnlab.nn.paths.denormals import flush_denormals
+from rnnlab.nn.paths.lstm_kernel import _LSTMRecurrence
 
 
 def test_the_c_loops_are_built_and_in_use():

@@ -3,8 +3,9 @@
 Layers take Keras's arguments and defaults, store parameters in Keras layout
 (`get_keras_weights` / `set_keras_weights` exchange them with Keras), handle
 variable-length batches (`lengths` or `mask`) with Keras masking semantics,
-draw dropout masks as Keras 3 does, and run on torch's fused kernels whenever
-that gives the same numbers.
+draw dropout masks as Keras 3 does, and run on the fastest path that gives the
+same numbers: torch's fused kernels, rnnlab's own CPU kernels or a generic step
+loop (`implementation=`; see docs/recurrent_layers.md).
 
 >>> import torch
 >>> from rnnlab import nn as rnn

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from rnnlab.errors import check_choice
+from rnnlab.errors import InvalidTypeError, check_choice
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
@@ -51,7 +51,7 @@ def get_activation(name: str, value: Any) -> Activation:
         return ACTIVATIONS[check_choice(name, value, ACTIVATIONS)]
     if callable(value):
         return value
-    raise TypeError(
+    raise InvalidTypeError(
         f"`{name}` must be an activation name, None or a callable, "
         f"got {type(value).__name__} {value!r}"
     )

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnlab.errors import check_fraction, check_int, check_type
+from rnnlab.errors import check_fraction, check_positive, check_type
 from rnnlab.nn import convert
 from rnnlab.nn.activations import activation_name, get_activation
 from rnnlab.nn.dropout import DropoutMasks, draw_masks
@@ -65,8 +65,8 @@ class RecurrentCell(nn.Module):
         recurrent_dropout: float = 0.0,
     ):
         super().__init__()
-        self.units = check_int("units", units, minimum=1)
-        self.input_size = check_int("input_size", input_size, minimum=1)
+        self.units: int = check_positive("units", units)
+        self.input_size: int = check_positive("input_size", input_size)
         self.activation = get_activation("activation", activation)
         self.use_bias = check_type("use_bias", use_bias, bool)
         self.kernel_initializer = check_initializer("kernel_initializer", kernel_initializer)
@@ -204,7 +204,7 @@ class RecurrentCell(nn.Module):
 
     def prepare(self, per_gate: bool) -> tuple[torch.Tensor | None, ...]:
         """Weights the time loop needs, derived once per sequence batch."""
-        rk = self.recurrent_kernel
+        rk: torch.Tensor = self.recurrent_kernel
         if per_gate:
             rk = (
                 rk.view(self.units, self.gates, self.units).transpose(0, 1).contiguous()

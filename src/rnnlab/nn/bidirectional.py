@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnlab.errors import check_choice, check_type
+from rnnlab.errors import InvalidValueError, check_choice, check_type
 from rnnlab.nn import convert
 from rnnlab.nn.cells import KERAS_WEIGHT_NAMES
 from rnnlab.nn.layers import GRU, LSTM, SimpleRNN
@@ -64,7 +64,7 @@ class Bidirectional(nn.Module):
         check_type("layer", layer, Recurrent, "a SimpleRNN, LSTM or GRU layer")
         self.merge_mode = check_choice("merge_mode", merge_mode, MERGE_MODES)
         if layer.go_backwards:
-            raise ValueError("`layer` must have go_backwards=False; the backward copy is made here")
+            raise InvalidValueError("`layer` must have go_backwards=False; the backward copy is made here")
         if backward_layer is None:
             backward_layer = copy.deepcopy(layer)
             backward_layer.go_backwards = True
@@ -79,10 +79,10 @@ class Bidirectional(nn.Module):
                 "backward_layer", backward_layer, Recurrent, "a SimpleRNN, LSTM or GRU layer"
             )
             if not backward_layer.go_backwards:
-                raise ValueError("`backward_layer` must have go_backwards=True")
+                raise InvalidValueError("`backward_layer` must have go_backwards=True")
             for a in ("return_sequences", "return_state", "input_size"):
                 if getattr(layer, a) != getattr(backward_layer, a):
-                    raise ValueError(
+                    raise InvalidValueError(
                         f"`layer` and `backward_layer` must have the same `{a}`, got "
                         f"{getattr(layer, a)} and {getattr(backward_layer, a)}"
                     )
@@ -167,9 +167,9 @@ class Bidirectional(nn.Module):
         kernels = [sub.cell.fused_kernel() for sub in (self.forward_layer, self.backward_layer)]
         for kernel, why in kernels:
             if kernel is None:
-                raise ValueError(f"Bidirectional has no torch equivalent: {why}")
+                raise InvalidValueError(f"Bidirectional has no torch equivalent: {why}")
         if kernels[0][0] != kernels[1][0]:
-            raise ValueError("the forward and backward layers map to different torch kernels")
+            raise InvalidValueError("the forward and backward layers map to different torch kernels")
         kernel = kernels[0][0]
         nonlin = kernel.split("_")[1] if kernel.startswith("rnn_") else "tanh"
         weights = [
@@ -189,7 +189,7 @@ class Bidirectional(nn.Module):
         """
         kind = convert.torch_kind(module)
         if not module.bidirectional:
-            raise ValueError("`module` must be bidirectional; use LSTM/GRU/SimpleRNN.from_torch")
+            raise InvalidValueError("`module` must be bidirectional; use LSTM/GRU/SimpleRNN.from_torch")
         layer_cls = _LAYERS[kind]
         if kind == "simple_rnn":
             kwargs.setdefault("activation", module.nonlinearity)
@@ -201,7 +201,9 @@ class Bidirectional(nn.Module):
         fw = layer_cls(**args, **kwargs)
         bw = layer_cls(**args, **kwargs, go_backwards=True)
         bi = cls(fw, merge_mode=merge_mode, backward_layer=bw)
-        bi.to(dtype=module.weight_ih_l0.dtype, device=module.weight_ih_l0.device)
+        weight = module.weight_ih_l0
+        assert isinstance(weight, torch.Tensor)
+        bi.to(dtype=weight.dtype, device=weight.device)
         fw.set_keras_weights(convert.module_weights_to_keras(module))
         bw.set_keras_weights(convert.module_weights_to_keras(module, reverse=True))
         return bi

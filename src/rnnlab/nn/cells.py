@@ -16,6 +16,7 @@ from rnnlab.errors import check_type
 from rnnlab.nn.activations import activation_name, get_activation
 from rnnlab.nn.base_cell import KERAS_WEIGHT_NAMES, RecurrentCell, State
 from rnnlab.nn.initializers import initialize
+from rnnlab.nn.paths.choose import torch_kernel
 
 __all__ = ["KERAS_WEIGHT_NAMES", "GRUCell", "LSTMCell", "RecurrentCell", "SimpleRNNCell", "State"]
 
@@ -42,10 +43,7 @@ class SimpleRNNCell(RecurrentCell):
         self.reset_parameters()
 
     def fused_kernel(self) -> tuple[str | None, str]:
-        act = activation_name(self.activation)
-        if act in ("tanh", "relu"):
-            return f"rnn_{act}", ""
-        return None, f"activation {act or self.activation!r} is not 'tanh' or 'relu'"
+        return torch_kernel(self.kind, activation_name(self.activation))
 
     def step(self, xp_t, states, rec_mask, prep, per_gate):
         hm = self._masked_state(states[0], rec_mask, False)
@@ -96,9 +94,7 @@ class LSTMCell(RecurrentCell):
 
     def fused_kernel(self) -> tuple[str | None, str]:
         act, rec = activation_name(self.activation), activation_name(self.recurrent_activation)
-        if act == "tanh" and rec == "sigmoid":
-            return "lstm", ""
-        return None, "torch's fused LSTM needs activation='tanh', recurrent_activation='sigmoid'"
+        return torch_kernel(self.kind, act, rec)
 
     def step(self, xp_t, states, rec_mask, prep, per_gate):
         h, c = states
@@ -166,11 +162,7 @@ class GRUCell(RecurrentCell):
 
     def fused_kernel(self) -> tuple[str | None, str]:
         act, rec = activation_name(self.activation), activation_name(self.recurrent_activation)
-        if not self.reset_after:
-            return None, "reset_after=False has no torch fused equivalent"
-        if act == "tanh" and rec == "sigmoid":
-            return "gru", ""
-        return None, "torch's fused GRU needs activation='tanh', recurrent_activation='sigmoid'"
+        return torch_kernel(self.kind, act, rec, self.reset_after)
 
     def prepare(self, per_gate):
         u = self.units

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnlab.errors import check_choice
+from rnnlab.errors import InvalidTypeError, InvalidValueError, check_choice
 
 KINDS = ("simple_rnn", "lstm", "gru")
 
@@ -57,14 +57,14 @@ def check_keras_weights(
     >>> check_keras_weights("LSTM", [np.zeros((3, 8))], [(3, 8), (2, 8)])
     Traceback (most recent call last):
     ...
-    ValueError: LSTM expects 2 weight arrays with shapes [(3, 8), (2, 8)], got 1
+    rnnlab.errors.InvalidValueError: LSTM expects 2 weight arrays with shapes [(3, 8), (2, 8)], got 1
     """
     if isinstance(weights, (str, bytes, np.ndarray, torch.Tensor)) or not isinstance(
         weights, Sequence
     ):
-        raise TypeError(f"`weights` must be a list of arrays, got {type(weights).__name__}")
+        raise InvalidTypeError(f"`weights` must be a list of arrays, got {type(weights).__name__}")
     if len(weights) != len(shapes):
-        raise ValueError(
+        raise InvalidValueError(
             f"{owner} expects {len(shapes)} weight arrays with shapes "
             f"{[tuple(s) for s in shapes]}, got {len(weights)}"
         )
@@ -73,11 +73,11 @@ def check_keras_weights(
         arr = w.detach().cpu().numpy() if isinstance(w, torch.Tensor) else np.asarray(w)
         name = f" ({names[i]})" if names is not None else ""
         if arr.shape != tuple(shape):
-            raise ValueError(
+            raise InvalidValueError(
                 f"{owner} weight {i}{name} must have shape {tuple(shape)}, got {arr.shape}"
             )
         if arr.dtype.kind not in "fiu":
-            raise TypeError(f"{owner} weight {i}{name} must be numeric, got dtype {arr.dtype}")
+            raise InvalidTypeError(f"{owner} weight {i}{name} must be numeric, got dtype {arr.dtype}")
         out.append(arr)
     return out
 
@@ -103,7 +103,7 @@ def keras_to_torch(
     check_choice("kind", kind, KINDS)
     if kind == "gru":
         if not reset_after:
-            raise ValueError(
+            raise InvalidValueError(
                 "a GRU with reset_after=False has no torch equivalent "
                 "(torch's GRU applies the reset gate after the matmul)"
             )
@@ -132,14 +132,14 @@ def torch_to_keras(
     """
     check_choice("kind", kind, KINDS)
     if (bias_ih is None) != (bias_hh is None):
-        raise ValueError("pass both `bias_ih` and `bias_hh`, or neither")
+        raise InvalidValueError("pass both `bias_ih` and `bias_hh`, or neither")
     if kind == "gru":
         out = [_swap_zr(weight_ih.t(), 1), _swap_zr(weight_hh.t(), 1)]
-        if bias_ih is not None:
+        if bias_ih is not None and bias_hh is not None:
             out.append(torch.stack([_swap_zr(bias_ih, 0), _swap_zr(bias_hh, 0)]))
         return out
     out = [weight_ih.t(), weight_hh.t()]
-    if bias_ih is not None:
+    if bias_ih is not None and bias_hh is not None:
         out.append(bias_ih + bias_hh)
     return out
 
@@ -153,16 +153,16 @@ def torch_kind(module: nn.Module) -> str:
         if type(module) is cls:
             break
     else:
-        raise TypeError(
+        raise InvalidTypeError(
             f"`module` must be a torch.nn.RNN, LSTM or GRU, got {type(module).__name__}"
         )
     if module.num_layers != 1:
-        raise ValueError(
+        raise InvalidValueError(
             f"`module` must have num_layers=1 (stack rnnlab layers instead), "
             f"got {module.num_layers}"
         )
     if getattr(module, "proj_size", 0):
-        raise ValueError(f"`module` must have proj_size=0, got {module.proj_size}")
+        raise InvalidValueError(f"`module` must have proj_size=0, got {module.proj_size}")
     return kind
 
 

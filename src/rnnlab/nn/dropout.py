@@ -26,7 +26,7 @@ dropout: the "tied" variant, cheaper, and *not* what Keras does.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -100,7 +100,7 @@ def draw_masks(
         DropoutMasks; input masks are drawn before recurrent masks.
     """
     count = gates if recurrent_dropout > 0 and not shared else 1
-    opts = {"dtype": dtype, "device": device, "generator": generator}
+    opts: dict[str, Any] = {"dtype": dtype, "device": device, "generator": generator}
     inputs = variational_mask((count, batch, input_size), dropout, **opts) if dropout > 0 else None
     recurrent = (
         variational_mask((count, batch, units), recurrent_dropout, **opts)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnlab.errors import check_int, check_type
+from rnnlab.errors import InvalidTypeError, InvalidValueError, check_int, check_positive, check_type
 from rnnlab.nn import convert
 from rnnlab.nn.initializers import check_initializer, initialize
 
@@ -55,15 +55,15 @@ class Embedding(nn.Module):
         padding_idx: int | None = None,
     ):
         super().__init__()
-        self.input_dim = check_int("input_dim", input_dim, minimum=1)
-        self.output_dim = check_int("output_dim", output_dim, minimum=1)
+        self.input_dim: int = check_positive("input_dim", input_dim)
+        self.output_dim: int = check_positive("output_dim", output_dim)
         self.embeddings_initializer = check_initializer(
             "embeddings_initializer", embeddings_initializer
         )
         self.mask_zero = check_type("mask_zero", mask_zero, bool)
         self.padding_idx = check_int("padding_idx", padding_idx, minimum=0, allow_none=True)
         if self.padding_idx is not None and self.padding_idx >= self.input_dim:
-            raise ValueError(
+            raise InvalidValueError(
                 f"`padding_idx` must be < input_dim ({self.input_dim}), got {self.padding_idx}"
             )
         self.weight = nn.Parameter(torch.empty(self.input_dim, self.output_dim))
@@ -84,11 +84,11 @@ class Embedding(nn.Module):
     def _check_ids(self, ids: Any) -> torch.Tensor:
         ids = torch.as_tensor(ids, device=self.weight.device)
         if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
-            raise TypeError(f"`ids` must be integer token ids, got dtype {ids.dtype}")
+            raise InvalidTypeError(f"`ids` must be integer token ids, got dtype {ids.dtype}")
         if ids.numel():
             lo, hi = int(ids.min()), int(ids.max())
             if lo < 0 or hi >= self.input_dim:
-                raise ValueError(
+                raise InvalidValueError(
                     f"`ids` must be in [0, {self.input_dim - 1}] (input_dim={self.input_dim}), "
                     f"got values from {lo} to {hi}"
                 )

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from rnnlab.errors import check_choice
+from rnnlab.errors import InvalidTypeError, check_choice
 
 Initializer = str | float | Callable[[torch.Tensor], Any]
 
@@ -82,7 +82,7 @@ def check_initializer(name: str, value: Any) -> Initializer:
     if isinstance(value, str):
         check_choice(name, value, INITIALIZERS)
     elif isinstance(value, bool) or not (isinstance(value, numbers.Real) or callable(value)):
-        raise TypeError(
+        raise InvalidTypeError(
             f"`{name}` must be an initializer name, a number or a callable, "
             f"got {type(value).__name__} {value!r}"
         )
@@ -94,8 +94,8 @@ def initialize(tensor: torch.Tensor, init: Initializer) -> torch.Tensor:
     """Fill `tensor` (Keras layout) in place with `init`; return it."""
     if isinstance(init, str):
         INITIALIZERS[init](tensor)
-    elif isinstance(init, numbers.Real):
-        tensor.fill_(float(init))
-    else:
+    elif callable(init):
         init(tensor)
+    else:  # a number (`check_initializer` admits nothing else)
+        tensor.fill_(float(init))
     return tensor

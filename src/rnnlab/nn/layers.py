@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rnnlab.errors import suggest
+from rnnlab.errors import InvalidTypeError, suggest
 from rnnlab.nn.cells import GRUCell, LSTMCell, SimpleRNNCell
 from rnnlab.nn.recurrent import Recurrent
 
@@ -18,7 +18,7 @@ _LAYER_ARGS = {
     "return_state": False,
     "go_backwards": False,
     "zero_output_for_mask": False,
-    "use_fast_path": "auto",
+    "implementation": "auto",
     "shared_dropout_masks": False,
     "seed": None,
 }
@@ -34,11 +34,20 @@ _CELL_ARGS = (
 )
 
 
+# Arguments of earlier versions: refused with what replaced them.
+_REMOVED_ARGS = {
+    "use_fast_path": "`implementation` ('auto', 'fused', 'kernel' or 'loop'; "
+    "use_fast_path=False is implementation='loop', True is 'fused')",
+}
+
+
 def _split(owner: str, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split keyword arguments between the cell and the layer; refuse unknown ones."""
     for k in kwargs:
+        if k in _REMOVED_ARGS:
+            raise InvalidTypeError(f"{owner} got `{k}`, which was replaced by {_REMOVED_ARGS[k]}")
         if k not in _LAYER_ARGS and k not in _CELL_ARGS:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"{owner} got an unexpected argument `{k}`{suggest(k, [*_LAYER_ARGS, *_CELL_ARGS])}"
             )
     layer = {k: kwargs.pop(k) for k in list(kwargs) if k in _LAYER_ARGS}
@@ -59,7 +68,7 @@ class SimpleRNN(Recurrent):
             is a name, a number (constant) or an in-place callable.
         dropout, recurrent_dropout: variational drop rates for inputs and state.
         return_sequences, return_state, go_backwards, zero_output_for_mask,
-            use_fast_path, shared_dropout_masks, seed: see `Recurrent`.
+            implementation, shared_dropout_masks, seed: see `Recurrent`.
 
     Shapes:
         x: (batch, time, input_size) -> (batch, units), or (batch, time, units)
@@ -105,7 +114,7 @@ class LSTM(Recurrent):
         dropout, recurrent_dropout: variational drop rates; with
             recurrent_dropout > 0 one mask per gate (Keras implementation 1).
         return_sequences, return_state, go_backwards, zero_output_for_mask,
-            use_fast_path, shared_dropout_masks, seed: see `Recurrent`.
+            implementation, shared_dropout_masks, seed: see `Recurrent`.
 
     Shapes:
         x: (batch, time, input_size) -> (batch, units), or (batch, time, units)
@@ -162,7 +171,7 @@ class GRU(Recurrent):
         reset_after: reset gate after the recurrent matmul (True, Keras 3 and
             torch convention); False runs on the loop only.
         return_sequences, return_state, go_backwards, zero_output_for_mask,
-            use_fast_path, shared_dropout_masks, seed: see `Recurrent`.
+            implementation, shared_dropout_masks, seed: see `Recurrent`.
 
     Shapes:
         x: (batch, time, input_size) -> (batch, units) or (batch, time, units);

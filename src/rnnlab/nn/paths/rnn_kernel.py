@@ -6,8 +6,9 @@ input projection of all steps is one matmul, the recurrence runs in C
 spread over torch's threads), and the gradients of the kernels and the inputs
 are one matmul each over all steps. It replaces torch's CPU `rnn_tanh`, which
 records a few autograd operations per step, in every float32 training forward,
-and the generic loop under recurrent dropout. Without the C loops it is never
-used (the fused kernel and the generic loop compute the same numbers).
+and the generic loop under recurrent dropout (`choose.py` decides). Without the
+C loops it cannot run (the fused kernel and the generic loop compute the same
+numbers).
 
     z_t = x_t * m_in @ W + b + (h_{t-1} * m_rec) @ U        h_t = tanh(z_t)
 """
@@ -17,10 +18,9 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from rnnlab.nn import lstm_kernel, native
-from rnnlab.nn.activations import activation_name
 from rnnlab.nn.dropout import DropoutMasks
-from rnnlab.nn.lstm_kernel import output_weights, will_backpropagate
+from rnnlab.nn.paths import native
+from rnnlab.nn.paths.lstm_kernel import output_weights
 
 
 class _SimpleRNNRecurrence(torch.autograd.Function):
@@ -81,38 +81,17 @@ class _SimpleRNNRecurrence(torch.autograd.Function):
         return dx, dkernel, dbias, drk, None, None, h0g, None
 
 
-def rnn_kernel_applies(cell, x: torch.Tensor, masks: DropoutMasks, use_fast_path="auto") -> bool:
-    """Whether `run_simple_rnn` computes this forward: a tanh SimpleRNN in float32 on CPU
-    with the C loops built, and either recurrent dropout in effect or a training forward
-    with `use_fast_path` 'auto' (as the LSTM kernel, `lstm_kernel_applies`)."""
-    from rnnlab.nn.cells import SimpleRNNCell
-
-    if not (
-        lstm_kernel.USE_LSTM_KERNEL  # one switch for rnnlab's own kernels
-        and type(cell).step is SimpleRNNCell.step
-        and isinstance(cell, SimpleRNNCell)
-        and x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and activation_name(cell.activation) == "tanh"
-        and native.loops() is not None
-    ):
-        return False
-    if masks.recurrent is not None:
-        return True
-    return use_fast_path == "auto" and will_backpropagate(cell, x)
-
-
 def run_simple_rnn(
     cell,
     x: torch.Tensor,
-    states: tuple[torch.Tensor],
+    states: tuple[torch.Tensor, ...],
     masks: DropoutMasks,
     step_mask: torch.Tensor | None,
     *,
     go_backwards: bool,
     return_sequences: bool,
     zero_output_for_mask: bool,
-) -> tuple[torch.Tensor, tuple[torch.Tensor]]:
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """`run_loop` for a tanh SimpleRNNCell (same arguments and results)."""
     if go_backwards:
         x = x.flip(1)

@@ -1,26 +1,26 @@
-"""The fast path: Keras-layout parameters run on torch's fused RNN kernels.
+"""Torch's fused RNN kernels run on Keras-layout parameters, with Keras masking semantics.
 
 `torch._VF.lstm` / `gru` / `rnn_tanh` / `rnn_relu` are the kernels behind
 `nn.LSTM`, `nn.GRU` and `nn.RNN` (cuDNN on a GPU; on CPU oneDNN for the LSTM,
 a native loop otherwise). The Keras-layout parameters are converted on every
 call (`convert.keras_to_torch`, views and a few small copies), so gradients
-flow back to them. On CPU a GRU runs on rnnlab's own kernel (`gru_kernel.py`)
-instead: torch's CPU GRU is a slow loop of autograd operations.
+flow back to them. Which forwards come here is decided in `choose.py`.
 
-Keras masking semantics hold on this path for any mask whose valid steps are
-one contiguous block per row (post- or pre-padding, in either direction; rows
-of length zero too). On CPU each row's block is gathered to the front (one
-index_select, time-major, which also reverses it for go_backwards) and the
-*unmasked* kernel runs over the longest block: a step's output depends only
-on the steps before it, so the outputs inside each block are exact, and
-oneDNN's LSTM over the padded length is far faster than torch's native packed
-loop. The GRU kernel also sorts the rows by length and skips finished rows.
-The outputs are gathered back where Keras would have them (zeros before the
-block; after it, the last valid output, or zeros with `zero_output_for_mask`);
-the final h is the output at each row's last valid step. The final cell state
-c of an LSTM (`return_state`) cannot be read that way, so that case, and every
-masked case on a GPU (cuDNN), runs as a packed sequence. Masks with holes need
-the step-by-step loop.
+Keras masking semantics hold here for any mask whose valid steps are one
+contiguous block per row (post- or pre-padding, in either direction; rows of
+length zero too). On CPU each row's block is gathered to the front
+(`run_shifted`: one index_select, time-major, which also reverses it for
+go_backwards) and the *unmasked* kernel runs over the longest block: a step's
+output depends only on the steps before it, so the outputs inside each block
+are exact, and oneDNN's LSTM over the padded length is far faster than torch's
+native packed loop. rnnlab's GRU kernel (`gru_kernel.py`) runs its masked
+batches the same way, with the rows sorted by length so finished rows are
+skipped. The outputs are gathered back where Keras would have them (zeros
+before the block; after it, the last valid output, or zeros with
+`zero_output_for_mask`); the final h is the output at each row's last valid
+step. The final cell state c of an LSTM (`return_state`) cannot be read that
+way, so that case, and every masked case on a GPU (cuDNN), runs as a packed
+sequence. Masks with holes need the step-by-step loop.
 
 >>> mask = torch.tensor([[True, True, False], [False, True, True], [False, False, False]])
 >>> start, length = mask_blocks(mask)
@@ -32,11 +32,18 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.nn import convert
-from rnnlab.nn.gru_kernel import run_gru
+
+States = tuple[torch.Tensor, ...]
+Blocks = tuple[torch.Tensor, torch.Tensor]
+# An unmasked time-major kernel: (inputs (steps, B, n), initial states, active rows per
+# step or None) -> outputs (steps, B, units).
+StepsKernel = Callable[[torch.Tensor, States, Sequence[int] | None], torch.Tensor]
 
 
 def mask_blocks(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -62,40 +69,48 @@ def run_fused(
     cell,
     kernel: str,
     x: torch.Tensor,
-    states: tuple[torch.Tensor, ...],
-    blocks: tuple[torch.Tensor, torch.Tensor] | None,
+    states: States,
+    blocks: Blocks | None,
     *,
+    packed: bool,
     go_backwards: bool,
     return_sequences: bool,
     zero_output_for_mask: bool,
-    return_state: bool = True,
-) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-    """Run a cell over a sequence batch on a fused kernel, with Keras semantics.
+) -> tuple[torch.Tensor, States]:
+    """Run a cell over a sequence batch on torch's fused kernel, with Keras semantics.
 
     Args:
-        cell: a cell whose `fused_kernel()` named `kernel`.
+        cell: a cell whose arithmetic torch's `kernel` computes.
         kernel: 'lstm', 'gru', 'rnn_tanh' or 'rnn_relu'.
         x: (batch, time, input_size), input dropout already applied.
         states: initial states, each (batch, units).
         blocks: None when every step is valid, else `mask_blocks` of the
             mask in processing order (flipped for go_backwards).
+        packed: with `blocks`, run as a packed sequence instead of gathering
+            each row's block to step 0 (a GPU; a masked LSTM's final c).
         go_backwards: process the sequence last step first.
         return_sequences: return every step's output (in processing order).
         zero_output_for_mask: masked steps output zeros instead of the last output.
-        return_state: the caller needs the final states (else they may be ()).
 
     Returns:
         (output, final states): output (batch, time, units) or (batch, units).
+        Gathered to step 0, the final states are h alone.
     """
-    on_cpu = x.device.type == "cpu"
     if blocks is None:
         return _run_full(cell, kernel, x, states, go_backwards, return_sequences)
-    if on_cpu and not (kernel == "lstm" and return_state):
-        return _run_shifted(
+    if packed:
+        return _run_packed(
             cell, kernel, x, states, blocks, go_backwards, return_sequences, zero_output_for_mask
         )
-    return _run_packed(
-        cell, kernel, x, states, blocks, go_backwards, return_sequences, zero_output_for_mask
+    return run_shifted(
+        _torch_steps(cell, kernel),
+        x,
+        states,
+        blocks,
+        sort_rows=False,
+        go_backwards=go_backwards,
+        return_sequences=return_sequences,
+        zero_output_for_mask=zero_output_for_mask,
     )
 
 
@@ -109,17 +124,32 @@ def _torch_params(cell) -> list[torch.Tensor]:
     )
 
 
-def _own_gru(kernel: str, x: torch.Tensor) -> bool:
-    return kernel == "gru" and x.device.type == "cpu"
+def _torch_steps(cell, kernel: str) -> StepsKernel:
+    """Torch's unmasked `kernel` over time-major inputs, as `run_shifted` calls it."""
+    fn = getattr(torch._VF, kernel)
+
+    def run(xs: torch.Tensor, states: States, batch_sizes: Sequence[int] | None) -> torch.Tensor:
+        hx = tuple(s.unsqueeze(0) for s in states)
+        res = fn(
+            xs,
+            hx if kernel == "lstm" else hx[0],
+            _torch_params(cell),
+            cell.bias is not None,
+            1,
+            0.0,
+            torch.is_grad_enabled(),
+            False,
+            False,
+        )
+        return res[0]
+
+    return run
 
 
 def _run_full(cell, kernel, x, states, go_backwards, return_sequences):
     """No mask: one kernel call over all steps."""
     if go_backwards:
         x = x.flip(1)
-    if _own_gru(kernel, x):
-        out = run_gru(cell, x.transpose(0, 1), states[0])  # (T, B, u)
-        return (out.transpose(0, 1) if return_sequences else out[-1]), (out[-1],)
     fn = getattr(torch._VF, kernel)
     hx = tuple(s.unsqueeze(0) for s in states)
     # cuDNN's backward needs the forward run in training mode.
@@ -139,23 +169,46 @@ def _run_full(cell, kernel, x, states, go_backwards, return_sequences):
     return (res[0] if return_sequences else final[0]), final
 
 
-def _run_shifted(
-    cell, kernel, x, states, blocks, go_backwards, return_sequences, zero_output_for_mask
-):
-    """Each row's valid block gathered to step 0, the unmasked kernel, outputs gathered back."""
+def run_shifted(
+    steps_kernel: StepsKernel,
+    x: torch.Tensor,
+    states: States,
+    blocks: Blocks,
+    *,
+    sort_rows: bool,
+    go_backwards: bool,
+    return_sequences: bool,
+    zero_output_for_mask: bool,
+) -> tuple[torch.Tensor, States]:
+    """Each row's valid block gathered to step 0, an unmasked kernel, outputs gathered back.
+
+    Args:
+        steps_kernel: the unmasked time-major kernel (see `StepsKernel`).
+        x: (batch, time, input_size), input dropout already applied.
+        states: initial states, each (batch, units).
+        blocks: `mask_blocks` of the mask in processing order.
+        sort_rows: hand the kernel its rows longest first with the active rows
+            per step (`batch_sizes`), so it can skip finished rows.
+        go_backwards, return_sequences, zero_output_for_mask: as `run_fused`.
+
+    Returns:
+        (output, (final h,)): output (batch, time, units) or (batch, units).
+    """
     start, length = blocks
     B, T, n = x.shape
     dev = x.device
     steps = max(int(length.max()), 1)
     pos = torch.arange(steps)
-    own_gru = _own_gru(kernel, x)
-    if own_gru:  # longest rows first, so step t runs rows [:batch_sizes[t]]
+    batch_sizes = None
+    if sort_rows:  # longest rows first, so step t runs rows [:batch_sizes[t]]
         order = torch.argsort(length, descending=True, stable=True)
         slot = torch.empty_like(order)
         slot[order] = torch.arange(B)
         batch_sizes = (length[None, :] > pos[:, None]).sum(1).tolist()
+        ordered = tuple(s.index_select(0, order.to(dev)) for s in states)
     else:
         order = slot = torch.arange(B)
+        ordered = states
     # Source step of (block step p, slot j): start + min(p, len - 1), in processing order.
     last = (length - 1).clamp(min=0)
     src = start[order][None, :] + torch.minimum(pos[:, None], last[order][None, :])
@@ -164,23 +217,7 @@ def _run_shifted(
     flat = (order[None, :] * T + src).reshape(-1).to(dev)
     xs = x.reshape(B * T, n).index_select(0, flat).view(steps, B, n)
     h0 = states[0]
-    if own_gru:
-        out_p = run_gru(cell, xs, h0.index_select(0, order.to(dev)), batch_sizes)
-    else:
-        fn = getattr(torch._VF, kernel)
-        hx = tuple(s.unsqueeze(0) for s in states)
-        res = fn(
-            xs,
-            hx if kernel == "lstm" else hx[0],
-            _torch_params(cell),
-            cell.bias is not None,
-            1,
-            0.0,
-            torch.is_grad_enabled(),
-            False,
-            False,
-        )
-        out_p = res[0]
+    out_p = steps_kernel(xs, ordered, batch_sizes)
     out_flat = out_p.reshape(steps * B, -1)  # row (p, slot j) at p * B + j
     empty = (length == 0).to(dev)[:, None]
     h_last = out_flat.index_select(0, (last * B + slot).to(dev))

@@ -1,8 +1,10 @@
 """The step-by-step time loop, for what the fused kernels cannot do.
 
-Used for recurrent dropout in training (except the standard LSTM, which has
-its own kernel, `lstm_kernel.py`), custom activations, GRU with
-`reset_after=False` and masks with gaps; and as the reference in tests. It keeps the per-step work small:
+It runs every cell, mask and dropout pattern: what neither torch's fused kernels
+nor rnnlab's kernels compute (custom activations, a GRU with
+`reset_after=False` or recurrent dropout, masks with gaps where rnnlab's LSTM /
+SimpleRNN kernels do not run; `choose.py` decides), every forward with
+`implementation='loop'`, and the reference in tests. It keeps the per-step work small:
 
 * all time steps' input projections are one matmul before the loop (the input
   dropout masks are constant over time, so x * mask @ kernel can be hoisted);

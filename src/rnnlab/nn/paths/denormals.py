@@ -25,7 +25,7 @@ from contextlib import contextmanager
 
 import torch
 
-from rnnlab.nn import native
+from rnnlab.nn.paths import native
 
 
 def _flushing() -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import importlib
 import os
 from pathlib import Path
 from types import ModuleType
@@ -67,7 +68,8 @@ def loops() -> ModuleType | None:
         _reason = "turned off by RNNLAB_NATIVE=0"
         return None
     try:
-        from rnnlab.nn import _native_loops
+        # By name: the extension is built at install time and may be missing.
+        _native_loops = importlib.import_module("rnnlab.nn.paths._native_loops")
     except ImportError as exc:
         _reason = f"the extension was not built at install time ({exc})"
         return None

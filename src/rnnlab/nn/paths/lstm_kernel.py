@@ -6,7 +6,7 @@ masks, one per gate i, f, c, o: gate g's recurrent pre-activation is
 autograd loop (`loop.py`) records ~15 small operations per step whose backward
 dominates the training time. (Without recurrent dropout the kernel still takes
 every float32 training forward: its C loops are at least as fast as torch's
-oneDNN LSTM; see `lstm_kernel_applies`.) Here the whole recurrence is one
+oneDNN LSTM; `choose.py` decides.) Here the whole recurrence is one
 `torch.autograd.Function`:
 
 * forward: per chunk of steps, the input projections (each gate's own input
@@ -43,10 +43,9 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from rnnlab.nn import native
-from rnnlab.nn.activations import activation_name
-from rnnlab.nn.denormals import flush_denormals
 from rnnlab.nn.dropout import DropoutMasks
+from rnnlab.nn.paths import native
+from rnnlab.nn.paths.denormals import flush_denormals
 
 # Internal gate order o, i, f, c (Keras: i, f, c, o): the three sigmoid gates are
 # contiguous in the forward pass, and so are the three gates whose gradient comes
@@ -410,59 +409,17 @@ def output_weights(step_mask: torch.Tensor, zero_output_for_mask: bool) -> torch
     return seen.unsqueeze(-1)
 
 
-def will_backpropagate(cell, x: torch.Tensor) -> bool:
-    """Whether this forward records gradients (training), the case rnnlab's kernels speed up."""
-    return torch.is_grad_enabled() and (
-        x.requires_grad or any(p.requires_grad for p in cell.parameters())
-    )
-
-
-# Off: every LSTM runs torch's fused kernel or the generic loop (parity tests, benchmarks).
-USE_LSTM_KERNEL = True
-
-
-def lstm_kernel_applies(cell, x: torch.Tensor, masks: DropoutMasks, use_fast_path="auto") -> bool:
-    """Whether `run_lstm` computes this forward: a standard LSTM on CPU, and either
-
-    * recurrent dropout is in effect (torch's fused kernel cannot do it; without the
-      C loops the kernel's Python loops still beat the generic loop), or
-    * it is a training forward in float32 with the C loops built and `use_fast_path`
-      'auto': they train faster than torch's fused (oneDNN) LSTM on CPU, from the
-      tutorials' small layers up. Inference stays on the fused kernel.
-    """
-    from rnnlab.nn.cells import LSTMCell
-
-    standard = (
-        USE_LSTM_KERNEL
-        and type(cell).step is LSTMCell.step
-        and isinstance(cell, LSTMCell)
-        and x.device.type == "cpu"
-        and activation_name(cell.activation) == "tanh"
-        and activation_name(cell.recurrent_activation) == "sigmoid"
-    )
-    if not standard:
-        return False
-    if masks.recurrent is not None:
-        return masks.recurrent.shape[0] in (1, 4)
-    return (
-        use_fast_path == "auto"
-        and will_backpropagate(cell, x)
-        and x.dtype == torch.float32
-        and native.loops() is not None
-    )
-
-
 def run_lstm(
     cell,
     x: torch.Tensor,
-    states: tuple[torch.Tensor, torch.Tensor],
+    states: tuple[torch.Tensor, ...],
     masks: DropoutMasks,
     step_mask: torch.Tensor | None,
     *,
     go_backwards: bool,
     return_sequences: bool,
     zero_output_for_mask: bool,
-) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """`run_loop` for a standard LSTMCell (same arguments and results)."""
     if go_backwards:
         x = x.flip(1)
@@ -484,10 +441,10 @@ def run_lstm(
         sm,
         return_sequences,
     )
-    hs, hT = (out, out[-1]) if return_sequences else (None, out)
+    hT = out[-1] if return_sequences else out  # out: h_1..h_T, or h_T alone
     if sm is None:
-        out = hs.transpose(0, 1) if return_sequences else hT
+        out = out.transpose(0, 1) if return_sequences else hT
     else:
         w = output_weights(sm[..., 0], zero_output_for_mask).to(hT.dtype)
-        out = (hs * w).transpose(0, 1) if return_sequences else hT * w[-1]
+        out = (out * w).transpose(0, 1) if return_sequences else hT * w[-1]
     return out, (hT, cT)

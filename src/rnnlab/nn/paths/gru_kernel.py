@@ -1,4 +1,4 @@
-"""A GRU time loop with a hand-written backward pass, the GRU fast path on CPU.
+"""rnnlab's GRU kernel: a time loop with a hand-written backward pass, for CPU.
 
 torch has no oneDNN GRU kernel for the CPU: `torch._VF.gru` there is a loop of
 small autograd operations, and its backward pass spends most of its time
@@ -6,8 +6,9 @@ accumulating per-step gradients (zero tensors filled and added at every step).
 Here a GRU layer (Keras GRU, `reset_after=True`, sigmoid / tanh) is one
 `torch.autograd.Function`:
 
-* forward: the input projections of all steps in one matmul, then per step one addmm (h @ recurrent_kernel + recurrent bias) and five
-  element-wise operations, written into preallocated (time, batch, ...) buffers;
+* forward: the input projections of all steps in one matmul, then per step one
+  addmm (h @ recurrent_kernel + recurrent bias) and five element-wise
+  operations, written into preallocated (time, batch, ...) buffers;
 * backward: the coefficients that do not depend on the incoming gradient are
   computed for all steps at once, leaving per step one multiply, one addcmul and
   one addmm (the gradient through h @ recurrent_kernel); the weight and input
@@ -20,7 +21,9 @@ the backward pass several times slower.
 Variable lengths: with rows sorted by length (longest first) and `batch_sizes`
 (active rows per step, non-increasing), step t only computes rows
 [:batch_sizes[t]], as a packed sequence does. Outputs at inactive positions are
-zeros and receive no gradient; the caller reads each row at its own steps.
+zeros and receive no gradient; the caller reads each row at its own steps
+(`run_gru_layer` gathers each row's valid block to step 0 as `fused.py` does,
+so masks with holes and recurrent dropout are the loop's).
 
 Equations (x_* are the projected inputs incl. the input bias, U = recurrent_kernel,
 b' = recurrent bias):
@@ -42,7 +45,8 @@ from collections.abc import Sequence
 import torch
 from torch.autograd.function import once_differentiable
 
-from rnnlab.nn.denormals import flush_denormals
+from rnnlab.nn.paths.denormals import flush_denormals
+from rnnlab.nn.paths.fused import Blocks, run_shifted
 
 
 class _GRURecurrence(torch.autograd.Function):
@@ -184,4 +188,44 @@ def run_gru(cell, x: torch.Tensor, h0: torch.Tensor, batch_sizes=None) -> torch.
         None if bias is None else bias[1],
         h0,
         batch_sizes,
+    )
+
+
+def run_gru_layer(
+    cell,
+    x: torch.Tensor,
+    states: tuple[torch.Tensor, ...],
+    blocks: Blocks | None,
+    *,
+    go_backwards: bool,
+    return_sequences: bool,
+    zero_output_for_mask: bool,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """A GRU layer's forward on this kernel: `fused.run_fused`'s arguments and results.
+
+    Args:
+        cell: the GRUCell (reset_after, sigmoid / tanh).
+        x: (batch, time, input_size), input dropout already applied.
+        states: (h0,), h0 (batch, units).
+        blocks: None when every step is valid, else `fused.mask_blocks` of the
+            mask in processing order.
+        go_backwards, return_sequences, zero_output_for_mask: as the layer's.
+
+    Returns:
+        (output, (final h,)): output (batch, time, units) or (batch, units).
+    """
+    if blocks is None:
+        if go_backwards:
+            x = x.flip(1)
+        out = run_gru(cell, x.transpose(0, 1), states[0])  # (T, B, u)
+        return (out.transpose(0, 1) if return_sequences else out[-1]), (out[-1],)
+    return run_shifted(
+        lambda xs, h, batch_sizes: run_gru(cell, xs, h[0], batch_sizes),
+        x,
+        states,
+        blocks,
+        sort_rows=True,
+        go_backwards=go_backwards,
+        return_sequences=return_sequences,
+        zero_output_for_mask=zero_output_for_mask,
     )

@@ -64,8 +64,9 @@ def test_the_data_reaches_the_disk_before_the_rename(tmp_path, monkeypatch):
     events = []
     real_fsync, real_replace = os.fsync, os.replace
     monkeypatch.setattr(atomic.os, "fsync", lambda fd: events.append("fsync") or real_fsync(fd))
-    monkeypatch.setattr(atomic.os, "replace",
-                        lambda a, b: events.append("replace") or real_replace(a, b))
+    monkeypatch.setattr(
+        atomic.os, "replace", lambda a, b: events.append("replace") or real_replace(a, b)
+    )
     write_bytes_atomic(tmp_path / "ckpt", b"state")
     assert events == ["fsync", "replace", "fsync"]  # the file, the rename, the directory
 
@@ -73,8 +74,13 @@ def test_the_data_reaches_the_disk_before_the_rename(tmp_path, monkeypatch):
 # saving.py swaps a whole staged directory in with one rename: its own atomic scheme.
 OWN_SCHEME = {"atomic.py", "saving.py"}
 WRITE_METHODS = {"write_text", "write_bytes", "savefig"}
-ARRAY_SAVES = {("np", "save"), ("np", "savez"), ("np", "savez_compressed"), ("np", "savetxt"),
-               ("torch", "save")}
+ARRAY_SAVES = {
+    ("np", "save"),
+    ("np", "savez"),
+    ("np", "savez_compressed"),
+    ("np", "savetxt"),
+    ("torch", "save"),
+}
 
 
 def _is_write(call: ast.Call) -> bool:
@@ -87,16 +93,20 @@ def _is_write(call: ast.Call) -> bool:
     if isinstance(f, ast.Name) and f.id == "save_file":
         return True
     if getattr(f, "id", getattr(f, "attr", None)) in ("open", "fdopen"):
-        mode = call.args[1] if len(call.args) > 1 else next(
-            (k.value for k in call.keywords if k.arg == "mode"), None)
+        mode = (
+            call.args[1]
+            if len(call.args) > 1
+            else next((k.value for k in call.keywords if k.arg == "mode"), None)
+        )
         return isinstance(mode, ast.Constant) and any(c in str(mode.value) for c in "wax+")
     return False
 
 
 def _writes_outside_atomic_path(node: ast.AST, inside: bool = False) -> list[int]:
     if isinstance(node, (ast.With, ast.AsyncWith)) and any(
-            getattr(getattr(item.context_expr, "func", None), "id", None) == "atomic_path"
-            for item in node.items):
+        getattr(getattr(item.context_expr, "func", None), "id", None) == "atomic_path"
+        for item in node.items
+    ):
         inside = True
     found = [node.lineno] if isinstance(node, ast.Call) and _is_write(node) and not inside else []
     for child in ast.iter_child_nodes(node):
@@ -115,6 +125,8 @@ def test_every_file_write_in_the_package_goes_through_rnnlab_atomic():
 
 
 def test_the_write_scan_finds_a_raw_write():
-    code = ("import numpy as np\nwith open(p, 'wb') as f: pass\nnp.save(p, a)\nfig.savefig(p)\n"
-            "with atomic_path(p) as t: fig.savefig(t)\nwith open(p) as f: pass\n")
+    code = (
+        "import numpy as np\nwith open(p, 'wb') as f: pass\nnp.save(p, a)\nfig.savefig(p)\n"
+        "with atomic_path(p) as t: fig.savefig(t)\nwith open(p) as f: pass\n"
+    )
     assert _writes_outside_atomic_path(ast.parse(code)) == [2, 3, 4]

@@ -24,7 +24,9 @@ def toy_csv(tmp_path_factory):
         w.writerow(["review", "sentiment"])
         for _ in range(200):
             label = rng.choice(["pos", "neg"])
-            words = rng.choices(POS if label == "pos" else NEG, k=4) + rng.choices(["the", "plot"], k=4)
+            words = rng.choices(POS if label == "pos" else NEG, k=4) + rng.choices(
+                ["the", "plot"], k=4
+            )
             rng.shuffle(words)
             w.writerow([" ".join(words), label])
     return path
@@ -33,9 +35,24 @@ def toy_csv(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(toy_csv, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "r"
-    rc = main(["train", "--config", "text/gru", "--data", str(toy_csv), "--out", str(out), "--quiet",
-               "--seed", "0", "data.text_column=review", "data.label_column=sentiment",
-               "train.epochs=8", "train.early_stopping_patience=8"])
+    rc = main(
+        [
+            "train",
+            "--config",
+            "text/gru",
+            "--data",
+            str(toy_csv),
+            "--out",
+            str(out),
+            "--quiet",
+            "--seed",
+            "0",
+            "data.text_column=review",
+            "data.label_column=sentiment",
+            "train.epochs=8",
+            "train.early_stopping_patience=8",
+        ]
+    )
     assert rc == 0
     return out
 
@@ -43,8 +60,20 @@ def trained(toy_csv, tmp_path_factory):
 def test_train_evaluate_predict(trained, toy_csv, capsys, tmp_path):
     assert (trained / "model" / "model.safetensors").is_file()
     capsys.readouterr()
-    assert main(["evaluate", str(trained / "model"), str(toy_csv), "--text-column", "review",
-                 "--label-column", "sentiment"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(trained / "model"),
+                str(toy_csv),
+                "--text-column",
+                "review",
+                "--label-column",
+                "sentiment",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     acc = float(out.split("accuracy ")[1].split(",")[0])
     assert acc > 0.9, out
@@ -61,8 +90,12 @@ def test_train_evaluate_predict(trained, toy_csv, capsys, tmp_path):
 
 
 def test_predict_reads_stdin(trained):
-    proc = subprocess.run([sys.executable, "-m", "rnnlab.cli", "predict", str(trained / "model")],
-                          input="superb lovely\nworst terrible\n", capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rnnlab.cli", "predict", str(trained / "model")],
+        input="superb lovely\nworst terrible\n",
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert [line.split(",")[1] for line in proc.stdout.splitlines()[1:]] == ["pos", "neg"]
 
@@ -78,10 +111,17 @@ def _fails(args, capsys, *needles):
 
 def test_bad_inputs_give_one_clear_line(trained, toy_csv, capsys, tmp_path):
     model = str(trained / "model")
-    _fails(["train", "--config", "text/gru", "--data", str(tmp_path / "missing.csv")], capsys,
-           "does not exist")
-    _fails(["train", "--config", "text/gru", "--data", str(toy_csv), "data.text_column=body"],
-           capsys, "body", "review")
+    _fails(
+        ["train", "--config", "text/gru", "--data", str(tmp_path / "missing.csv")],
+        capsys,
+        "does not exist",
+    )
+    _fails(
+        ["train", "--config", "text/gru", "--data", str(toy_csv), "data.text_column=body"],
+        capsys,
+        "body",
+        "review",
+    )
     empty = tmp_path / "empty.csv"
     empty.write_text("text,label\n")
     _fails(["train", "--config", "text/gru", "--data", str(empty)], capsys, "empty.csv")
@@ -90,26 +130,43 @@ def test_bad_inputs_give_one_clear_line(trained, toy_csv, capsys, tmp_path):
     _fails(["evaluate", str(tmp_path / "nomodel"), str(toy_csv)], capsys, "no saved model")
     unseen = tmp_path / "unseen.csv"
     unseen.write_text("review,sentiment\ngreat film,pos\nodd film,meh\n")
-    _fails(["evaluate", model, str(unseen), "--text-column", "review", "--label-column",
-            "sentiment"], capsys, "never seen in training", "meh")
+    _fails(
+        ["evaluate", model, str(unseen), "--text-column", "review", "--label-column", "sentiment"],
+        capsys,
+        "never seen in training",
+        "meh",
+    )
     _fails(["predict", model, str(tmp_path / "none.txt")], capsys, "does not exist")
 
 
 def test_python_dash_m_rnnlab_is_the_command_line(tmp_path):
     import rnnlab
 
-    help_ = subprocess.run([sys.executable, "-m", "rnnlab", "--help"], capture_output=True,
-                           text=True, cwd=tmp_path)
+    help_ = subprocess.run(
+        [sys.executable, "-m", "rnnlab", "--help"], capture_output=True, text=True, cwd=tmp_path
+    )
     assert help_.returncode == 0, help_.stderr
     assert help_.stdout.startswith("usage: rnnlab ") and "reproduce" in help_.stdout
-    version = subprocess.run([sys.executable, "-m", "rnnlab", "--version"], capture_output=True,
-                             text=True, cwd=tmp_path)
+    version = subprocess.run(
+        [sys.executable, "-m", "rnnlab", "--version"], capture_output=True, text=True, cwd=tmp_path
+    )
     assert version.stdout.strip() == f"rnnlab {rnnlab.__version__}"
 
 
 def test_debug_shows_the_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "rnnlab.cli", "--debug", "evaluate",
-                           str(tmp_path / "x"), str(tmp_path / "y.csv")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnnlab.cli",
+            "--debug",
+            "evaluate",
+            str(tmp_path / "x"),
+            str(tmp_path / "y.csv"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0 and "Traceback" in proc.stderr
 
 
@@ -136,21 +193,42 @@ def test_own_data_config_without_a_path_says_how(capsys):
 def test_a_file_the_os_refuses_is_one_line_naming_it(toy_csv, capsys, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    _fails(["train", "--config", "text/gru", "--data", str(toy_csv), "--quick", "--quiet",
-            "--out", str(blocker / "run"), "data.text_column=review",
-            "data.label_column=sentiment"], capsys, str(blocker))
+    _fails(
+        [
+            "train",
+            "--config",
+            "text/gru",
+            "--data",
+            str(toy_csv),
+            "--quick",
+            "--quiet",
+            "--out",
+            str(blocker / "run"),
+            "data.text_column=review",
+            "data.label_column=sentiment",
+        ],
+        capsys,
+        str(blocker),
+    )
 
 
 def test_reproduce_that_finds_no_experiment_is_an_error_not_an_empty_report(
-        capsys, tmp_path, monkeypatch):
+    capsys, tmp_path, monkeypatch
+):
     from rnnlab.experiments import catalog
 
-    _fails(["reproduce", "--quick", "--seeds", "0", "--out", str(tmp_path / "a")], capsys,
-           "`--seeds` must be a positive integer, got 0")
+    _fails(
+        ["reproduce", "--quick", "--seeds", "0", "--out", str(tmp_path / "a")],
+        capsys,
+        "`--seeds` must be a positive integer, got 0",
+    )
     (tmp_path / "rnnlab").mkdir()  # an install whose package data did not ship
     monkeypatch.setattr(catalog.resources, "files", lambda package: tmp_path / package)
-    _fails(["reproduce", "--quick", "--out", str(tmp_path / "b")], capsys,
-           "holds no experiment configs")
+    _fails(
+        ["reproduce", "--quick", "--out", str(tmp_path / "b")],
+        capsys,
+        "holds no experiment configs",
+    )
     _fails(["train", "--config", "imdb/lstm", "--quick"], capsys, "holds no experiment configs")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
@@ -164,10 +242,15 @@ def _raising(exc):
     return command
 
 
-@pytest.mark.parametrize("bug", [ZeroDivisionError("division by zero"),
-                                 RuntimeError("an invariant broke"),
-                                 ValueError("a plain ValueError from deep inside"),
-                                 KeyError("missing")])
+@pytest.mark.parametrize(
+    "bug",
+    [
+        ZeroDivisionError("division by zero"),
+        RuntimeError("an invariant broke"),
+        ValueError("a plain ValueError from deep inside"),
+        KeyError("missing"),
+    ],
+)
 def test_an_unexpected_exception_is_a_bug_and_keeps_its_traceback(bug, monkeypatch):
     from rnnlab import cli
 
@@ -181,10 +264,11 @@ def test_rnnlab_errors_and_os_errors_are_one_line_and_interrupts_exit_130(monkey
     from rnnlab import cli
     from rnnlab.errors import DataError, InvalidTypeError
 
-    for exc, text in [(DataError("first line\nsecond line"), "first line second line"),
-                      (InvalidTypeError("`x` must be int"), "`x` must be int"),
-                      (PermissionError(13, "Permission denied", "/data/x.csv"),
-                       "/data/x.csv: Permission denied")]:
+    for exc, text in [
+        (DataError("first line\nsecond line"), "first line second line"),
+        (InvalidTypeError("`x` must be int"), "`x` must be int"),
+        (PermissionError(13, "Permission denied", "/data/x.csv"), "/data/x.csv: Permission denied"),
+    ]:
         monkeypatch.setattr(cli, "_cmd_train", _raising(exc))
         assert cli.main(["train", "--config", "text/gru"]) == 2
         assert capsys.readouterr().err == f"rnnlab: error: {text}\n"

@@ -25,34 +25,61 @@ from rnnlab.errors import (
 SRC = Path(__file__).resolve().parents[1] / "src" / "rnnlab"
 
 
-@pytest.mark.parametrize("cls, builtin", [
-    (ConfigError, ValueError), (DataError, ValueError), (InvalidValueError, ValueError),
-    (InvalidTypeError, TypeError), (DataFileError, OSError), (ModelFileError, OSError),
-    (UnknownKeyError, KeyError),
-])
+@pytest.mark.parametrize(
+    "cls, builtin",
+    [
+        (ConfigError, ValueError),
+        (DataError, ValueError),
+        (InvalidValueError, ValueError),
+        (InvalidTypeError, TypeError),
+        (DataFileError, OSError),
+        (ModelFileError, OSError),
+        (UnknownKeyError, KeyError),
+    ],
+)
 def test_every_project_error_is_an_rnnlab_error_and_keeps_its_builtin_type(cls, builtin):
     assert issubclass(cls, RnnlabError) and issubclass(cls, builtin)
 
 
 def test_every_exception_class_in_errors_derives_from_rnnlab_error():
-    classes = [v for v in vars(errors).values()
-               if isinstance(v, type) and issubclass(v, BaseException)]
+    classes = [
+        v for v in vars(errors).values() if isinstance(v, type) and issubclass(v, BaseException)
+    ]
     assert len(classes) >= 8
     assert all(issubclass(c, RnnlabError) for c in classes), classes
 
 
-@pytest.mark.parametrize("call, cls, message", [
-    (lambda: check_type("path", 3, str), InvalidTypeError, "`path` must be str, got int 3"),
-    (lambda: check_int("units", "4"), InvalidTypeError, "`units` must be an integer, got str '4'"),
-    (lambda: check_int("units", 0, minimum=1), InvalidValueError,
-     "`units` must be a positive integer, got 0"),
-    (lambda: check_positive("lr", -1.0, integer=False), InvalidValueError,
-     "`lr` must be positive, got -1.0"),
-    (lambda: check_fraction("dropout", 1.0), InvalidValueError,
-     "`dropout` must be in [0, 1), got 1.0"),
-    (lambda: check_choice("cell", "lstn", ["lstm", "gru"]), InvalidValueError,
-     "`cell` must be one of 'lstm', 'gru', got 'lstn' (did you mean `lstm`?)"),
-])
+@pytest.mark.parametrize(
+    "call, cls, message",
+    [
+        (lambda: check_type("path", 3, str), InvalidTypeError, "`path` must be str, got int 3"),
+        (
+            lambda: check_int("units", "4"),
+            InvalidTypeError,
+            "`units` must be an integer, got str '4'",
+        ),
+        (
+            lambda: check_int("units", 0, minimum=1),
+            InvalidValueError,
+            "`units` must be a positive integer, got 0",
+        ),
+        (
+            lambda: check_positive("lr", -1.0, integer=False),
+            InvalidValueError,
+            "`lr` must be positive, got -1.0",
+        ),
+        (
+            lambda: check_fraction("dropout", 1.0),
+            InvalidValueError,
+            "`dropout` must be in [0, 1), got 1.0",
+        ),
+        (
+            lambda: check_choice("cell", "lstn", ["lstm", "gru"]),
+            InvalidValueError,
+            "`cell` must be one of 'lstm', 'gru', got 'lstn' (did you mean `lstm`?)",
+        ),
+    ],
+)
 def test_the_check_helpers_raise_project_errors_with_the_same_messages(call, cls, message):
     with pytest.raises(cls) as caught:
         call()

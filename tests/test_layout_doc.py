@@ -42,8 +42,11 @@ def first_line(path: Path) -> str:
     if path.suffix == ".py":
         return (ast.get_docstring(ast.parse(text)) or "").strip().split("\n")[0]
     line = text.split("\n", 1)[0]
-    return line.removeprefix("/* ").removesuffix(" */") if path.suffix == ".c" else \
-        line.removeprefix("# ")
+    return (
+        line.removeprefix("/* ").removesuffix(" */")
+        if path.suffix == ".c"
+        else line.removeprefix("# ")
+    )
 
 
 def test_layout_doc_lists_every_source_file():
@@ -54,9 +57,11 @@ def test_layout_doc_lists_every_source_file():
 
 
 def test_layout_doc_describes_each_file_by_its_first_docstring_line():
-    wrong = {path: (described, first_line(ROOT / path))
-             for path, described in entries()[0].items()
-             if (ROOT / path).is_file() and described != first_line(ROOT / path)}
+    wrong = {
+        path: (described, first_line(ROOT / path))
+        for path, described in entries()[0].items()
+        if (ROOT / path).is_file() and described != first_line(ROOT / path)
+    }
     assert not wrong, f"docs/layout.md (described, actual): {wrong}"
 
 

@@ -47,9 +47,13 @@ def test_the_version_is_written_once_and_read_without_importing():
     # A plain string literal: setuptools reads it from the AST, so the isolated build
     # environment (setuptools only) never imports rnnlab, numpy or torch.
     tree = ast.parse((PACKAGE / "__init__.py").read_text(encoding="utf-8"))
-    literal = [node.value.value for node in tree.body if isinstance(node, ast.Assign)
-               and [getattr(t, "id", None) for t in node.targets] == ["__version__"]
-               and isinstance(node.value, ast.Constant)]
+    literal = [
+        node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and [getattr(t, "id", None) for t in node.targets] == ["__version__"]
+        and isinstance(node.value, ast.Constant)
+    ]
     assert literal == [rnnlab.__version__]
 
 
@@ -83,8 +87,11 @@ def _copy_source(dst: Path) -> Path:
     """What pip builds from: the build files and src/, without this checkout's build outputs."""
     for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy2(ROOT / name, dst / name)
-    shutil.copytree(ROOT / "src", dst / "src",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.egg-info"))
+    shutil.copytree(
+        ROOT / "src",
+        dst / "src",
+        ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.egg-info"),
+    )
     return dst
 
 
@@ -93,19 +100,43 @@ def built(tmp_path_factory):
     """A wheel and an sdist built from a copy of the sources, offline (no build isolation)."""
     src = _copy_source(tmp_path_factory.mktemp("source"))
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                    "--no-build-isolation", "-w", str(out), str(src)],
-                   check=True, capture_output=True, timeout=300)
-    subprocess.run([sys.executable, "-c", "import sys; from setuptools import build_meta; "
-                    "build_meta.build_sdist(sys.argv[1])", str(out)],
-                   cwd=src, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from setuptools import build_meta; build_meta.build_sdist(sys.argv[1])",
+            str(out),
+        ],
+        cwd=src,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,) = out.glob("rnnlab-*.whl")
     (sdist,) = out.glob("rnnlab-*.tar.gz")
     return wheel, sdist
 
 
-SHIPPED = sorted(p.relative_to(PACKAGE.parent).as_posix()
-                 for p in (PACKAGE / "configs").glob("*/*.yaml"))
+SHIPPED = sorted(
+    p.relative_to(PACKAGE.parent).as_posix() for p in (PACKAGE / "configs").glob("*/*.yaml")
+)
 
 
 def test_the_wheel_carries_the_configs_the_licence_and_the_metadata(built):

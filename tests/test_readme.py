@@ -26,7 +26,11 @@ def test_ci_also_smokes_a_regular_install_from_an_empty_directory():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "set -euo pipefail" in ci
     assert 'pip" install -q torch==2.13.0 .\n' in ci  # not editable: the wheel's contents only
-    for command in ("train --config imdb/lstm --quick", "train --config ../own.yaml",
-                    "reproduce --quick", "-m rnnlab --help"):
+    for command in (
+        "train --config imdb/lstm --quick",
+        "train --config ../own.yaml",
+        "reproduce --quick",
+        "-m rnnlab --help",
+    ):
         assert command in ci
     assert "^| $name | " in ci  # the report must hold real rows

@@ -25,8 +25,16 @@ from rnnlab.experiments.config import load_config
 from rnnlab.models.registry import ARCHITECTURES, register_model
 
 FIXTURES = Path(__file__).parent / "fixtures" / "format_v1"
-TEXTS = ["good fun film", "bad dull film", "great fun", "dull and bad", "fun fun great",
-         "bad bad dull", "great good fun", "dull film bad"]
+TEXTS = [
+    "good fun film",
+    "bad dull film",
+    "great fun",
+    "dull and bad",
+    "fun fun great",
+    "bad bad dull",
+    "great good fun",
+    "dull film bad",
+]
 LABELS = ["pos", "neg", "pos", "neg", "pos", "neg", "pos", "neg"]
 SMALL = {"epochs": 2, "batch_size": 4, "random_state": 0}
 
@@ -45,8 +53,9 @@ def _text_classifier(tmp):
 def _sequence_classifier(tmp):
     ids = [[1, 2, 3], [4, 5], [1, 2], [4, 5, 6, 7], [3, 3, 1], [6, 7], [2, 1], [5, 6, 7]]
     y = [0, 1, 0, 1, 0, 1, 0, 1]
-    clf = rnnlab.SequenceClassifier(module__units=(4,), module__embedding_dim=4,
-                                    module__mask=True, **SMALL)
+    clf = rnnlab.SequenceClassifier(
+        module__units=(4,), module__embedding_dim=4, module__mask=True, **SMALL
+    )
     clf.fit(ids, y).save(tmp / "m")
     lines = [" ".join(map(str, s)) for s in ids]
     return tmp / "m", lines, [str(v) for v in y], clf.predict_proba(ids)
@@ -113,8 +122,10 @@ def test_predict_command_reads_every_saved_model(saved, tmp_path):
     probs = np.array([[float(p) for p in row[2:]] for row in rows[1:]])
     np.testing.assert_allclose(probs, expected, atol=1e-6)
     assert [row[1] for row in rows[1:]] == [labels[k] for k in expected.argmax(1)]
-    jsonl = [json.loads(line) for line in _cli("predict", str(model_dir), str(src),
-                                               "--format", "jsonl").splitlines()]
+    jsonl = [
+        json.loads(line)
+        for line in _cli("predict", str(model_dir), str(src), "--format", "jsonl").splitlines()
+    ]
     assert [r["label"] for r in jsonl] == [labels[k] for k in expected.argmax(1)]
 
 
@@ -143,11 +154,13 @@ def test_format_1_directories_still_load_and_predict_as_they_did():
     expected = json.loads((FIXTURES / "expected.json").read_text())
     for name in ("text_classifier", "experiment_model"):
         model = rnnlab.load(FIXTURES / name)
-        np.testing.assert_allclose(model.predict_proba(expected["texts"]), expected[name],
-                                   rtol=0, atol=1e-7)
+        np.testing.assert_allclose(
+            model.predict_proba(expected["texts"]), expected[name], rtol=0, atol=1e-7
+        )
     clf = rnnlab.TextClassifier.load(FIXTURES / "text_classifier")
-    np.testing.assert_allclose(clf.predict_proba(expected["texts"]), expected["text_classifier"],
-                               rtol=0, atol=1e-7)
+    np.testing.assert_allclose(
+        clf.predict_proba(expected["texts"]), expected["text_classifier"], rtol=0, atol=1e-7
+    )
 
 
 def test_a_format_1_model_saved_again_is_written_in_the_current_format(tmp_path):

@@ -97,7 +97,9 @@ def check_int(
 
 
 @overload
-def check_int(name: str, value: Any, minimum: int | None = None, *, allow_none: bool) -> int | None: ...
+def check_int(
+    name: str, value: Any, minimum: int | None = None, *, allow_none: bool
+) -> int | None: ...
 
 
 @overload

@@ -75,7 +75,9 @@ class InputEncoder:
         else:
             check_int("maxlen", self.maxlen, minimum=1)
         if self.kind == "text" and self.vocabulary is None:
-            raise InvalidValueError("a 'text' InputEncoder needs the `vocabulary` it was trained with")
+            raise InvalidValueError(
+                "a 'text' InputEncoder needs the `vocabulary` it was trained with"
+            )
 
     @property
     def reads_text(self) -> bool:
@@ -93,16 +95,23 @@ class InputEncoder:
         if self.kind == "text":
             for i, text in enumerate(items):
                 if not isinstance(text, str):
-                    raise InvalidTypeError(f"input {i} must be a str text, got {type(text).__name__}")
+                    raise InvalidTypeError(
+                        f"input {i} must be a str text, got {type(text).__name__}"
+                    )
             assert self.vocabulary is not None
             sequences: list[Any] = self.vocabulary.encode(items)
         else:
             sequences = [self._numbers(item, i) for i, item in enumerate(items)]
         ids = self.kind != "numbers"
         assert self.maxlen is not None
-        x, lengths = pad_with_lengths(sequences, self.maxlen, self.padding, self.truncating,
-                                      dtype="int64" if ids else "float32",
-                                      min_length=self.min_length)
+        x, lengths = pad_with_lengths(
+            sequences,
+            self.maxlen,
+            self.padding,
+            self.truncating,
+            dtype="int64" if ids else "float32",
+            min_length=self.min_length,
+        )
         if self.lengths == "nonzero":
             lengths = padded_lengths(x, self.padding)
         return torch.from_numpy(x), torch.from_numpy(lengths)
@@ -151,8 +160,13 @@ class InputEncoder:
         if self.kind == "array":
             out.update(shape=list(self.shape or ()), dtype=self.dtype)
         else:
-            out.update(maxlen=self.maxlen, padding=self.padding, truncating=self.truncating,
-                       min_length=self.min_length, lengths=self.lengths)
+            out.update(
+                maxlen=self.maxlen,
+                padding=self.padding,
+                truncating=self.truncating,
+                min_length=self.min_length,
+                lengths=self.lengths,
+            )
         return out
 
     @classmethod

@@ -35,11 +35,18 @@ def _from_pipeline(parts: dict[str, Any]) -> dict[str, Any]:
     info = parts["pipeline"]
     inputs = {
         "kind": "text" if "vocabulary" in parts else "ids",
-        "maxlen": info["maxlen"], "padding": info["padding"], "truncating": info["truncating"],
-        "min_length": 0, "lengths": "count",
+        "maxlen": info["maxlen"],
+        "padding": info["padding"],
+        "truncating": info["truncating"],
+        "min_length": 0,
+        "lengths": "count",
     }
-    model = {"architecture": "RecurrentClassifier", "config": info["model"],
-             "labels": info["label_names"], "inputs": inputs}
+    model = {
+        "architecture": "RecurrentClassifier",
+        "config": info["model"],
+        "labels": info["label_names"],
+        "inputs": inputs,
+    }
     return {**_rest(parts, ("pipeline",)), "model": model}
 
 
@@ -49,8 +56,11 @@ def _from_estimator(parts: dict[str, Any]) -> dict[str, Any]:
     fitted = {k: decode(v) for k, v in fitted_raw.items()}
     name = head["class"]
     labels = [str(c) for c in fitted["classes_"]]
-    sequence = {"padding": params.get("padding", "pre"),
-                "truncating": params.get("truncating", "pre"), "min_length": 1}
+    sequence = {
+        "padding": params.get("padding", "pre"),
+        "truncating": params.get("truncating", "pre"),
+        "min_length": 1,
+    }
     if name == "TextClassifier":
         inputs = {"kind": "text", "maxlen": fitted["maxlen_"], "lengths": "count", **sequence}
         architecture, config = "RecurrentClassifier", fitted["module_config_"]
@@ -60,14 +70,20 @@ def _from_estimator(parts: dict[str, Any]) -> dict[str, Any]:
         inputs = {"kind": kind, "maxlen": fitted["maxlen_"], "lengths": lengths, **sequence}
         architecture, config = "RecurrentClassifier", fitted["module_config_"]
     elif name == "ModelClassifier":
-        inputs = {"kind": "array", "shape": list(fitted["input_shape_"]),
-                  "dtype": "int64" if params.get("dtype") == "int64" else "float32"}
+        inputs = {
+            "kind": "array",
+            "shape": list(fitted["input_shape_"]),
+            "dtype": "int64" if params.get("dtype") == "int64" else "float32",
+        }
         architecture, config = None, fitted["build_kwargs_"]
     else:
         raise InvalidValueError(f"unknown estimator class {name!r}")
-    model = {"architecture": architecture, "labels": labels,
-             "config": {key: encode(value) for key, value in config.items()},
-             "inputs": inputs}
+    model = {
+        "architecture": architecture,
+        "labels": labels,
+        "config": {key: encode(value) for key, value in config.items()},
+        "inputs": inputs,
+    }
     estimator = {**head, "fitted": fitted_raw}
     return {**_rest(parts, ("estimator", "fitted")), "model": model, "estimator": estimator}
 

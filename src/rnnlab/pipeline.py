@@ -151,8 +151,14 @@ class Pipeline:
                 module = build_architecture(architecture, config)
             module.load_state_dict(state, strict=True)
             module.eval()
-            return cls(module, info["labels"], encoder_of(parts), architecture, config,
-                       {k: parts[k] for k in OPTIONAL_PARTS if k in parts})
+            return cls(
+                module,
+                info["labels"],
+                encoder_of(parts),
+                architecture,
+                config,
+                {k: parts[k] for k in OPTIONAL_PARTS if k in parts},
+            )
         except ModelFileError:
             raise
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:

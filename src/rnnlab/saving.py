@@ -78,8 +78,10 @@ def save_model_dir(
         manifest = {
             "format_version": FORMAT_VERSION,
             "rnnlab_version": __version__,
-            "files": {f: {"sha256": _sha256(staging / f), "bytes": (staging / f).stat().st_size}
-                      for f in files},
+            "files": {
+                f: {"sha256": _sha256(staging / f), "bytes": (staging / f).stat().st_size}
+                for f in files
+            },
         }
         _write_json(staging / MANIFEST, manifest)
         old = None
@@ -117,7 +119,9 @@ def load_model_dir(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict
             f"{str(directory)!r} is not a saved rnnlab model: {MANIFEST} is missing"
         ) from None
     except (ValueError, KeyError, TypeError):
-        raise ModelFileError(f"{str(manifest_path)!r} is damaged: it is not a valid manifest") from None
+        raise ModelFileError(
+            f"{str(manifest_path)!r} is damaged: it is not a valid manifest"
+        ) from None
     if version not in READABLE_VERSIONS:
         raise ModelFileError(
             f"{str(directory)!r} was saved in model format {version} by rnnlab "

@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 import numpy as np
+
 from rnnlab.errors import InvalidValueError
 
 UNSAVED = object()
@@ -76,5 +77,3 @@ def decode(value: Any) -> Any:
     if "__dict__" in value:
         return {k: decode(v) for k, v in value["__dict__"].items()}
     raise InvalidValueError(f"unknown tagged value {sorted(value)}")
-
-

@@ -31,8 +31,13 @@ def data_dir():
 
 @pytest.fixture(scope="module")
 def reviews(data_dir):
-    return read_csv(data_dir / "imdb_reviews.csv", "review", "sentiment", id_column="id",
-                    extra_columns=["split", "rating"])
+    return read_csv(
+        data_dir / "imdb_reviews.csv",
+        "review",
+        "sentiment",
+        id_column="id",
+        extra_columns=["split", "rating"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +48,9 @@ def keras_arrays(data_dir):
 def keras_row_order(ds, split):
     """Row indices of `split` in imdb.npz order: pos files by name, then neg files by name."""
     rows = [i for i, s in enumerate(ds.extra["split"]) if s == split]
-    return sorted(rows, key=lambda i: (ds.labels[i] != "positive",
-                                       f"{ds.ids[i]}_{ds.extra['rating'][i]}.txt"))
+    return sorted(
+        rows, key=lambda i: (ds.labels[i] != "positive", f"{ds.ids[i]}_{ds.extra['rating'][i]}.txt")
+    )
 
 
 def test_file_name_order_is_lexicographic():
@@ -59,8 +65,11 @@ def test_csv_shape(reviews):
 
 def test_encoding_reproduces_imdb_npz_exactly(reviews, keras_arrays, data_dir):
     vocab = Vocabulary.from_word_index(
-        data_dir / "imdb_word_index.json", tokenizer=Tokenizer(lower="ascii"),
-        index_from=0, start_id=None, oov_id=None,
+        data_dir / "imdb_word_index.json",
+        tokenizer=Tokenizer(lower="ascii"),
+        index_from=0,
+        start_id=None,
+        oov_id=None,
     )
     encoded = vocab.encode(reviews.texts)
     for split in ("train", "test"):
@@ -77,8 +86,9 @@ def test_encoding_reproduces_imdb_npz_exactly(reviews, keras_arrays, data_dir):
         assert y[:12_500].min() == 1 and y[12_500:].max() == 0
 
     # The A-Z-only lowering matters: Unicode lowering changes 22 reviews.
-    unicode_lower = Vocabulary(vocab.words, tokenizer=Tokenizer(lower=True), index_from=0,
-                               start_id=None, oov_id=None)
+    unicode_lower = Vocabulary(
+        vocab.words, tokenizer=Tokenizer(lower=True), index_from=0, start_id=None, oov_id=None
+    )
     non_ascii = [i for i, t in enumerate(reviews.texts) if not t.isascii()]
     changed = unicode_lower.encode([reviews.texts[i] for i in non_ascii])
     assert sum(a != encoded[i] for a, i in zip(changed, non_ascii)) == 22

@@ -71,18 +71,31 @@ def test_custom_filters_and_split():
 
 
 def test_matches_reference_on_random_strings():
-    alphabet = list("aZz '.,!-_\t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u2028éÉİKß<>/0\ud800\U0001f600") + ["  ", "A"]
+    alphabet = list("aZz '.,!-_\t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u2028éÉİKß<>/0\ud800\U0001f600") + [
+        "  ",
+        "A",
+    ]
     rng = random.Random(0)
     settings = [
-        (KERAS_FILTERS, " "), ("aA", " "), ("", " "), (KERAS_FILTERS, "z"),
-        ("«»", " "), (KERAS_FILTERS + "\r\x0b", " "), ("xy", "--"),
+        (KERAS_FILTERS, " "),
+        ("aA", " "),
+        ("", " "),
+        (KERAS_FILTERS, "z"),
+        ("«»", " "),
+        (KERAS_FILTERS + "\r\x0b", " "),
+        ("xy", "--"),
     ]
     for lower in (True, False, "ascii"):
         for filters, split in settings:
             tok = Tokenizer(lower=lower, filters=filters, split=split)
             for _ in range(400):
                 s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 25)))
-                assert tok(s) == keras_reference(s, filters, lower, split), (lower, filters, split, s)
+                assert tok(s) == keras_reference(s, filters, lower, split), (
+                    lower,
+                    filters,
+                    split,
+                    s,
+                )
 
 
 def test_token_pattern_matches_count_vectorizer():
@@ -113,7 +126,11 @@ def test_tokenize_many_and_call():
         ({"lower": 1}, TypeError, r"`lower` must be True, False or 'ascii', got 1"),
         ({"split": ""}, ValueError, r"`split` must be a non-empty string, got ''"),
         ({"filters": None}, TypeError, r"`filters` must be a string of characters, got NoneType"),
-        ({"token_pattern": r"\w+", "filters": ""}, ValueError, r"`token_pattern` replaces `filters`"),
+        (
+            {"token_pattern": r"\w+", "filters": ""},
+            ValueError,
+            r"`token_pattern` replaces `filters`",
+        ),
         ({"token_pattern": "("}, ValueError, r"`token_pattern` must be a valid regular expression"),
         ({"token_pattern": r"(a)(b)"}, ValueError, r"at most one capturing group, got 2"),
     ],
@@ -130,7 +147,9 @@ def test_frozen_and_round_trip():
     again = Tokenizer.from_dict(tok.to_dict())
     assert again == tok and again("A!b_c") == tok("A!b_c") == ["a", "b", "c"]
     assert Tokenizer.from_dict(Tokenizer(token_pattern=r"\w+").to_dict()).token_pattern == r"\w+"
-    with pytest.raises(ConfigError, match=r"unknown tokenizer setting `filter` \(did you mean `filters`\?\)"):
+    with pytest.raises(
+        ConfigError, match=r"unknown tokenizer setting `filter` \(did you mean `filters`\?\)"
+    ):
         Tokenizer.from_dict({"filter": ""})
     with pytest.raises(TypeError, match="must be a dict"):
         Tokenizer.from_dict(["lower"])

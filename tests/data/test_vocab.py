@@ -48,7 +48,9 @@ def test_min_freq_and_max_tokens():
     assert Vocabulary.fit(texts, min_freq=2).words == ("a", "b")
     assert Vocabulary.fit(texts, max_tokens=3).words == ("a", "b", "c")
     assert Vocabulary.fit(texts, max_tokens=1, min_freq=3).counts == (4,)
-    with pytest.raises(DataError, match=r"no token of the 2 texts reaches `min_freq`=9 \(most frequent count 4\)"):
+    with pytest.raises(
+        DataError, match=r"no token of the 2 texts reaches `min_freq`=9 \(most frequent count 4\)"
+    ):
         Vocabulary.fit(texts, min_freq=9)
     with pytest.raises(DataError, match="hold no tokens"):
         Vocabulary.fit(["...", "!"])
@@ -135,7 +137,9 @@ def test_constructor_validation():
         Vocabulary(["a", "b", "a"])
     with pytest.raises(DataError, match=r"non-empty strings, got '' at rank 2"):
         Vocabulary(["a", ""])
-    with pytest.raises(ValueError, match=r"`start_id` must be a reserved id in \[1, index_from=0\], got 1"):
+    with pytest.raises(
+        ValueError, match=r"`start_id` must be a reserved id in \[1, index_from=0\], got 1"
+    ):
         Vocabulary(["a"], index_from=0)
     with pytest.raises(ValueError, match="`start_id` and `oov_id` must differ, both are 2"):
         Vocabulary(["a"], start_id=2, oov_id=2)
@@ -147,7 +151,9 @@ def test_constructor_validation():
         Vocabulary(["a"], counts=[1, 2])
     with pytest.raises(TypeError, match="`texts` must be a list of texts, got a single str"):
         Vocabulary(["a"]).encode("a b")
-    with pytest.raises(TypeError, match=r"`texts` must hold str texts or token lists, got int at index 1"):
+    with pytest.raises(
+        TypeError, match=r"`texts` must hold str texts or token lists, got int at index 1"
+    ):
         Vocabulary(["a"]).encode(["a", 5])
 
 
@@ -155,15 +161,18 @@ def test_decode():
     vocab = Vocabulary(["x", "y"])
     assert vocab.decode([0, 0, 1, 5, 4, 2, 3]) == "<start> y x <oov> <unused>"
     assert vocab.ids_to_tokens([0, 4], skip_padding=False) == ["<pad>", "x"]
-    with pytest.raises(DataError, match=r"`ids` must be in \[0, 5\] for this vocabulary, got 6 at position 1"):
+    with pytest.raises(
+        DataError, match=r"`ids` must be in \[0, 5\] for this vocabulary, got 6 at position 1"
+    ):
         vocab.decode([4, 6])
     with pytest.raises(TypeError, match="`ids` must hold integers, got 'a' at position 0"):
         vocab.decode(["a"])
 
 
 def test_json_round_trip_is_atomic(tmp_path):
-    vocab = Vocabulary.fit(["b a a", "é c"], tokenizer=Tokenizer(lower="ascii", filters=".,"),
-                           num_words=6, oov_id=None)
+    vocab = Vocabulary.fit(
+        ["b a a", "é c"], tokenizer=Tokenizer(lower="ascii", filters=".,"), num_words=6, oov_id=None
+    )
     path = vocab.to_json(tmp_path / "vocab.json")
     again = Vocabulary.from_json(path)
     assert again == vocab and again.counts == (2, 1, 1, 1)
@@ -194,15 +203,30 @@ def _write(tmp_path, data):
 @pytest.mark.parametrize(
     "change, match",
     [
-        (lambda d: {"the": 1, "and": 2}, r"not an rnnlab vocabulary: `format` must be 'rnnlab.vocabulary', got None; a Keras word index loads with Vocabulary.from_word_index"),
+        (
+            lambda d: {"the": 1, "and": 2},
+            r"not an rnnlab vocabulary: `format` must be 'rnnlab.vocabulary', got None; a Keras word index loads with Vocabulary.from_word_index",
+        ),
         (lambda d: [1, 2], r"not an rnnlab vocabulary"),
         (lambda d: {**d, "version": 2}, r"`version` must be 1 for this rnnlab, got 2"),
-        (lambda d: {**d, "words": ["a", "b", "a"]}, r"`words` must be unique, got 'a' at ranks 1 and 3"),
-        (lambda d: {**d, "word": []}, r"unknown vocabulary field `word` \(did you mean `words`\?\)"),
-        (lambda d: {k: v for k, v in d.items() if k != "oov_id"}, r"vocabulary fields missing: oov_id"),
+        (
+            lambda d: {**d, "words": ["a", "b", "a"]},
+            r"`words` must be unique, got 'a' at ranks 1 and 3",
+        ),
+        (
+            lambda d: {**d, "word": []},
+            r"unknown vocabulary field `word` \(did you mean `words`\?\)",
+        ),
+        (
+            lambda d: {k: v for k, v in d.items() if k != "oov_id"},
+            r"vocabulary fields missing: oov_id",
+        ),
         (lambda d: {**d, "words": "ab"}, r"`words` must be a list, got str"),
         (lambda d: {**d, "start_id": 7}, r"invalid vocabulary: `start_id` must be a reserved id"),
-        (lambda d: {**d, "tokenizer": {"lower": "maybe"}}, r"invalid vocabulary: `lower` must be one of"),
+        (
+            lambda d: {**d, "tokenizer": {"lower": "maybe"}},
+            r"invalid vocabulary: `lower` must be one of",
+        ),
         (lambda d: {**d, "counts": [1]}, r"`counts` must have one entry per word"),
     ],
 )
@@ -216,7 +240,9 @@ def test_corrupt_json_content(tmp_path, change, match):
 
 def test_damaged_json_files(tmp_path):
     good = json.dumps(Vocabulary.fit(["a b"]).to_dict())
-    with pytest.raises(DataFileError, match=r"is not valid JSON .*damaged or not a vocabulary file"):
+    with pytest.raises(
+        DataFileError, match=r"is not valid JSON .*damaged or not a vocabulary file"
+    ):
         Vocabulary.from_json(_write(tmp_path, good[: len(good) // 2]))
     path = tmp_path / "bin.json"
     path.write_bytes(b"\xff\xfe\x00")

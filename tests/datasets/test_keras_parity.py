@@ -17,8 +17,10 @@ from rnnlab.datasets import files, imdb, reuters
 
 @pytest.fixture
 def keras_reads_our_files(monkeypatch):
-    paths = {"imdb.npz": files.get_file("imdb.npz")[0],
-             "reuters.npz": files.get_file("reuters.npz")[0]}
+    paths = {
+        "imdb.npz": files.get_file("imdb.npz")[0],
+        "reuters.npz": files.get_file("reuters.npz")[0],
+    }
 
     def fake_get_file(fname=None, origin=None, **kwargs):
         return str(paths[origin.rsplit("/", 1)[1]])

@@ -45,8 +45,13 @@ def fit(callbacks, epochs=2, batch_size=8, model=None, **trainer_kwargs):
 def test_hooks_run_in_this_order_once_each():
     rec = Recorder()
     fit([rec], epochs=2, batch_size=8)
-    batch = lambda i: [("batch_begin", i), ("after_backward", i), ("batch_end", i)]
-    epoch = lambda e: [("epoch_begin", e), *batch(0), *batch(1), ("epoch_end", e)]
+
+    def batch(i):
+        return [("batch_begin", i), ("after_backward", i), ("batch_end", i)]
+
+    def epoch(e):
+        return [("epoch_begin", e), *batch(0), *batch(1), ("epoch_end", e)]
+
     assert rec.calls == [("fit_begin",), *epoch(0), *epoch(1), ("fit_end",)]
 
 

@@ -17,8 +17,13 @@ from rnnlab import ModelClassifier, SequenceClassifier, TextClassifier
 from rnnlab import nn as rnn
 from rnnlab.errors import ModelFileError
 
-SMALL = {"epochs": 1, "batch_size": 8, "module__units": (4,), "module__embedding_dim": 4,
-         "random_state": 0}
+SMALL = {
+    "epochs": 1,
+    "batch_size": 8,
+    "module__units": (4,),
+    "module__embedding_dim": 4,
+    "random_state": 0,
+}
 IDS = [[1, 2, 3], [4, 5], [1, 2], [4, 5, 6, 7], [3, 3, 1], [6, 7]]
 TEXTS = ["good fun film", "bad dull film", "great fun", "dull and bad", "fun fun", "bad"]
 
@@ -37,7 +42,8 @@ def fitted(kind):
         return TextClassifier(maxlen=4, **SMALL).fit(TEXTS, ["pos", "neg"] * 3), TEXTS
     X = np.random.RandomState(0).normal(size=(6, 5, 1))
     return ModelClassifier(small_rnn, module__units=3, random_state=0, epochs=1).fit(
-        X, np.eye(3)[[0, 1, 2, 0, 1, 2]]), X
+        X, np.eye(3)[[0, 1, 2, 0, 1, 2]]
+    ), X
 
 
 @pytest.mark.parametrize("kind", ["ids", "raw", "text", "model"])
@@ -63,8 +69,13 @@ def test_files_are_safetensors_and_json(tmp_path):
     est, _ = fitted("text")
     est.save(tmp_path / "m")
     names = sorted(p.name for p in (tmp_path / "m").iterdir())
-    assert names == ["estimator.json", "manifest.json", "model.json", "model.safetensors",
-                     "vocabulary.json"]
+    assert names == [
+        "estimator.json",
+        "manifest.json",
+        "model.json",
+        "model.safetensors",
+        "vocabulary.json",
+    ]
     head = json.loads((tmp_path / "m" / "estimator.json").read_text())
     assert head["class"] == "TextClassifier" and head["params"]["maxlen"] == 4
     assert head["params"]["module__units"] == {"__tuple__": [4]}
@@ -85,7 +96,9 @@ def test_model_classifier_needs_its_build_fn(tmp_path):
     est.save(tmp_path / "m")
     head = json.loads((tmp_path / "m" / "estimator.json").read_text())
     assert "build_fn" in head["unsaved"] and "build_fn" not in head["params"]
-    with pytest.raises(TypeError, match=r"pass them again: ModelClassifier.load\(.*build_fn=\.\.\."):
+    with pytest.raises(
+        TypeError, match=r"pass them again: ModelClassifier.load\(.*build_fn=\.\.\."
+    ):
         rnnlab.estimators.load(tmp_path / "m")
     with pytest.raises(ModelFileError, match="not a registered architecture"):
         rnnlab.load(tmp_path / "m")
@@ -132,10 +145,12 @@ def test_saving_again_replaces_the_model(tmp_path):
     first, X = fitted("ids")
     first.save(tmp_path / "m")
     second = SequenceClassifier(classes=range(4), **{**SMALL, "random_state": 1}).fit(
-        IDS, [0, 1, 0, 1, 2, 1])
+        IDS, [0, 1, 0, 1, 2, 1]
+    )
     second.save(tmp_path / "m")
-    np.testing.assert_array_equal(rnnlab.load(tmp_path / "m").predict_proba(X),
-                                  second.predict_proba(X))
+    np.testing.assert_array_equal(
+        rnnlab.load(tmp_path / "m").predict_proba(X), second.predict_proba(X)
+    )
 
 
 def test_loading_does_not_touch_the_global_rng(tmp_path):

@@ -106,8 +106,11 @@ def test_shape_checks_at_predict():
     [
         (None, TypeError, "`build_fn` must be a callable"),
         (lambda: "not a module", TypeError, "must return a torch.nn.Module"),
-        (lambda: nn.Sequential(nn.Flatten(), nn.Linear(5, 7)), ValueError,
-         "returns 7 outputs per sample but there are 3 classes"),
+        (
+            lambda: nn.Sequential(nn.Flatten(), nn.Linear(5, 7)),
+            ValueError,
+            "returns 7 outputs per sample but there are 3 classes",
+        ),
     ],
     ids=["none", "not-a-module", "wrong-width"],
 )
@@ -134,7 +137,8 @@ def seed_reuters():
     """The tutorial's data cell, verbatim but for the imports."""
     num_words, maxlen, test_split = 30000, 50, 0.3
     (X_train, y_train), (X_test, y_test) = reuters.load_data(
-        num_words=num_words, maxlen=maxlen, test_split=test_split)
+        num_words=num_words, maxlen=maxlen, test_split=test_split
+    )
     X_train = pad_sequences(X_train, padding="post")
     X_test = pad_sequences(X_test, padding="post")
     X_train = np.array(X_train).reshape((X_train.shape[0], X_train.shape[1], 1))
@@ -160,8 +164,15 @@ def test_seed_reuters_stacked_lstm_port(seed_reuters):
     assert X_train.shape == (1395, 49, 1) and X_test.shape == (599, 49, 1)
     assert y_train.shape == (1395, 46) and y_test.shape == (599, 46)
 
-    model = ModelClassifier(build_fn=stacked_lstm, epochs=2, batch_size=50, verbose=1,
-                            optimizer__lr=0.001, loss="categorical_crossentropy", random_state=0)
+    model = ModelClassifier(
+        build_fn=stacked_lstm,
+        epochs=2,
+        batch_size=50,
+        verbose=1,
+        optimizer__lr=0.001,
+        loss="categorical_crossentropy",
+        random_state=0,
+    )
     model.fit(X_train, y_train)
     y_pred = model.predict(X_test)
     y_test_ = np.argmax(y_test, axis=1)
@@ -180,8 +191,9 @@ def test_seed_reuters_stacked_lstm_port(seed_reuters):
 def test_seed_split_with_explicit_classes(seed_reuters):
     X_train, _, X_test, _, y_train_int = seed_reuters
     assert len(np.unique(y_train_int)) < 46  # a split misses topics ...
-    clf = SequenceClassifier(classes=range(46), epochs=1, batch_size=50, module__units=(8,),
-                             random_state=0)
+    clf = SequenceClassifier(
+        classes=range(46), epochs=1, batch_size=50, module__units=(8,), random_state=0
+    )
     clf.fit(X_train[:300], y_train_int[:300])  # ... and a subset misses more
     assert clf.module_config_["num_classes"] == 46 and clf.input_ == "raw"
     assert clf.predict_proba(X_test).shape == (599, 46)

@@ -10,7 +10,13 @@ from sklearn.exceptions import NotFittedError
 
 from rnnlab import SequenceClassifier
 
-SMALL = {"epochs": 1, "batch_size": 8, "module__units": (4,), "module__embedding_dim": 4, "random_state": 0}
+SMALL = {
+    "epochs": 1,
+    "batch_size": 8,
+    "module__units": (4,),
+    "module__embedding_dim": 4,
+    "random_state": 0,
+}
 
 
 def token7(n=40, seed=0):
@@ -46,8 +52,14 @@ def test_ragged_lists_are_padded_ids():
 
 def test_it_learns():
     X, y = token7(60)
-    clf = SequenceClassifier(epochs=25, batch_size=8, lr=0.03, module__units=(8,),
-                             module__embedding_dim=8, random_state=0)
+    clf = SequenceClassifier(
+        epochs=25,
+        batch_size=8,
+        lr=0.03,
+        module__units=(8,),
+        module__embedding_dim=8,
+        random_state=0,
+    )
     assert clf.fit(X, y).score(X, y) >= 0.9
     assert clf.history_["loss"][-1] < clf.history_["loss"][0]
 
@@ -198,8 +210,9 @@ def test_validation_split_and_early_stopping():
 def test_optimizer_by_name_class_and_routed_settings():
     X, y = token7()
     a = SequenceClassifier(optimizer="sgd", optimizer__momentum=0.9, **SMALL).fit(X, y)
-    b = SequenceClassifier(optimizer=torch.optim.SGD, lr=0.01, optimizer__momentum=0.9,
-                           **SMALL).fit(X, y)
+    b = SequenceClassifier(
+        optimizer=torch.optim.SGD, lr=0.01, optimizer__momentum=0.9, **SMALL
+    ).fit(X, y)
     assert a.history_["learning_rate"] == [0.01] == b.history_["learning_rate"]
     with pytest.raises(ValueError, match="`lr` or `optimizer__lr`, not both"):
         SequenceClassifier(lr=0.1, optimizer__lr=0.1, **SMALL).fit(X, y)
@@ -253,8 +266,20 @@ def test_unfitted_raises_not_fitted():
         ([[1, 2], [3, 4]], [[0, 1], [1, 1]], ValueError, "one-hot rows"),
         (np.array([1, 2, 3]), [0, 1, 0], ValueError, "Expected 2D array"),
     ],
-    ids=["empty-array", "empty-list", "length-mismatch", "one-class", "no-y", "nan-array",
-         "nan-ragged", "strings", "negative-id", "continuous-y", "multilabel-y", "1d-X"],
+    ids=[
+        "empty-array",
+        "empty-list",
+        "length-mismatch",
+        "one-class",
+        "no-y",
+        "nan-array",
+        "nan-ragged",
+        "strings",
+        "negative-id",
+        "continuous-y",
+        "multilabel-y",
+        "1d-X",
+    ],
 )
 def test_bad_input_is_refused_clearly(X, y, error, match):
     with pytest.raises(error, match=match):

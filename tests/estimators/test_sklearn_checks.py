@@ -190,8 +190,9 @@ def test_grid_search_over_module_units():
 
 def test_cross_val_score():
     X, y = _sequences()
-    est = SequenceClassifier(epochs=1, batch_size=8, module__units=(4,),
-                             module__embedding_dim=4, random_state=0)
+    est = SequenceClassifier(
+        epochs=1, batch_size=8, module__units=(4,), module__embedding_dim=4, random_state=0
+    )
     scores = cross_val_score(est, X, y, cv=2, error_score="raise")
     assert scores.shape == (2,) and ((0 <= scores) & (scores <= 1)).all()
 
@@ -204,8 +205,9 @@ def test_pipeline_function_transformer_before_sequence_classifier():
     to_ids = FunctionTransformer(lambda docs: [[words[w] for w in d] for d in docs])
     pipe = make_pipeline(
         to_ids,
-        SequenceClassifier(epochs=2, batch_size=6, module__units=(4,), module__embedding_dim=4,
-                           random_state=0),
+        SequenceClassifier(
+            epochs=2, batch_size=6, module__units=(4,), module__embedding_dim=4, random_state=0
+        ),
     )
     pipe.set_params(sequenceclassifier__module__units=(6,))
     pipe.fit(X, y)
@@ -219,10 +221,12 @@ def test_pipeline_with_text_classifier_and_grid_search():
     y = ["pos", "neg"] * 6
     pipe = make_pipeline(
         FunctionTransformer(lambda t: [s.replace("!", "") for s in t]),
-        TextClassifier(epochs=1, batch_size=4, module__units=(4,), module__embedding_dim=4,
-                       random_state=0),
+        TextClassifier(
+            epochs=1, batch_size=4, module__units=(4,), module__embedding_dim=4, random_state=0
+        ),
     )
-    grid = GridSearchCV(pipe, {"textclassifier__module__cell": ["lstm", "gru"]}, cv=2,
-                        error_score="raise")
+    grid = GridSearchCV(
+        pipe, {"textclassifier__module__cell": ["lstm", "gru"]}, cv=2, error_score="raise"
+    )
     grid.fit(texts, y)
     assert set(grid.predict(["good!", "bad"])) <= {"pos", "neg"}

@@ -11,10 +11,21 @@ from rnnlab import TextClassifier
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.errors import DataError
 
-SMALL = {"epochs": 1, "batch_size": 4, "module__units": (4,), "module__embedding_dim": 4,
-         "random_state": 0}
-TEXTS = ["a great, fun film", "dull and bad", "great fun!", "bad, bad film", "fun and great",
-         "Dull film"] * 3
+SMALL = {
+    "epochs": 1,
+    "batch_size": 4,
+    "module__units": (4,),
+    "module__embedding_dim": 4,
+    "random_state": 0,
+}
+TEXTS = [
+    "a great, fun film",
+    "dull and bad",
+    "great fun!",
+    "bad, bad film",
+    "fun and great",
+    "Dull film",
+] * 3
 LABELS = ["pos", "neg", "pos", "neg", "pos", "neg"] * 3
 
 
@@ -42,15 +53,28 @@ def test_predict_outputs():
 
 
 def test_it_learns():
-    clf = TextClassifier(epochs=15, batch_size=4, lr=0.03, module__units=(8,),
-                         module__embedding_dim=8, random_state=0)
+    clf = TextClassifier(
+        epochs=15,
+        batch_size=4,
+        lr=0.03,
+        module__units=(8,),
+        module__embedding_dim=8,
+        random_state=0,
+    )
     assert clf.fit(TEXTS, LABELS).score(TEXTS, LABELS) == 1.0
 
 
 @pytest.mark.parametrize(
     "wrap",
-    [list, tuple, np.array, lambda t: np.array(t, dtype=object), pd.Series,
-     lambda t: np.array(t)[:, None], lambda t: pd.DataFrame({"text": t})],
+    [
+        list,
+        tuple,
+        np.array,
+        lambda t: np.array(t, dtype=object),
+        pd.Series,
+        lambda t: np.array(t)[:, None],
+        lambda t: pd.DataFrame({"text": t}),
+    ],
     ids=["list", "tuple", "str-array", "object-array", "series", "column", "dataframe"],
 )
 def test_text_containers_agree(wrap):
@@ -61,9 +85,17 @@ def test_text_containers_agree(wrap):
 
 def test_vocabulary_settings():
     assert TextClassifier(max_tokens=2, **SMALL).fit(TEXTS, LABELS).vocabulary_.words == (
-        "great", "fun")
+        "great",
+        "fun",
+    )
     assert TextClassifier(min_freq=6, **SMALL).fit(TEXTS, LABELS).vocabulary_.words == (
-        "great", "fun", "film", "bad", "dull", "and")
+        "great",
+        "fun",
+        "film",
+        "bad",
+        "dull",
+        "and",
+    )
     capped = TextClassifier(num_words=6, **SMALL).fit(TEXTS, LABELS)
     assert capped.vocabulary_.size == 6 == capped.module_config_["vocab_size"]
     cased = TextClassifier(lower=False, **SMALL).fit(TEXTS, LABELS)
@@ -114,8 +146,18 @@ def test_unfitted_raises_not_fitted():
         (pd.DataFrame({"a": ["x", "y"], "b": ["z", "w"]}), [0, 1], ValueError, "2 columns"),
         (["...", "!!"], [0, 1], DataError, "hold no tokens"),
     ],
-    ids=["empty", "single-str", "non-str", "ids", "bytes", "length-mismatch", "one-class",
-         "2d", "dataframe", "no-tokens"],
+    ids=[
+        "empty",
+        "single-str",
+        "non-str",
+        "ids",
+        "bytes",
+        "length-mismatch",
+        "one-class",
+        "2d",
+        "dataframe",
+        "no-tokens",
+    ],
 )
 def test_bad_input_is_refused_clearly(X, y, error, match):
     with pytest.raises(error, match=match):

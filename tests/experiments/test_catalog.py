@@ -20,9 +20,18 @@ CONFIGS = shipped_configs()
 
 def test_configs_are_shipped_for_both_tutorials_and_variants():
     names = {f"{p.parent.name}/{p.stem}" for p in CONFIGS}
-    assert {"reuters/simple_rnn", "reuters/stacked_simple_rnn", "reuters/lstm",
-            "reuters/stacked_lstm", "reuters/embedding_bilstm", "imdb/lstm", "imdb/gru_400",
-            "imdb/bilstm_400", "imdb/raw_text_gru", "text/gru"} <= names
+    assert {
+        "reuters/simple_rnn",
+        "reuters/stacked_simple_rnn",
+        "reuters/lstm",
+        "reuters/stacked_lstm",
+        "reuters/embedding_bilstm",
+        "imdb/lstm",
+        "imdb/gru_400",
+        "imdb/bilstm_400",
+        "imdb/raw_text_gru",
+        "text/gru",
+    } <= names
     # Inside the package, as package data: a wheel carries them, whatever the working directory.
     assert all(p.is_relative_to(resources.files("rnnlab")) for p in CONFIGS)
 
@@ -61,8 +70,11 @@ def test_a_yaml_path_is_read_as_given(tmp_path, monkeypatch):
 
 
 def test_a_typo_suggests_the_nearest_names_in_the_same_spelling():
-    with pytest.raises(ConfigError, match=r"unknown experiment 'imdb/lstn' \(did you mean "
-                                          r"`imdb/lstm`.*\?\); known: .*reuters/lstm"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown experiment 'imdb/lstn' \(did you mean "
+        r"`imdb/lstm`.*\?\); known: .*reuters/lstm",
+    ):
         resolve_config("imdb/lstn")
     with pytest.raises(ConfigError, match=r"\(did you mean `reuters_lstm`"):
         resolve_config("reuters_lstn")
@@ -72,8 +84,11 @@ def test_a_typo_suggests_the_nearest_names_in_the_same_spelling():
 
 def test_a_missing_yaml_path_names_the_shipped_config_it_meant(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(DataFileError, match=r"'configs/imdb/lstm.yaml' does not exist; the "
-                                            r"shipped config .* `imdb/lstm`"):
+    with pytest.raises(
+        DataFileError,
+        match=r"'configs/imdb/lstm.yaml' does not exist; the "
+        r"shipped config .* `imdb/lstm`",
+    ):
         resolve_config("configs/imdb/lstm.yaml")
     with pytest.raises(DataFileError, match=r"'other.yaml' does not exist$"):
         resolve_config("other.yaml")

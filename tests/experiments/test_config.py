@@ -38,7 +38,10 @@ def test_bad_values_name_the_key(raw, text):
 @pytest.mark.parametrize(
     "raw, text",
     [
-        ({"model": {"cell": "lstn"}}, r"`model.cell` must be one of .* got 'lstn' \(did you mean `lstm`\?\)"),
+        (
+            {"model": {"cell": "lstn"}},
+            r"`model.cell` must be one of .* got 'lstn' \(did you mean `lstm`\?\)",
+        ),
         ({"model": {"dropout": 1.0}}, r"`model.dropout` must be in \[0, 1\), got 1.0"),
         ({"train": {"epochs": 0}}, r"`train.epochs` must be a positive integer, got 0"),
     ],

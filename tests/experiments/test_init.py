@@ -21,15 +21,18 @@ def test_unknown_names_are_attribute_errors():
 
 
 def test_the_config_half_loads_without_torch():
-    code = ("import sys; from rnnlab.experiments import load_config, resolve_config; "
-            "load_config(resolve_config('imdb/lstm')); "
-            "print(sorted({'torch', 'sklearn', 'matplotlib'} & set(sys.modules)))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+    code = (
+        "import sys; from rnnlab.experiments import load_config, resolve_config; "
+        "load_config(resolve_config('imdb/lstm')); "
+        "print(sorted({'torch', 'sklearn', 'matplotlib'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("old", ["rnnlab.config", "rnnlab.prepare", "rnnlab.experiment",
-                                 "rnnlab.report", "rnnlab.evaluation"])
+@pytest.mark.parametrize(
+    "old",
+    ["rnnlab.config", "rnnlab.prepare", "rnnlab.experiment", "rnnlab.report", "rnnlab.evaluation"],
+)
 def test_the_old_module_paths_are_gone(old):
     assert importlib.util.find_spec(old) is None

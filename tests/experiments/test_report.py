@@ -4,19 +4,44 @@ from rnnlab.experiments.report import write_report
 
 
 def _result(name, published, classes=2):
-    history = {"loss": [0.7, 0.5], "accuracy": [0.6, 0.8], "val_loss": [0.6, 0.55],
-               "val_accuracy": [0.7, 0.75]}
-    runs = [{"seed": s, "test": {"accuracy": 0.8 + s / 100, "macro_f1": 0.79, "loss": 0.5},
-             "seconds": 1.0, "epochs_run": 2, "history": history,
-             "confusion": [[5, 1], [2, 4]]} for s in (0, 1)]
+    history = {
+        "loss": [0.7, 0.5],
+        "accuracy": [0.6, 0.8],
+        "val_loss": [0.6, 0.55],
+        "val_accuracy": [0.7, 0.75],
+    }
+    runs = [
+        {
+            "seed": s,
+            "test": {"accuracy": 0.8 + s / 100, "macro_f1": 0.79, "loss": 0.5},
+            "seconds": 1.0,
+            "epochs_run": 2,
+            "history": history,
+            "confusion": [[5, 1], [2, 4]],
+        }
+        for s in (0, 1)
+    ]
     return {
-        "name": name, "description": f"{name} model", "published": published,
-        "split": {"train": 100, "test": 12, "classes": classes, "classes_in_train": 2,
-                  "classes_in_test": 2, "maxlen": 10, "vocab_size": 50},
-        "label_names": ["neg", "pos"], "validation_note": "none",
-        "baselines": {"majority": {"accuracy": 0.5, "macro_f1": 0.33},
-                      "bag_of_words": {"accuracy": 0.85, "macro_f1": 0.85}},
-        "runs": runs, "confusion": runs[0]["confusion"],
+        "name": name,
+        "description": f"{name} model",
+        "published": published,
+        "split": {
+            "train": 100,
+            "test": 12,
+            "classes": classes,
+            "classes_in_train": 2,
+            "classes_in_test": 2,
+            "maxlen": 10,
+            "vocab_size": 50,
+        },
+        "label_names": ["neg", "pos"],
+        "validation_note": "none",
+        "baselines": {
+            "majority": {"accuracy": 0.5, "macro_f1": 0.33},
+            "bag_of_words": {"accuracy": 0.85, "macro_f1": 0.85},
+        },
+        "runs": runs,
+        "confusion": runs[0]["confusion"],
     }
 
 

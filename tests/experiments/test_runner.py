@@ -14,7 +14,9 @@ CONFIGS = shipped_configs()
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in CONFIGS if p.parent.name != "text"], ids=lambda p: f"{p.parent.name}/{p.stem}"
+    "path",
+    [p for p in CONFIGS if p.parent.name != "text"],
+    ids=lambda p: f"{p.parent.name}/{p.stem}",
 )
 def test_every_config_runs_quick(path, tmp_path):
     result = train_one(str(path), out_dir=tmp_path / "run", quick=True, verbose=0)
@@ -32,14 +34,23 @@ def test_tutorial_configs_are_faithful():
     assert (data.x_train[:, -1] == 0).mean() > 0.5  # post padding
     model = build_model(reuters, data)
     assert model.embedding is None and model.head.out_features == 46
-    assert sum(p.numel() for p in model.recurrent.parameters()) == 4 * (50 * 51 + 50) + 4 * (100 * 50 + 50)
+    assert sum(p.numel() for p in model.recurrent.parameters()) == 4 * (50 * 51 + 50) + 4 * (
+        100 * 50 + 50
+    )
     imdb = load_config(resolve_config("imdb/lstm"))
-    assert (imdb.model.dropout, imdb.model.recurrent_dropout, imdb.train.epochs, imdb.train.batch_size) == (0.2, 0.2, 3, 32)
+    assert (
+        imdb.model.dropout,
+        imdb.model.recurrent_dropout,
+        imdb.train.epochs,
+        imdb.train.batch_size,
+    ) == (0.2, 0.2, 3, 32)
     assert imdb.published.accuracy == 0.833 and imdb.train.epsilon == 1e-7
 
 
 def test_train_writes_a_model_that_predicts_the_same(tmp_path):
-    result = train_one("reuters/lstm", ["train.epochs=2"], out_dir=tmp_path / "r", quick=True, verbose=0)
+    result = train_one(
+        "reuters/lstm", ["train.epochs=2"], out_dir=tmp_path / "r", quick=True, verbose=0
+    )
     assert len(json.loads((tmp_path / "r" / "history.json").read_text())["loss"]) == 1
     pipe = Pipeline.load(tmp_path / "r" / "model")
     data = prepare_data(load_config(resolve_config("reuters/lstm")).data, quick=True)
@@ -48,7 +59,9 @@ def test_train_writes_a_model_that_predicts_the_same(tmp_path):
 
 
 def test_reproduce_quick_writes_report_with_baselines_and_figures(tmp_path):
-    report = reproduce(["reuters/simple_rnn", "imdb/lstm"], seeds=[0, 1], out_dir=tmp_path, quick=True)
+    report = reproduce(
+        ["reuters/simple_rnn", "imdb/lstm"], seeds=[0, 1], out_dir=tmp_path, quick=True
+    )
     text = report.read_text()
     assert "| reuters_simple_rnn |" in text and "| imdb_lstm | 0.833 |" in text
     assert "majority" in text and "bag-of-words" in text and "macro-F1" in text

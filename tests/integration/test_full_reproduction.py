@@ -19,9 +19,14 @@ def test_imdb_tutorial_within_0015_of_published(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, published", [("reuters/stacked_simple_rnn", 0.746),
-                                             ("reuters/lstm", 0.845),
-                                             ("reuters/stacked_lstm", 0.858)])
+@pytest.mark.parametrize(
+    "name, published",
+    [
+        ("reuters/stacked_simple_rnn", 0.746),
+        ("reuters/lstm", 0.845),
+        ("reuters/stacked_lstm", 0.858),
+    ],
+)
 def test_reuters_tutorial_within_003_of_published(tmp_path, name, published):
     reproduce([name], seeds=[0, 1, 2], out_dir=tmp_path)
     runs = json.loads((tmp_path / "results.json").read_text())[0]["runs"]

@@ -18,7 +18,11 @@ def test_padding_does_not_leak_into_the_output(pooling, padding):
     model = _model(pooling=pooling, padding=padding, cell="gru")
     ids = torch.randint(1, 50, (3, 7))
     lengths = torch.tensor([7, 3, 0])
-    pad = torch.arange(7) >= lengths[:, None] if padding == "post" else torch.arange(7) < (7 - lengths)[:, None]
+    pad = (
+        torch.arange(7) >= lengths[:, None]
+        if padding == "post"
+        else torch.arange(7) < (7 - lengths)[:, None]
+    )
     a = model(ids.masked_fill(pad, 0), lengths)
     b = model(ids.masked_fill(pad, 9), lengths)  # different junk in the padded steps
     torch.testing.assert_close(a, b)
@@ -33,8 +37,9 @@ def test_max_and_mean_pool_the_last_layer_outputs():
     expected = torch.stack([seq[0].amax(0), seq[1, :2].amax(0)])
     torch.testing.assert_close(out, model.head(expected))
     model.pooling = "mean"
-    torch.testing.assert_close(model(ids, lengths),
-                               model.head(torch.stack([seq[0].mean(0), seq[1, :2].mean(0)])))
+    torch.testing.assert_close(
+        model(ids, lengths), model.head(torch.stack([seq[0].mean(0), seq[1, :2].mean(0)]))
+    )
 
 
 def test_binary_has_one_logit_and_keras_dense_init():
@@ -44,9 +49,14 @@ def test_binary_has_one_logit_and_keras_dense_init():
     assert model.head.weight.abs().max() <= limit
 
 
-@pytest.mark.parametrize("kw, text", [({"pooling": "sum"}, "`pooling` must be one of"),
-                                      ({"units": ()}, "at least one layer"),
-                                      ({"num_classes": 1}, "`num_classes` must be an integer >= 2")])
+@pytest.mark.parametrize(
+    "kw, text",
+    [
+        ({"pooling": "sum"}, "`pooling` must be one of"),
+        ({"units": ()}, "at least one layer"),
+        ({"num_classes": 1}, "`num_classes` must be an integer >= 2"),
+    ],
+)
 def test_bad_arguments(kw, text):
     with pytest.raises(ValueError, match=text):
         _model(**kw)

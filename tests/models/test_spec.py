@@ -8,10 +8,10 @@ import inspect
 import pytest
 import torch
 
-from rnnlab.experiments.config import ExperimentConfig, apply_overrides
 from rnnlab.errors import ConfigError
-from rnnlab.models import ModelSpec, RecurrentClassifier
 from rnnlab.estimators.recurrent import RecurrentEstimator
+from rnnlab.experiments.config import ExperimentConfig, apply_overrides
+from rnnlab.models import ModelSpec, RecurrentClassifier
 
 DATA_GIVEN = {"vocab_size", "num_classes", "padding"}
 
@@ -26,13 +26,25 @@ def test_config_model_section_and_constructor_carry_the_same_fields_and_defaults
 
 
 def test_every_spec_field_set_in_a_config_reaches_the_module():
-    changed = {"cell": "gru", "input": "embedding", "embedding_dim": 6, "units": [5, 3],
-               "bidirectional": True, "dropout": 0.1, "recurrent_dropout": 0.2, "mask": True,
-               "output_dropout": 0.3, "pooling": "max"}
+    changed = {
+        "cell": "gru",
+        "input": "embedding",
+        "embedding_dim": 6,
+        "units": [5, 3],
+        "bidirectional": True,
+        "dropout": 0.1,
+        "recurrent_dropout": 0.2,
+        "mask": True,
+        "output_dropout": 0.3,
+        "pooling": "max",
+    }
     assert set(changed) == set(ModelSpec.field_names())  # a new field must be added here
     defaults = ModelSpec()
-    assert all(getattr(defaults, k) != (tuple(v) if isinstance(v, list) else v)
-               for k, v in changed.items() if k != "input")
+    assert all(
+        getattr(defaults, k) != (tuple(v) if isinstance(v, list) else v)
+        for k, v in changed.items()
+        if k != "input"
+    )
     cfg = apply_overrides(ExperimentConfig(), [f"model.{k}={v}" for k, v in changed.items()])
     model = RecurrentClassifier(cfg.model, vocab_size=30, num_classes=4, padding="pre")
     assert model.spec == cfg.model
@@ -51,6 +63,7 @@ def test_the_spec_checks_its_fields_once_for_configs_constructors_and_estimators
         RecurrentClassifier(vocab_size=3, num_classes=2, pooling="top")
     with pytest.raises(TypeError, match=r"unexpected argument `unit` \(did you mean `units`\?\)"):
         RecurrentClassifier(vocab_size=3, num_classes=2, unit=4)
-    routed = RecurrentEstimator._routed_names(RecurrentEstimator.__new__(RecurrentEstimator),
-                                              "module")
+    routed = RecurrentEstimator._routed_names(
+        RecurrentEstimator.__new__(RecurrentEstimator), "module"
+    )
     assert set(routed) == set(ModelSpec.field_names())

@@ -107,7 +107,7 @@ def parse_sgml(text: str, where: str = "SGML") -> list[dict]:
         line += text.count("\n", pos, start)
         pos = start
         attrs = dict(_ATTR.findall(text, start, head_end))
-        inner = text[head_end + 1:stop]
+        inner = text[head_end + 1 : stop]
         if "NEWID" not in attrs or not attrs["NEWID"].isdigit():
             raise DataError(
                 f"{where}: the <REUTERS> element at line {line} has no numeric NEWID "
@@ -122,8 +122,10 @@ def parse_sgml(text: str, where: str = "SGML") -> list[dict]:
             if 'TYPE="UNPROC"' in inner[text_tag:open_end]:
                 parts.append(_TAG.sub("", content))
             else:
-                parts += [_between(content, "<TITLE>", "</TITLE>"),
-                          _between(content, "<BODY>", "</BODY>")]
+                parts += [
+                    _between(content, "<TITLE>", "</TITLE>"),
+                    _between(content, "<BODY>", "</BODY>"),
+                ]
         body = "\n".join(p for p in (_clean(p) for p in parts if p) if p)
         docs.append({"attrs": attrs, "text": body, "topics": topics, "line": line})
         start = text.find("<REUTERS", stop)

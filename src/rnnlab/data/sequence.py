@@ -53,7 +53,7 @@ def pad_sequences(
     check_choice("padding", padding, ("pre", "post"))
     check_choice("truncating", truncating, ("pre", "post"))
     dtype = np.dtype(dtype)
-    if isinstance(value, str) and dtype != object and dtype.kind not in "US":
+    if isinstance(value, str) and dtype.kind not in "OUS":
         raise InvalidTypeError(
             f"`value` is the string {value!r} but `dtype` is {dtype}; "
             "pass dtype=object or dtype=str to pad with strings"
@@ -91,7 +91,7 @@ def pad_sequences(
         if padding == "post":
             out[i, :n] = kept
         else:
-            out[i, maxlen - n:] = kept
+            out[i, maxlen - n :] = kept
     return out
 
 
@@ -117,10 +117,10 @@ def pad_with_lengths(
     (array([[6, 7],
            [0, 0]]), array([2, 0]))
     """
-    x = pad_sequences(sequences, maxlen=maxlen, padding=padding, truncating=truncating,
-                      dtype=dtype)
-    lengths = np.fromiter((min(len(s), maxlen) for s in sequences), dtype=np.int64,
-                          count=len(sequences))
+    x = pad_sequences(sequences, maxlen=maxlen, padding=padding, truncating=truncating, dtype=dtype)
+    lengths = np.fromiter(
+        (min(len(s), maxlen) for s in sequences), dtype=np.int64, count=len(sequences)
+    )
     return x, np.maximum(lengths, min_length)
 
 

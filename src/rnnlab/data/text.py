@@ -147,7 +147,7 @@ def decode_bytes(data: bytes, encoding: str, where: str) -> str:
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise DataError(
             f"{where}: line {line}, column {col} (byte {exc.start}) is not valid {encoding} "
-            f"(byte {data[exc.start:exc.start + 1]!r}); re-save the file as {encoding}, or pass "
+            f"(byte {data[exc.start : exc.start + 1]!r}); re-save the file as {encoding}, or pass "
             "the encoding it uses, e.g. encoding='latin-1'"
         ) from None
 
@@ -246,8 +246,11 @@ def read_csv(
     dupes = [h for h, c in Counter(header).items() if c > 1]
     if dupes:
         raise DataError(f"{where}: the header names column {dupes[0]!r} more than once; rename one")
-    wanted = [("text_column", text_column), ("label_column", label_column),
-              ("id_column", id_column)] + [("extra_columns", name) for name in extra_columns]
+    wanted = [
+        ("text_column", text_column),
+        ("label_column", label_column),
+        ("id_column", id_column),
+    ] + [("extra_columns", name) for name in extra_columns]
     cols = {}
     for arg, name in wanted:
         if name is None:
@@ -353,8 +356,10 @@ def read_folder(
     ids: list[str] = []
     for name in labels:
         files = sorted(
-            p.name for p in (root / name).iterdir()
-            if p.is_file() and not p.name.startswith(".")
+            p.name
+            for p in (root / name).iterdir()
+            if p.is_file()
+            and not p.name.startswith(".")
             and (suffix is None or p.name.endswith(suffix))
         )
         if not files:

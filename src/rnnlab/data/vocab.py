@@ -38,8 +38,17 @@ from rnnlab.errors import (
 
 FORMAT = "rnnlab.vocabulary"
 VERSION = 1
-_KEYS = ("format", "version", "tokenizer", "index_from", "start_id", "oov_id", "num_words",
-         "words", "counts")
+_KEYS = (
+    "format",
+    "version",
+    "tokenizer",
+    "index_from",
+    "start_id",
+    "oov_id",
+    "num_words",
+    "words",
+    "counts",
+)
 
 
 class Vocabulary:
@@ -88,9 +97,7 @@ class Vocabulary:
         seen: dict[str, int] = {}
         for i, w in enumerate(words):
             if not isinstance(w, str) or not w:
-                raise DataError(
-                    f"`words` must hold non-empty strings, got {w!r} at rank {i + 1}"
-                )
+                raise DataError(f"`words` must hold non-empty strings, got {w!r} at rank {i + 1}")
             if w in seen:
                 raise DataError(
                     f"`words` must be unique, got {w!r} at ranks {seen[w] + 1} and {i + 1}; "
@@ -106,8 +113,9 @@ class Vocabulary:
             raise InvalidValueError(
                 f"`start_id` and `oov_id` must differ, both are {start_id}; pass None to drop one"
             )
-        self.num_words = check_int("num_words", num_words, minimum=self.index_from + 1,
-                                   allow_none=True)
+        self.num_words = check_int(
+            "num_words", num_words, minimum=self.index_from + 1, allow_none=True
+        )
         if counts is not None:
             counts = tuple(counts)
             if len(counts) != len(words):
@@ -195,11 +203,17 @@ class Vocabulary:
             raise DataError(
                 f"no token of the {n} texts reaches `min_freq`={min_freq} "
                 f"(most frequent count {max(counter.values(), default=0)}); lower `min_freq`"
-                if counter else f"the {n} texts hold no tokens; check the texts and the tokenizer"
+                if counter
+                else f"the {n} texts hold no tokens; check the texts and the tokenizer"
             )
         return cls(
-            [w for w, _ in ranked], tokenizer=tokenizer, index_from=index_from,
-            start_id=start_id, oov_id=oov_id, num_words=num_words, counts=[c for _, c in ranked],
+            [w for w, _ in ranked],
+            tokenizer=tokenizer,
+            index_from=index_from,
+            start_id=start_id,
+            oov_id=oov_id,
+            num_words=num_words,
+            counts=[c for _, c in ranked],
         )
 
     @classmethod
@@ -248,8 +262,12 @@ class Vocabulary:
                     f"{where}: ranks must run 1..{len(by_rank)} without gaps, rank {r} is missing"
                 )
         return cls(
-            [by_rank[r] for r in range(1, len(by_rank) + 1)], tokenizer=tokenizer,
-            index_from=index_from, start_id=start_id, oov_id=oov_id, num_words=num_words,
+            [by_rank[r] for r in range(1, len(by_rank) + 1)],
+            tokenizer=tokenizer,
+            index_from=index_from,
+            start_id=start_id,
+            oov_id=oov_id,
+            num_words=num_words,
         )
 
     # ------------------------------------------------------------------ using
@@ -383,8 +401,12 @@ class Vocabulary:
         try:
             tokenizer = Tokenizer.from_dict(data["tokenizer"])
             return cls(
-                data["words"], tokenizer=tokenizer, index_from=data["index_from"],
-                start_id=data["start_id"], oov_id=data["oov_id"], num_words=data["num_words"],
+                data["words"],
+                tokenizer=tokenizer,
+                index_from=data["index_from"],
+                start_id=data["start_id"],
+                oov_id=data["oov_id"],
+                num_words=data["num_words"],
                 counts=data["counts"],
             )
         except DataError:

@@ -82,27 +82,36 @@ _KNOWN: list[KnownFile] = [
     KnownFile(
         "reuters.npz",
         "d6586e694ee56d7a4e65172e12b3e987c03096cb01eab99753921ef915959916",
-        2_110_848, KERAS, _KERAS_NOTE,
+        2_110_848,
+        KERAS,
+        _KERAS_NOTE,
     ),
     KnownFile(
         "reuters_word_index.json",
         "9b56000edc4b34a32e89fd5a23b2605594682c74efcf7d8f4e2a5514b771e633",
-        550_378, KERAS, _KERAS_NOTE + " (Keras checks its MD5 4d44cc38712099c9e383dc6e5f11a921)",
+        550_378,
+        KERAS,
+        _KERAS_NOTE + " (Keras checks its MD5 4d44cc38712099c9e383dc6e5f11a921)",
     ),
     KnownFile(
         "imdb_word_index.json",
         "027313fe9a320280f3bf0fac5baf58c4a683cf39a7ed9c3d3d3912bde4284cf6",
-        1_641_221, KERAS, _KERAS_NOTE + " (Keras checks its MD5 bfafd718b763782e994055a2d397834f)",
+        1_641_221,
+        KERAS,
+        _KERAS_NOTE + " (Keras checks its MD5 bfafd718b763782e994055a2d397834f)",
     ),
     KnownFile(
         "imdb.npz",
         "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f",
-        17_464_789, KERAS, _KERAS_NOTE,
+        17_464_789,
+        KERAS,
+        _KERAS_NOTE,
     ),
     KnownFile(
         "imdb.npz",
         "6814c0beea01878740d178d45caaf84fa878f5f452bd5f6bb6b5e3add8655f32",
-        17_311_495, REBUILD,
+        17_311_495,
+        REBUILD,
         "rebuilt from the raw aclImdb reviews with the real imdb_word_index.json; it "
         "reproduces Keras's published statistics and sample reviews but is not "
         "byte-identical to the Keras file",
@@ -242,9 +251,15 @@ def _download(name: str, target: Path, searched: list[Path]) -> None:
             with atomic_path(target, suffix=".part") as tmp:
                 h = hashlib.sha256()
                 # disable=None: a bar on a terminal, silence in logs and CI.
-                bar = tqdm(total=_content_length(resp), unit="B", unit_scale=True,
-                           unit_divisor=1024, desc=f"downloading {name}", disable=None,
-                           leave=False)
+                bar = tqdm(
+                    total=_content_length(resp),
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=f"downloading {name}",
+                    disable=None,
+                    leave=False,
+                )
                 with open(tmp, "wb") as out, bar:
                     while chunk := resp.read(_CHUNK):
                         out.write(chunk)

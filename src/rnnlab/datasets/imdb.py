@@ -63,8 +63,11 @@ def _load_raw(path: Any) -> tuple[np.ndarray, ...]:
         if y.ndim != 1 or y.dtype.kind not in "iu" or len(y) != len(x):
             raise DataFileError(f"{found}: y_{split} must be integer labels, one per review")
         flat, lengths = keras_ids.flatten(x, f"{found}:x_{split}")
-        raw += [flat.astype(np.int32) if flat.size and flat.max() < 2**31 else flat,
-                lengths, y.astype(np.int64)]
+        raw += [
+            flat.astype(np.int32) if flat.size and flat.max() < 2**31 else flat,
+            lengths,
+            y.astype(np.int64),
+        ]
     data = tuple(raw)
     with _lock:
         _parsed["imdb.npz"] = (key, data)
@@ -109,14 +112,30 @@ def load_data(
     """
     if kwargs:
         names = ", ".join(f"`{k}`" for k in kwargs)
-        params = ("path", "num_words", "skip_top", "maxlen", "seed", "start_char",
-                  "oov_char", "index_from")
+        params = (
+            "path",
+            "num_words",
+            "skip_top",
+            "maxlen",
+            "seed",
+            "start_char",
+            "oov_char",
+            "index_from",
+        )
         hint = suggest(next(iter(kwargs)), params) or (
             " (did you mean `num_words`?)" if "nb_words" in kwargs else ""
         )
         raise InvalidTypeError(f"imdb.load_data got unexpected keyword arguments {names}{hint}")
-    keras_ids.check_load_args(path=path, num_words=num_words, skip_top=skip_top, maxlen=maxlen, seed=seed,
-                start_char=start_char, oov_char=oov_char, index_from=index_from)
+    keras_ids.check_load_args(
+        path=path,
+        num_words=num_words,
+        skip_top=skip_top,
+        maxlen=maxlen,
+        seed=seed,
+        start_char=start_char,
+        oov_char=oov_char,
+        index_from=index_from,
+    )
     flat_tr, len_tr, y_tr, flat_te, len_te, y_te = _load_raw(path)
 
     # One stream: the test permutation continues where the train one stopped.
@@ -132,9 +151,14 @@ def load_data(
     # Encode both splits together: with num_words=None Keras takes the max over both.
     n_tr = len(len_tr)
     flat, lengths, kept = keras_ids.encode_ids(
-        np.concatenate([flat_tr, flat_te]).astype(np.int64), np.concatenate([len_tr, len_te]),
-        start_char=start_char, index_from=index_from, maxlen=maxlen, num_words=num_words,
-        skip_top=skip_top, oov_char=oov_char,
+        np.concatenate([flat_tr, flat_te]).astype(np.int64),
+        np.concatenate([len_tr, len_te]),
+        start_char=start_char,
+        index_from=index_from,
+        maxlen=maxlen,
+        num_words=num_words,
+        skip_top=skip_top,
+        oov_char=oov_char,
     )
     k_tr = int(kept[:n_tr].sum())
     for split, count in (("train", k_tr), ("test", int(kept[n_tr:].sum()))):
@@ -183,5 +207,6 @@ def decode(
         The words joined by `sep`.
     """
     reverse = keras_ids.load_word_index("imdb_word_index.json", path)[1]
-    return keras_ids.decode_ids(ids, reverse, index_from=index_from, start_char=start_char,
-                   oov_char=oov_char, sep=sep)
+    return keras_ids.decode_ids(
+        ids, reverse, index_from=index_from, start_char=start_char, oov_char=oov_char, sep=sep
+    )

@@ -37,6 +37,7 @@ _lock = threading.Lock()
 # Ragged id arrays: (flat ids, per-sequence lengths), shared with reuters.py.
 # ----------------------------------------------------------------------------
 
+
 def flatten(x: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
     """Object array of int lists -> (flat int64 ids, int64 lengths), checking the items."""
     if x.ndim != 1 or not all(type(s) is list for s in x):
@@ -127,6 +128,7 @@ def encode_ids(
 # Argument checks shared with reuters.py
 # ----------------------------------------------------------------------------
 
+
 def check_load_args(
     *,
     path: Any,
@@ -176,6 +178,7 @@ def empty_split_error(split: str, maxlen: int | None, longest_dropped: str = "")
 # ----------------------------------------------------------------------------
 # IMDB
 # ----------------------------------------------------------------------------
+
 
 def load_word_index(name: str, path: Any) -> tuple[dict[str, int], dict[int, str]]:
     """(word -> rank, rank -> word) of a verified word-index file, parsed once."""

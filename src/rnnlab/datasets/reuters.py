@@ -30,12 +30,52 @@ NUM_WIRES = 11_228
 
 # Keras 3 `keras.datasets.reuters.get_label_names()`: label i is LABEL_NAMES[i].
 LABEL_NAMES = (
-    "cocoa", "grain", "veg-oil", "earn", "acq", "wheat", "copper", "housing",
-    "money-supply", "coffee", "sugar", "trade", "reserves", "ship", "cotton",
-    "carcass", "crude", "nat-gas", "cpi", "money-fx", "interest", "gnp",
-    "meal-feed", "alum", "oilseed", "gold", "tin", "strategic-metal", "livestock",
-    "retail", "ipi", "iron-steel", "rubber", "heat", "jobs", "lei", "bop", "zinc",
-    "orange", "pet-chem", "dlr", "gas", "silver", "wpi", "hog", "lead",
+    "cocoa",
+    "grain",
+    "veg-oil",
+    "earn",
+    "acq",
+    "wheat",
+    "copper",
+    "housing",
+    "money-supply",
+    "coffee",
+    "sugar",
+    "trade",
+    "reserves",
+    "ship",
+    "cotton",
+    "carcass",
+    "crude",
+    "nat-gas",
+    "cpi",
+    "money-fx",
+    "interest",
+    "gnp",
+    "meal-feed",
+    "alum",
+    "oilseed",
+    "gold",
+    "tin",
+    "strategic-metal",
+    "livestock",
+    "retail",
+    "ipi",
+    "iron-steel",
+    "rubber",
+    "heat",
+    "jobs",
+    "lei",
+    "bop",
+    "zinc",
+    "orange",
+    "pet-chem",
+    "dlr",
+    "gas",
+    "silver",
+    "wpi",
+    "hog",
+    "lead",
 )
 
 _parsed: dict[str, tuple[tuple[Any, ...], Any]] = {}
@@ -104,8 +144,16 @@ def load_data(
     The tutorial's call `load_data(num_words=30000, maxlen=50, test_split=0.3)`
     gives 1,395 train and 599 test wires.
     """
-    keras_ids.check_load_args(path=path, num_words=num_words, skip_top=skip_top, maxlen=maxlen, seed=seed,
-                start_char=start_char, oov_char=oov_char, index_from=index_from)
+    keras_ids.check_load_args(
+        path=path,
+        num_words=num_words,
+        skip_top=skip_top,
+        maxlen=maxlen,
+        seed=seed,
+        start_char=start_char,
+        oov_char=oov_char,
+        index_from=index_from,
+    )
     test_split = check_fraction("test_split", test_split, low_open=True, high_open=True)
     flat, lengths, y = _load_raw(path)
 
@@ -114,8 +162,14 @@ def load_data(
     rng.shuffle(order)
     flat, lengths = keras_ids.take(flat, lengths, order)
     flat, lengths, kept = keras_ids.encode_ids(
-        flat, lengths, start_char=start_char, index_from=index_from, maxlen=maxlen,
-        num_words=num_words, skip_top=skip_top, oov_char=oov_char,
+        flat,
+        lengths,
+        start_char=start_char,
+        index_from=index_from,
+        maxlen=maxlen,
+        num_words=num_words,
+        skip_top=skip_top,
+        oov_char=oov_char,
     )
     y = y[order][kept]
     cut = int(len(lengths) * (1 - test_split))
@@ -124,7 +178,8 @@ def load_data(
             if len(lengths) == 0:
                 raise keras_ids.empty_split_error(split, maxlen)
             raise keras_ids.empty_split_error(
-                split, maxlen,
+                split,
+                maxlen,
                 f" (only {len(lengths)} wire{'s are' if len(lengths) > 1 else ' is'} shorter "
                 f"than maxlen, and test_split="
                 f"{test_split} leaves none for {split}) or change test_split",
@@ -175,5 +230,6 @@ def decode(
         The words joined by `sep`.
     """
     reverse = keras_ids.load_word_index("reuters_word_index.json", path)[1]
-    return keras_ids.decode_ids(ids, reverse, index_from=index_from, start_char=start_char,
-                   oov_char=oov_char, sep=sep)
+    return keras_ids.decode_ids(
+        ids, reverse, index_from=index_from, start_char=start_char, oov_char=oov_char, sep=sep
+    )

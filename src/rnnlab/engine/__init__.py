@@ -20,9 +20,9 @@ from rnnlab.engine.callbacks import (
 from rnnlab.engine.checkpoint import load_checkpoint, save_checkpoint
 from rnnlab.engine.data import split_validation
 from rnnlab.engine.device import resolve_device
+from rnnlab.engine.inference import batched_logits, class_probabilities, predict_logits
 from rnnlab.engine.losses import LOSSES, get_loss
 from rnnlab.engine.metrics import METRICS, accuracy, get_metrics, top_k_accuracy
-from rnnlab.engine.inference import batched_logits, class_probabilities, predict_logits
 from rnnlab.engine.optim import build_optimizer, make_optimizer
 from rnnlab.engine.rng import get_rng_state, seed_everything, set_rng_state
 from rnnlab.engine.trainer import Trainer

@@ -87,7 +87,7 @@ def predict_logits(
     order = _canonical_order(inputs) if order_invariant else np.arange(n)
     index = torch.from_numpy(order)
     ordered = tuple(t[index] for t in inputs)
-    batches = (tuple(t[lo:lo + step] for t in ordered) for lo in range(0, n, step))
+    batches = (tuple(t[lo : lo + step] for t in ordered) for lo in range(0, n, step))
     logits = batched_logits(model, batches, device).float().reshape(n, -1).numpy()
     result = np.empty_like(logits)
     result[order] = logits

@@ -101,11 +101,15 @@ def make_optimizer(
         options["lr"] = check_positive("lr", lr, integer=False, allow_zero=True)
     options.update(kwargs)
     if "fused" in options or "foreach" in options:
-        raise InvalidTypeError("choose the kernel with `implementation=`, not `fused=` / `foreach=`")
+        raise InvalidTypeError(
+            "choose the kernel with `implementation=`, not `fused=` / `foreach=`"
+        )
     if implementation == "auto":
         implementation = "fused" if name in _FUSED else "foreach"
     if implementation == "fused" and name not in _FUSED:
-        raise InvalidValueError(f"torch has no fused '{name}'; use implementation='foreach' or 'single'")
+        raise InvalidValueError(
+            f"torch has no fused '{name}'; use implementation='foreach' or 'single'"
+        )
     if implementation == "fused":
         options["fused"] = True
     else:
@@ -172,7 +176,9 @@ def _benchmark(steps: int = 50, repeats: int = 7) -> None:  # pragma: no cover -
     for p in params:
         p.grad = torch.randn_like(p) * 1e-3
     cases: tuple[tuple[str, dict[str, Any]], ...] = (
-        ("adam", {}), ("sgd", {"momentum": 0.9}), ("adagrad", {})
+        ("adam", {}),
+        ("sgd", {"momentum": 0.9}),
+        ("adagrad", {}),
     )
     for name, extra in cases:
         opts = {

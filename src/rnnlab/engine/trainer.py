@@ -46,6 +46,7 @@ from rnnlab.engine.callbacks.assembly import assemble, check_callbacks
 from rnnlab.engine.checkpoint import checkpoint_path, load_checkpoint
 from rnnlab.engine.data import ArrayData, LoaderData, as_data, split_validation
 from rnnlab.engine.device import resolve_device, to_device
+from rnnlab.engine.inference import batched_logits, class_probabilities
 from rnnlab.engine.losses import (
     PROBABILITY,
     class_indices,
@@ -54,7 +55,6 @@ from rnnlab.engine.losses import (
     weighted_mean,
 )
 from rnnlab.engine.metrics import MetricFn, get_metrics
-from rnnlab.engine.inference import batched_logits, class_probabilities
 from rnnlab.engine.optim import build_optimizer
 from rnnlab.engine.resume import ResumableRun
 from rnnlab.engine.rng import seed_everything

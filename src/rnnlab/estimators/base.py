@@ -35,7 +35,13 @@ from torch import nn
 from rnnlab.engine import EarlyStopping, Trainer, resolve_device
 from rnnlab.engine.inference import class_indices, class_probabilities, predict_logits
 from rnnlab.engine.optim import OPTIMIZERS, build_optimizer
-from rnnlab.errors import ConfigError, InvalidTypeError, InvalidValueError, check_fraction, check_int
+from rnnlab.errors import (
+    ConfigError,
+    InvalidTypeError,
+    InvalidValueError,
+    check_fraction,
+    check_int,
+)
 from rnnlab.estimators import persistence
 from rnnlab.estimators.labels import encode_labels, labels_for_score
 from rnnlab.estimators.params import RoutedParamsMixin, signature_names
@@ -90,7 +96,9 @@ class EstimatorBase(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
     def _predict_inputs(self, X: Any) -> tuple[torch.Tensor, ...]:
         raise NotImplementedError
 
-    def _build_module(self, n_classes: int, fitted: dict[str, Any]) -> tuple[nn.Module, dict[str, Any]]:
+    def _build_module(
+        self, n_classes: int, fitted: dict[str, Any]
+    ) -> tuple[nn.Module, dict[str, Any]]:
         """Build the untrained module: (module, JSON-able learned attributes needed to rebuild it)."""
         raise NotImplementedError
 
@@ -162,16 +170,25 @@ class EstimatorBase(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
             if self.patience is not None:
                 monitor = "val_loss" if self.validation_split is not None else "loss"
                 callbacks.append(
-                    EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True)
+                    EarlyStopping(
+                        monitor=monitor, patience=self.patience, restore_best_weights=True
+                    )
                 )
             trainer = Trainer(
-                module, loss=loss, optimizer=self._make_optimizer(module),
-                metrics="auto" if isinstance(loss, str) else (), callbacks=callbacks,
-                device=settings["device"], verbose=self.verbose,
+                module,
+                loss=loss,
+                optimizer=self._make_optimizer(module),
+                metrics="auto" if isinstance(loss, str) else (),
+                callbacks=callbacks,
+                device=settings["device"],
+                verbose=self.verbose,
             )
             history = trainer.fit(
-                (inputs, target), epochs=self.epochs, batch_size=self.batch_size,
-                shuffle=bool(self.shuffle), validation_split=self.validation_split,
+                (inputs, target),
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                shuffle=bool(self.shuffle),
+                validation_split=self.validation_split,
             )
         module.eval()
         for key, value in {**fitted, **spec}.items():
@@ -255,8 +272,13 @@ class EstimatorBase(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         """The fitted model as a `Pipeline`: what `save` writes and `rnnlab.load` reads back."""
         check_is_fitted(self)
         architecture, config = self._architecture()
-        return Pipeline(self.module_, [str(c) for c in self.classes_], self._input_encoder(),
-                        architecture, config)
+        return Pipeline(
+            self.module_,
+            [str(c) for c in self.classes_],
+            self._input_encoder(),
+            architecture,
+            config,
+        )
 
     def _architecture(self) -> tuple[str | None, dict[str, Any]]:
         """(registered architecture name or None, the config that rebuilds ``module_``)."""
@@ -267,8 +289,14 @@ class EstimatorBase(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         raise NotImplementedError
 
     def _fitted_state(self) -> dict[str, Any]:
-        names = ("classes_", "n_logits_", "history_", "n_features_in_", "feature_names_in_",
-                 *self._fitted_attrs)
+        names = (
+            "classes_",
+            "n_logits_",
+            "history_",
+            "n_features_in_",
+            "feature_names_in_",
+            *self._fitted_attrs,
+        )
         return {k: self.__dict__[k] for k in names if k in self.__dict__}
 
     def _restore(self, fitted: dict[str, Any], parts: dict[str, Any]) -> None:
@@ -288,7 +316,9 @@ def _seeded(seed: int | None, device: torch.device) -> Iterator[None]:
         yield
 
 
-def _output_width(module: nn.Module, inputs: tuple[torch.Tensor, ...], n_classes: int, name: str) -> int:
+def _output_width(
+    module: nn.Module, inputs: tuple[torch.Tensor, ...], n_classes: int, name: str
+) -> int:
     """Run the module on one sample to learn its output width, and check it fits the classes."""
     was_training = module.training
     module.eval()
@@ -298,7 +328,9 @@ def _output_width(module: nn.Module, inputs: tuple[torch.Tensor, ...], n_classes
     finally:
         module.train(was_training)
     if not isinstance(out, torch.Tensor):
-        raise InvalidTypeError(f"the module must return a tensor of logits, got {type(out).__name__}")
+        raise InvalidTypeError(
+            f"the module must return a tensor of logits, got {type(out).__name__}"
+        )
     width = 1 if out.ndim == 1 else int(np.prod(out.shape[1:]))
     if width == n_classes or (width == 1 and n_classes == 2):
         return width
@@ -313,7 +345,9 @@ def _output_width(module: nn.Module, inputs: tuple[torch.Tensor, ...], n_classes
 _INDEX_LOSSES = ("cross_entropy", "sparse_categorical_crossentropy")
 
 
-def _loss_and_target(loss: Any, indices: np.ndarray, n_classes: int, width: int) -> tuple[Any, torch.Tensor]:
+def _loss_and_target(
+    loss: Any, indices: np.ndarray, n_classes: int, width: int
+) -> tuple[Any, torch.Tensor]:
     """The Trainer loss and the target tensor that loss wants."""
     if callable(loss):
         return loss, torch.from_numpy(indices)

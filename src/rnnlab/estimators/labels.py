@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import check_classification_targets
+
 from rnnlab.errors import InvalidTypeError, InvalidValueError
 
 

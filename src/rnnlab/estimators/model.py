@@ -116,7 +116,9 @@ class ModelClassifier(EstimatorBase):
         if dtype == "auto":
             dtype = "int64" if x.dtype.kind in "biu" else "float32"
         if dtype == "int64" and x.dtype.kind == "f" and not (x == np.round(x)).all():
-            raise InvalidValueError("dtype='int64' needs whole numbers in X (token ids), got fractions")
+            raise InvalidValueError(
+                "dtype='int64' needs whole numbers in X (token ids), got fractions"
+            )
         return torch.tensor(x.astype(dtype))
 
     def _fit_inputs(self, X: Any) -> tuple[tuple[torch.Tensor, ...], dict[str, Any]]:
@@ -127,8 +129,10 @@ class ModelClassifier(EstimatorBase):
             )
         x = validate_data(self, X, reset=True, dtype="numeric", allow_nd=True)
         values = self._convert(x)
-        fitted = {"input_shape_": tuple(int(d) for d in x.shape[1:]),
-                  "input_dtype_": str(values.dtype).removeprefix("torch.")}
+        fitted = {
+            "input_shape_": tuple(int(d) for d in x.shape[1:]),
+            "input_dtype_": str(values.dtype).removeprefix("torch."),
+        }
         return (values,), fitted
 
     def _predict_inputs(self, X: Any) -> tuple[torch.Tensor, ...]:
@@ -170,7 +174,9 @@ class ModelClassifier(EstimatorBase):
             )
         return module
 
-    def _build_module(self, n_classes: int, fitted: dict[str, Any]) -> tuple[nn.Module, dict[str, Any]]:
+    def _build_module(
+        self, n_classes: int, fitted: dict[str, Any]
+    ) -> tuple[nn.Module, dict[str, Any]]:
         kwargs = self._build_kwargs(n_classes, fitted["input_shape_"])
         return self._call_build_fn(kwargs), {"build_kwargs_": kwargs}
 
@@ -183,5 +189,7 @@ class ModelClassifier(EstimatorBase):
 
     def _rebuild_module(self) -> nn.Module:
         if not callable(self.build_fn):
-            raise InvalidTypeError("loading a ModelClassifier needs `build_fn=` (the same function)")
+            raise InvalidTypeError(
+                "loading a ModelClassifier needs `build_fn=` (the same function)"
+            )
         return self._call_build_fn(dict(self.build_kwargs_))

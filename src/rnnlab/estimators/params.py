@@ -98,7 +98,7 @@ class RoutedParamsMixin:
     def _routed(self, prefix: str) -> dict[str, Any]:
         """The routed parameters of one prefix, without it: ``{"units": (64,)}``."""
         start = prefix + "__"
-        return {k[len(start):]: v for k, v in self._routed_params.items() if k.startswith(start)}
+        return {k[len(start) :]: v for k, v in self._routed_params.items() if k.startswith(start)}
 
     def check_param_names(
         self, names: Iterable[str] | None = None, pending: dict[str, Any] | None = None
@@ -126,13 +126,19 @@ class RoutedParamsMixin:
             why = self._refusal(prefix, sub) if sep and prefix in allowed else None
             if why is not None:
                 raise ConfigError(f"{type(self).__name__}: `{name}` cannot be set: {why}")
-            if sep and prefix in allowed and sub and (allowed[prefix] is None or sub in allowed[prefix]):
+            if (
+                sep
+                and prefix in allowed
+                and sub
+                and (allowed[prefix] is None or sub in allowed[prefix])
+            ):
                 continue
             candidates = list(declared)
             for p, subs in allowed.items():
                 candidates += [f"{p}__{s}" for s in subs or ()]
             routes = ", ".join(
-                f"{p}__<{'|'.join(subs) if subs is not None else 'any'}>" for p, subs in allowed.items()
+                f"{p}__<{'|'.join(subs) if subs is not None else 'any'}>"
+                for p, subs in allowed.items()
             )
             what = (
                 f"`{name}`: `{sub}` is not a setting of `{prefix}`"

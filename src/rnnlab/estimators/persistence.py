@@ -45,7 +45,10 @@ def save_estimator(est: EstimatorBase, directory: str | Path) -> Path:
         fitted[key] = coded
     pipeline = est.to_pipeline()
     pipeline.parts["estimator"] = {
-        "kind": KIND, "class": type(est).__name__, "params": params, "unsaved": unsaved,
+        "kind": KIND,
+        "class": type(est).__name__,
+        "params": params,
+        "unsaved": unsaved,
         "fitted": fitted,
     }
     return pipeline.save(directory)
@@ -69,7 +72,11 @@ def load_estimator(
     klass = registry.get(name) if isinstance(name, str) else None
     if klass is None:
         raise ModelFileError(f"{where} holds an unknown estimator class {name!r}")
-    if expected is not None and expected.__name__ != "EstimatorBase" and not issubclass(klass, expected):
+    if (
+        expected is not None
+        and expected.__name__ != "EstimatorBase"
+        and not issubclass(klass, expected)
+    ):
         raise ModelFileError(
             f"{where} holds a {name}, not a {expected.__name__}: load it with "
             f"{name}.load or rnnlab.load"

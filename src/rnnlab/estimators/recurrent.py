@@ -59,7 +59,9 @@ class RecurrentEstimator(EstimatorBase):
     def _vocab_size(self, fitted: dict[str, Any]) -> int | None:
         return fitted.get("vocab_size_")
 
-    def _build_module(self, n_classes: int, fitted: dict[str, Any]) -> tuple[nn.Module, dict[str, Any]]:
+    def _build_module(
+        self, n_classes: int, fitted: dict[str, Any]
+    ) -> tuple[nn.Module, dict[str, Any]]:
         config = {
             **self._module_settings(),
             "vocab_size": self._vocab_size(fitted) or 1,  # 'raw' input has no vocabulary

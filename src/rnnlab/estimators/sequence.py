@@ -33,7 +33,6 @@ from sklearn.utils.validation import check_array, validate_data
 
 from rnnlab.data.sequence import pad_sequences
 from rnnlab.errors import InvalidTypeError, InvalidValueError, check_choice, check_int
-from rnnlab.input_encoder import InputEncoder
 from rnnlab.estimators.recurrent import (
     _OWNED,
     RecurrentEstimator,
@@ -41,6 +40,7 @@ from rnnlab.estimators.recurrent import (
     as_tensors,
     pad_ragged,
 )
+from rnnlab.input_encoder import InputEncoder
 
 _SEQUENCE_TYPES = (list, tuple, np.ndarray)
 
@@ -78,7 +78,12 @@ class SequenceClassifier(RecurrentEstimator):
     """
 
     _owned_module_args: ClassVar[dict[str, str]] = _OWNED
-    _fitted_attrs: ClassVar[tuple[str, ...]] = ("module_config_", "maxlen_", "input_", "vocab_size_")
+    _fitted_attrs: ClassVar[tuple[str, ...]] = (
+        "module_config_",
+        "maxlen_",
+        "input_",
+        "vocab_size_",
+    )
 
     def __init__(
         self,
@@ -158,8 +163,9 @@ class SequenceClassifier(RecurrentEstimator):
         kind = "ids" if self.input_ == "embedding" else "numbers"
         # A model fitted on an already padded array reads its rows' lengths off the padding.
         lengths = "nonzero" if "n_features_in_" in self.__dict__ else "count"
-        return InputEncoder(kind, self.maxlen_, self.padding, self.truncating, min_length=1,
-                            lengths=lengths)
+        return InputEncoder(
+            kind, self.maxlen_, self.padding, self.truncating, min_length=1, lengths=lengths
+        )
 
     def _read(self, X: Any, fit: bool) -> tuple[np.ndarray, np.ndarray, str]:
         """X -> ((n, maxlen) values, (n,) lengths, 'embedding' or 'raw' as X's values suggest).
@@ -168,17 +174,26 @@ class SequenceClassifier(RecurrentEstimator):
         otherwise every input is padded / truncated to ``maxlen_``.
         """
         if isinstance(X, (list, tuple)) and not X:
-            raise InvalidValueError("X holds no sequences: found array with 0 sample(s); pass at least one")
+            raise InvalidValueError(
+                "X holds no sequences: found array with 0 sample(s); pass at least one"
+            )
         ragged = _ragged(X)
-        fixed = (ragged is None and self.maxlen is None) if fit else ("n_features_in_" in self.__dict__)
+        fixed = (
+            (ragged is None and self.maxlen is None) if fit else ("n_features_in_" in self.__dict__)
+        )
         if fit and not fixed:
             for stale in ("n_features_in_", "feature_names_in_"):
                 self.__dict__.pop(stale, None)
         if ragged is not None:
             seqs, kind = _check_ragged(ragged)
             maxlen = (self.maxlen or max(1, max(len(s) for s in seqs))) if fit else self.maxlen_
-            x, lengths = pad_ragged(seqs, maxlen, self.padding, self.truncating,
-                                    np.float64 if kind == "float" else np.int64)
+            x, lengths = pad_ragged(
+                seqs,
+                maxlen,
+                self.padding,
+                self.truncating,
+                np.float64 if kind == "float" else np.int64,
+            )
             return x, lengths, "embedding" if kind == "int" else "raw"
         options = {"dtype": "numeric", "allow_nd": True}
         if fixed:
@@ -188,8 +203,13 @@ class SequenceClassifier(RecurrentEstimator):
         x, natural = _squeeze(x)
         if not fixed:
             maxlen = self.maxlen if fit else self.maxlen_
-            x = pad_sequences(list(x), maxlen=maxlen, dtype=x.dtype, padding=self.padding,
-                              truncating=self.truncating)
+            x = pad_sequences(
+                list(x),
+                maxlen=maxlen,
+                dtype=x.dtype,
+                padding=self.padding,
+                truncating=self.truncating,
+            )
         return x, array_lengths(x, self.padding), natural
 
 
@@ -261,4 +281,3 @@ def _as_ids(x: np.ndarray) -> np.ndarray:
     if x.size and x.min() < 0:
         raise InvalidValueError(f"token ids must be >= 0, X holds {int(x.min())}")
     return x.astype(np.int64)
-

@@ -116,7 +116,10 @@ class TextClassifier(RecurrentEstimator):
         check_int("min_freq", self.min_freq, minimum=1)
         tokenizer = Tokenizer(lower=self.lower, token_pattern=self.token_pattern)
         vocabulary = Vocabulary.fit(
-            texts, tokenizer=tokenizer, max_tokens=self.max_tokens, min_freq=self.min_freq,
+            texts,
+            tokenizer=tokenizer,
+            max_tokens=self.max_tokens,
+            min_freq=self.min_freq,
             num_words=self.num_words,
         )
         seqs = vocabulary.encode(texts)
@@ -134,8 +137,14 @@ class TextClassifier(RecurrentEstimator):
         return as_tensors(x, lengths, embedding=True)
 
     def _input_encoder(self) -> InputEncoder:
-        return InputEncoder("text", self.maxlen_, self.padding, self.truncating, min_length=1,
-                            vocabulary=self.vocabulary_)
+        return InputEncoder(
+            "text",
+            self.maxlen_,
+            self.padding,
+            self.truncating,
+            min_length=1,
+            vocabulary=self.vocabulary_,
+        )
 
     def _restore(self, fitted: dict[str, Any], parts: dict[str, Any]) -> None:
         super()._restore(fitted, parts)
@@ -159,18 +168,25 @@ def _texts(X: Any) -> list[str]:
     if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == 1:
         X = X[:, 0]
     if isinstance(X, np.ndarray) and X.ndim != 1:
-        raise InvalidValueError(f"X must be a 1-D collection of texts, got an array of shape {X.shape}")
+        raise InvalidValueError(
+            f"X must be a 1-D collection of texts, got an array of shape {X.shape}"
+        )
     try:
         texts = list(X)
     except TypeError:
         raise InvalidTypeError(f"X must be a collection of texts, got {type(X).__name__}") from None
     if not texts:
-        raise InvalidValueError("X holds no texts: found array with 0 sample(s); pass at least one text")
+        raise InvalidValueError(
+            "X holds no texts: found array with 0 sample(s); pass at least one text"
+        )
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise InvalidTypeError(
                 f"X must hold str texts, got {type(text).__name__} {text!r:.60} at index {i}"
-                + ("; for token ids use SequenceClassifier" if not isinstance(text, bytes) else
-                   "; decode bytes first")
+                + (
+                    "; for token ids use SequenceClassifier"
+                    if not isinstance(text, bytes)
+                    else "; decode bytes first"
+                )
             )
     return texts

@@ -17,19 +17,47 @@ from typing import Any
 
 _LAZY = {
     **dict.fromkeys(
-        ("ExperimentConfig", "DataConfig", "TrainConfig", "PublishedResult",
-         "load_config", "apply_overrides", "dump_config"), "rnnlab.experiments.config"),
+        (
+            "ExperimentConfig",
+            "DataConfig",
+            "TrainConfig",
+            "PublishedResult",
+            "load_config",
+            "apply_overrides",
+            "dump_config",
+        ),
+        "rnnlab.experiments.config",
+    ),
     "ModelSpec": "rnnlab.models.spec",
-    **dict.fromkeys(("PreparedData", "prepare_data", "read_text_splits"),
-                    "rnnlab.experiments.prepare"),
     **dict.fromkeys(
-        ("build_model", "make_trainer", "run", "reproduce", "train_one", "finished_run",
-         "validation_note"), "rnnlab.experiments.runner"),
-    **dict.fromkeys(("resolve_config", "shipped_configs", "reproduced_configs", "config_names"),
-                    "rnnlab.experiments.catalog"),
+        ("PreparedData", "prepare_data", "read_text_splits"), "rnnlab.experiments.prepare"
+    ),
     **dict.fromkeys(
-        ("classification_metrics", "per_class_table", "confusion", "majority_baseline",
-         "bag_of_words_baseline"), "rnnlab.experiments.evaluation"),
+        (
+            "build_model",
+            "make_trainer",
+            "run",
+            "reproduce",
+            "train_one",
+            "finished_run",
+            "validation_note",
+        ),
+        "rnnlab.experiments.runner",
+    ),
+    **dict.fromkeys(
+        ("resolve_config", "shipped_configs", "reproduced_configs", "config_names"),
+        "rnnlab.experiments.catalog",
+    ),
+    **dict.fromkeys(
+        (
+            "classification_metrics",
+            "per_class_table",
+            "confusion",
+            "majority_baseline",
+            "bag_of_words_baseline",
+        ),
+        "rnnlab.experiments.evaluation",
+    ),
     **dict.fromkeys(("write_report", "summarize"), "rnnlab.experiments.report"),
 }
 

@@ -24,7 +24,6 @@ from typing import Any
 
 import yaml
 
-from rnnlab.models.spec import ModelSpec
 from rnnlab.atomic import write_text_atomic
 from rnnlab.errors import (
     ConfigError,
@@ -35,6 +34,7 @@ from rnnlab.errors import (
     check_positive,
     suggest,
 )
+from rnnlab.models.spec import ModelSpec
 
 SOURCES = ("imdb", "reuters", "csv", "folder", "imdb_csv")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -218,7 +218,9 @@ def _build(cls: type, raw: dict[str, Any], prefix: str) -> Any:
 
 def _parse_override(text: str) -> tuple[list[str], Any]:
     if "=" not in text:
-        raise ConfigError(f"override {text!r} must look like `section.key=value`, e.g. train.epochs=5")
+        raise ConfigError(
+            f"override {text!r} must look like `section.key=value`, e.g. train.epochs=5"
+        )
     key, _, value = text.partition("=")
     return key.strip().split("."), yaml.safe_load(value) if value.strip() else None
 
@@ -231,7 +233,11 @@ def apply_overrides(cfg: ExperimentConfig, overrides: list[str]) -> ExperimentCo
         node: Any = raw
         for depth, part in enumerate(path[:-1]):
             if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
-                keys = [k for k, v in node.items() if isinstance(v, dict)] if isinstance(node, dict) else []
+                keys = (
+                    [k for k, v in node.items() if isinstance(v, dict)]
+                    if isinstance(node, dict)
+                    else []
+                )
                 raise ConfigError(
                     f"unknown section `{'.'.join(path[: depth + 1])}`{suggest(part, keys)}; "
                     f"valid sections: {', '.join(keys)}"

@@ -38,12 +38,15 @@ def per_class_table(
 ) -> list[dict[str, object]]:
     """Precision, recall, F1 and support for every class that occurs in truth or prediction."""
     labels = np.unique(np.concatenate([y_true, y_pred]))
-    p, r, f, s = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0
-    )
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     return [
-        {"label": str(label_names[c]), "precision": float(pi), "recall": float(ri), "f1": float(fi),
-         "support": int(si)}
+        {
+            "label": str(label_names[c]),
+            "precision": float(pi),
+            "recall": float(ri),
+            "f1": float(fi),
+            "support": int(si),
+        }
         for c, pi, ri, fi, si in zip(labels, p, r, f, s)
     ]
 
@@ -65,7 +68,8 @@ def bag_of_ids(sequences: Sequence[Sequence[int]], num_features: int) -> sparse.
     indptr = np.concatenate([[0], np.cumsum(lengths)])
     indices = (
         np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
-        if lengths.sum() else np.zeros(0, np.int64)
+        if lengths.sum()
+        else np.zeros(0, np.int64)
     )
     counts = sparse.csr_matrix(
         (np.ones(len(indices)), indices, indptr), shape=(len(sequences), num_features)

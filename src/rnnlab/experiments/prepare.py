@@ -70,8 +70,17 @@ class PreparedData:
         }
 
 
-def _finish(cfg: DataConfig, seq_train, y_train, seq_test, y_test, label_names, vocab_size,
-            vocabulary=None, quick=False) -> PreparedData:
+def _finish(
+    cfg: DataConfig,
+    seq_train,
+    y_train,
+    seq_test,
+    y_test,
+    label_names,
+    vocab_size,
+    vocabulary=None,
+    quick=False,
+) -> PreparedData:
     seq_train = [list(map(int, s)) for s in seq_train]
     seq_test = [list(map(int, s)) for s in seq_test]
     y_train, y_test = np.asarray(y_train, np.int64), np.asarray(y_test, np.int64)
@@ -81,8 +90,19 @@ def _finish(cfg: DataConfig, seq_train, y_train, seq_test, y_test, label_names, 
     maxlen = cfg.maxlen or max((len(s) for s in seq_train + seq_test), default=1) or 1
     x_train, len_train = pad_with_lengths(seq_train, maxlen, cfg.padding, cfg.truncating)
     x_test, len_test = pad_with_lengths(seq_test, maxlen, cfg.padding, cfg.truncating)
-    return PreparedData(x_train, len_train, y_train, x_test, len_test, y_test, seq_train,
-                        seq_test, list(label_names), int(vocab_size), vocabulary)
+    return PreparedData(
+        x_train,
+        len_train,
+        y_train,
+        x_test,
+        len_test,
+        y_test,
+        seq_train,
+        seq_test,
+        list(label_names),
+        int(vocab_size),
+        vocabulary,
+    )
 
 
 def _keras_vocab_size(cfg: DataConfig, seqs: list) -> int:
@@ -121,19 +141,31 @@ def _split(ds: TextDataset, fraction: float, seed: int) -> tuple[TextDataset, Te
 
 def _rows(ds: TextDataset, rows) -> TextDataset:
     """The labelled dataset restricted to ``rows``, keeping every class name."""
-    return TextDataset([ds.texts[i] for i in rows], [ds.labels[i] for i in rows],
-                       [ds.ids[i] for i in rows], ds.label_names, ds.source)
+    return TextDataset(
+        [ds.texts[i] for i in rows],
+        [ds.labels[i] for i in rows],
+        [ds.ids[i] for i in rows],
+        ds.label_names,
+        ds.source,
+    )
 
 
 def read_text_splits(cfg: DataConfig) -> tuple[TextDataset, TextDataset]:
     """The raw train and test texts of a `csv`, `folder` or `imdb_csv` source."""
     if cfg.source == "imdb_csv":
         path = _find(cfg.path, "imdb_reviews.csv")
-        ds = read_csv(path, text_column="review", label_column="sentiment", id_column="id",
-                      extra_columns=["split"])
+        ds = read_csv(
+            path,
+            text_column="review",
+            label_column="sentiment",
+            id_column="id",
+            extra_columns=["split"],
+        )
         split = ds.extra["split"]
-        return (_rows(ds, [i for i, s in enumerate(split) if s == "train"]),
-                _rows(ds, [i for i, s in enumerate(split) if s == "test"]))
+        return (
+            _rows(ds, [i for i, s in enumerate(split) if s == "train"]),
+            _rows(ds, [i for i, s in enumerate(split) if s == "test"]),
+        )
     if cfg.source == "csv":
         read = lambda p: read_csv(p, text_column=cfg.text_column, label_column=cfg.label_column)  # noqa: E731
     else:
@@ -161,28 +193,68 @@ def prepare_data(cfg: DataConfig, quick: bool = False) -> PreparedData:
     """Load, encode and pad the data a `DataConfig` describes."""
     if cfg.source == "reuters":
         (xtr, ytr), (xte, yte) = reuters.load_data(
-            num_words=cfg.num_words, skip_top=cfg.skip_top, maxlen=cfg.load_maxlen,
-            test_split=cfg.test_split, seed=cfg.seed,
+            num_words=cfg.num_words,
+            skip_top=cfg.skip_top,
+            maxlen=cfg.load_maxlen,
+            test_split=cfg.test_split,
+            seed=cfg.seed,
         )
         names = list(reuters.get_label_names())
         # The word index lets the saved model read raw newswire text too.
         vocab = Vocabulary.from_word_index(reuters.get_word_index(), num_words=cfg.num_words)
-        return _finish(cfg, list(xtr), ytr, list(xte), yte, names,
-                       _keras_vocab_size(cfg, list(xtr) + list(xte)), vocab, quick=quick)
+        return _finish(
+            cfg,
+            list(xtr),
+            ytr,
+            list(xte),
+            yte,
+            names,
+            _keras_vocab_size(cfg, list(xtr) + list(xte)),
+            vocab,
+            quick=quick,
+        )
     if cfg.source == "imdb":
         (xtr, ytr), (xte, yte) = imdb.load_data(
-            num_words=cfg.num_words, skip_top=cfg.skip_top, maxlen=cfg.load_maxlen, seed=cfg.seed,
+            num_words=cfg.num_words,
+            skip_top=cfg.skip_top,
+            maxlen=cfg.load_maxlen,
+            seed=cfg.seed,
         )
         vocab = Vocabulary.from_word_index(
             imdb.get_word_index(), tokenizer=Tokenizer(lower="ascii"), num_words=cfg.num_words
         )
-        return _finish(cfg, list(xtr), ytr, list(xte), yte, list(imdb.get_label_names()),
-                       _keras_vocab_size(cfg, list(xtr) + list(xte)), vocab, quick=quick)
+        return _finish(
+            cfg,
+            list(xtr),
+            ytr,
+            list(xte),
+            yte,
+            list(imdb.get_label_names()),
+            _keras_vocab_size(cfg, list(xtr) + list(xte)),
+            vocab,
+            quick=quick,
+        )
     train, test = read_text_splits(cfg)
     if quick:  # subset before fitting the vocabulary: --quick must stay quick on 50,000 texts
-        train, test = _rows(train, range(QUICK_TRAIN)[:len(train)]), _rows(test, range(QUICK_TEST)[:len(test)])
+        train, test = (
+            _rows(train, range(QUICK_TRAIN)[: len(train)]),
+            _rows(test, range(QUICK_TEST)[: len(test)]),
+        )
     lower = {"true": True, "false": False, "ascii": "ascii"}[cfg.lower]
-    vocab = Vocabulary.fit(train.texts, tokenizer=Tokenizer(lower=lower),
-                           num_words=cfg.num_words, min_freq=cfg.min_freq)
-    return _finish(cfg, vocab.encode(train.texts), train.label_ids, vocab.encode(test.texts),
-                   test.label_ids, train.label_names, vocab.size, vocab, quick=quick)
+    vocab = Vocabulary.fit(
+        train.texts,
+        tokenizer=Tokenizer(lower=lower),
+        num_words=cfg.num_words,
+        min_freq=cfg.min_freq,
+    )
+    return _finish(
+        cfg,
+        vocab.encode(train.texts),
+        train.label_ids,
+        vocab.encode(test.texts),
+        test.label_ids,
+        train.label_names,
+        vocab.size,
+        vocab,
+        quick=quick,
+    )

@@ -49,10 +49,18 @@ def _plot_curves(result: dict[str, Any], path: Path) -> None:
         epochs = np.arange(1, len(hist.get("loss", [])) + 1)
         for ax, key in zip(axes, ("loss", "accuracy")):
             if key in hist:
-                ax.plot(epochs, hist[key], color="C0", alpha=0.7, label=f"train (seed {run['seed']})")
+                ax.plot(
+                    epochs, hist[key], color="C0", alpha=0.7, label=f"train (seed {run['seed']})"
+                )
             if f"val_{key}" in hist:
-                ax.plot(epochs, hist[f"val_{key}"], color="C1", alpha=0.7, linestyle="--",
-                        label=f"{result.get('val_name', 'validation')} (seed {run['seed']})")
+                ax.plot(
+                    epochs,
+                    hist[f"val_{key}"],
+                    color="C1",
+                    alpha=0.7,
+                    linestyle="--",
+                    label=f"{result.get('val_name', 'validation')} (seed {run['seed']})",
+                )
     for ax, key in zip(axes, ("loss", "accuracy")):
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
@@ -123,8 +131,9 @@ def _verdict(result: dict[str, Any], acc: tuple[float, float]) -> str:
     return " ".join(lines)
 
 
-def write_report(results: list[dict[str, Any]], out_dir: str | Path, command: str,
-                 quick: bool = False) -> Path:
+def write_report(
+    results: list[dict[str, Any]], out_dir: str | Path, command: str, quick: bool = False
+) -> Path:
     """Write `report.md` and its figures into ``out_dir``; return the report path."""
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)

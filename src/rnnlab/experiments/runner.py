@@ -34,8 +34,8 @@ from rnnlab.experiments.evaluation import (
 )
 from rnnlab.experiments.prepare import PreparedData, prepare_data
 from rnnlab.experiments.report import write_report
-from rnnlab.models import RecurrentClassifier
 from rnnlab.input_encoder import InputEncoder
+from rnnlab.models import RecurrentClassifier
 from rnnlab.pipeline import Pipeline
 
 METRIC_KEYS = ("seed", "test", "seconds", "epochs_run", "confusion", "per_class")
@@ -48,7 +48,10 @@ def finished_run(cfg: ExperimentConfig, run_dir: Path) -> dict[str, Any] | None:
     seed) runs are read back instead of trained again.
     """
     try:
-        if load_config(run_dir / "config.yaml") != cfg or not (run_dir / "model" / "manifest.json").is_file():
+        if (
+            load_config(run_dir / "config.yaml") != cfg
+            or not (run_dir / "model" / "manifest.json").is_file()
+        ):
             return None
         metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
         history = json.loads((run_dir / "history.json").read_text(encoding="utf-8"))
@@ -65,24 +68,41 @@ def _write_json(path: Path, obj: Any) -> None:
 
 def build_model(cfg: ExperimentConfig, data: PreparedData) -> RecurrentClassifier:
     """The config's model spec, sized by the data (vocabulary, classes) and its padding side."""
-    return RecurrentClassifier(cfg.model, vocab_size=data.vocab_size,
-                               num_classes=data.num_classes, padding=cfg.data.padding)
+    return RecurrentClassifier(
+        cfg.model,
+        vocab_size=data.vocab_size,
+        num_classes=data.num_classes,
+        padding=cfg.data.padding,
+    )
 
 
-def make_trainer(cfg: ExperimentConfig, model: RecurrentClassifier, seed: int, verbose: int) -> Trainer:
+def make_trainer(
+    cfg: ExperimentConfig, model: RecurrentClassifier, seed: int, verbose: int
+) -> Trainer:
     t = cfg.train
     callbacks: list[Any] = []
     if t.early_stopping_patience is not None:
-        callbacks.append(EarlyStopping(monitor=t.monitor, patience=t.early_stopping_patience,
-                                       restore_best_weights=True))
+        callbacks.append(
+            EarlyStopping(
+                monitor=t.monitor, patience=t.early_stopping_patience, restore_best_weights=True
+            )
+        )
     if t.clipnorm is not None:
         callbacks.append(GradientClipping(clipnorm=t.clipnorm))
     extra = {"eps": t.epsilon} if t.optimizer in ("adam", "rmsprop") else {}
-    optimizer = build_optimizer(t.optimizer, model.parameters(), lr=t.lr,
-                                weight_decay=t.weight_decay, **extra)
+    optimizer = build_optimizer(
+        t.optimizer, model.parameters(), lr=t.lr, weight_decay=t.weight_decay, **extra
+    )
     loss = "binary_crossentropy" if model.config["num_classes"] == 2 else "cross_entropy"
-    return Trainer(model, loss=loss, optimizer=optimizer, metrics=["accuracy"],
-                   callbacks=callbacks, seed=seed, verbose=verbose)
+    return Trainer(
+        model,
+        loss=loss,
+        optimizer=optimizer,
+        metrics=["accuracy"],
+        callbacks=callbacks,
+        seed=seed,
+        verbose=verbose,
+    )
 
 
 def run(
@@ -107,13 +127,21 @@ def run(
     elif t.validate_on_test:  # the tutorial's printout only; nothing is selected on it
         fit_kwargs["validation_data"] = ((data.x_test, data.len_test), data.y_test)
     start = time.perf_counter()
-    history = trainer.fit(((data.x_train, data.len_train), data.y_train),
-                          epochs=1 if quick else t.epochs, batch_size=t.batch_size, **fit_kwargs)
+    history = trainer.fit(
+        ((data.x_train, data.len_train), data.y_train),
+        epochs=1 if quick else t.epochs,
+        batch_size=t.batch_size,
+        **fit_kwargs,
+    )
     seconds = time.perf_counter() - start
     test_eval = trainer.evaluate(((data.x_test, data.len_test), data.y_test), batch_size=256)
-    inputs = InputEncoder("text" if data.vocabulary is not None else "ids",
-                          maxlen=data.x_train.shape[1], padding=cfg.data.padding,
-                          truncating=cfg.data.truncating, vocabulary=data.vocabulary)
+    inputs = InputEncoder(
+        "text" if data.vocabulary is not None else "ids",
+        maxlen=data.x_train.shape[1],
+        padding=cfg.data.padding,
+        truncating=cfg.data.truncating,
+        vocabulary=data.vocabulary,
+    )
     pipeline = Pipeline(model, data.label_names, inputs)
     y_pred = pipeline.predict_proba_encoded(data.x_test, data.len_test).argmax(1)
     test = {**classification_metrics(data.y_test, y_pred), "loss": float(test_eval["loss"])}
@@ -132,8 +160,13 @@ def run(
         dump_config(cfg, out / "config.yaml")
         _write_json(out / "history.json", result["history"])
         _write_json(out / "metrics.json", {k: result[k] for k in METRIC_KEYS})
-        pipeline.parts["training"] = {"name": cfg.name, "seed": seed, "config": cfg.to_dict(),
-                                      "test": test, "epochs_run": result["epochs_run"]}
+        pipeline.parts["training"] = {
+            "name": cfg.name,
+            "seed": seed,
+            "config": cfg.to_dict(),
+            "test": test,
+            "epochs_run": result["epochs_run"],
+        }
         pipeline.save(out / "model")
         result["dir"] = str(out)
     return result
@@ -144,12 +177,16 @@ def validation_note(cfg: ExperimentConfig) -> str:
     if t.validation_split:
         note = f"the last {t.validation_split:.0%} of the training set (never the test set)"
         if t.early_stopping_patience:
-            note += (f"; early stopping on {t.monitor} with patience {t.early_stopping_patience}, "
-                     "best weights restored")
+            note += (
+                f"; early stopping on {t.monitor} with patience {t.early_stopping_patience}, "
+                "best weights restored"
+            )
         return note
     if t.validate_on_test:
-        return ("none for model selection. As in the tutorial, the test set is evaluated after "
-                "each epoch for the printout only (the dashed curves); nothing is chosen on it.")
+        return (
+            "none for model selection. As in the tutorial, the test set is evaluated after "
+            "each epoch for the printout only (the dashed curves); nothing is chosen on it."
+        )
     return "none (fixed number of epochs, as in the tutorial)"
 
 
@@ -170,23 +207,27 @@ def reproduce(
         raise ConfigError("`seeds` must list at least one seed, got []; e.g. seeds=(0, 1, 2)")
     paths = [resolve_config(n) for n in names] if names else reproduced_configs()
     if not paths:
-        raise ConfigError("no experiment to reproduce: this rnnlab install ships no reuters/ or "
-                          "imdb/ config; name the experiments or .yaml files to run")
+        raise ConfigError(
+            "no experiment to reproduce: this rnnlab install ships no reuters/ or "
+            "imdb/ config; name the experiments or .yaml files to run"
+        )
     configs = [load_config(p, list(overrides)) for p in paths]  # validate all before running
     out = Path(out_dir)
     results = []
-    bar = tqdm(total=len(configs) * len(seeds), desc="reproduce", unit="run",
-               disable=None)
+    bar = tqdm(total=len(configs) * len(seeds), desc="reproduce", unit="run", disable=None)
     for cfg in configs:
         data = prepare_data(cfg.data, quick=quick)
         result: dict[str, Any] = {
-            "name": cfg.name, "description": cfg.description,
+            "name": cfg.name,
+            "description": cfg.description,
             "published": {k: v for k, v in cfg.published.__dict__.items()},
-            "split": data.summary(), "label_names": data.label_names,
+            "split": data.summary(),
+            "label_names": data.label_names,
             "baselines": {
                 "majority": majority_baseline(data.y_train, data.y_test),
-                "bag_of_words": bag_of_words_baseline(data.seq_train, data.y_train,
-                                                      data.seq_test, data.y_test),
+                "bag_of_words": bag_of_words_baseline(
+                    data.seq_train, data.y_train, data.seq_test, data.y_test
+                ),
             },
             "validation_note": validation_note(cfg),
             "val_name": "test (printout only)" if cfg.train.validate_on_test else "validation",
@@ -209,8 +250,14 @@ def reproduce(
     return write_report(results, out, command, quick=quick)
 
 
-def train_one(config: str, overrides: Sequence[str] = (), seed: int | None = None,
-              out_dir: str | Path | None = None, quick: bool = False, verbose: int = 1) -> dict[str, Any]:
+def train_one(
+    config: str,
+    overrides: Sequence[str] = (),
+    seed: int | None = None,
+    out_dir: str | Path | None = None,
+    quick: bool = False,
+    verbose: int = 1,
+) -> dict[str, Any]:
     """`rnnlab train`: one config, one seed."""
     cfg = apply_overrides(load_config(resolve_config(config)), list(overrides))
     seed = cfg.train.seed if seed is None else seed

@@ -89,7 +89,9 @@ class RecurrentClassifier(nn.Module):
         self.spec = spec
         # Everything needed to build the same module again (what a saved model stores).
         self.config: dict[str, Any] = {
-            "vocab_size": vocab_size, "num_classes": num_classes, "padding": padding,
+            "vocab_size": vocab_size,
+            "num_classes": num_classes,
+            "padding": padding,
             **spec.to_dict(),
         }
         cell, units, pooling = spec.cell, spec.units, spec.pooling
@@ -106,7 +108,9 @@ class RecurrentClassifier(nn.Module):
         layers = []
         for i, u in enumerate(units):
             layer = CELLS[cell](
-                units=u, input_size=features, dropout=spec.dropout,
+                units=u,
+                input_size=features,
+                dropout=spec.dropout,
                 recurrent_dropout=spec.recurrent_dropout,
                 return_sequences=i < len(units) - 1 or pooling != "last",
             )

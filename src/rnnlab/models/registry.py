@@ -69,5 +69,7 @@ def build_architecture(name: str, config: dict[str, Any]) -> nn.Module:
         )
     module = factory(**config)
     if not isinstance(module, nn.Module):
-        raise InvalidTypeError(f"architecture {name!r} built a {type(module).__name__}, not an nn.Module")
+        raise InvalidTypeError(
+            f"architecture {name!r} built a {type(module).__name__}, not an nn.Module"
+        )
     return module

@@ -32,7 +32,9 @@ class ModelSpec:
     # Reuters tutorial does this: input shape (49, 1)).
     input: str = "embedding"
     embedding_dim: int = 128  # ignored for 'raw' input
-    units: tuple[int, ...] = (128,)  # one entry per stacked layer; all but the last return sequences
+    units: tuple[int, ...] = (
+        128,
+    )  # one entry per stacked layer; all but the last return sequences
     bidirectional: bool = False  # wrap each layer in Bidirectional (concat)
     dropout: float = 0.0  # Keras `dropout` (variational, on the inputs of each layer)
     recurrent_dropout: float = 0.0  # Keras `recurrent_dropout` (one mask per gate, as Keras)

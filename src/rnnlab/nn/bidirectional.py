@@ -64,7 +64,9 @@ class Bidirectional(nn.Module):
         check_type("layer", layer, Recurrent, "a SimpleRNN, LSTM or GRU layer")
         self.merge_mode = check_choice("merge_mode", merge_mode, MERGE_MODES)
         if layer.go_backwards:
-            raise InvalidValueError("`layer` must have go_backwards=False; the backward copy is made here")
+            raise InvalidValueError(
+                "`layer` must have go_backwards=False; the backward copy is made here"
+            )
         if backward_layer is None:
             backward_layer = copy.deepcopy(layer)
             backward_layer.go_backwards = True
@@ -169,7 +171,9 @@ class Bidirectional(nn.Module):
             if kernel is None:
                 raise InvalidValueError(f"Bidirectional has no torch equivalent: {why}")
         if kernels[0][0] != kernels[1][0]:
-            raise InvalidValueError("the forward and backward layers map to different torch kernels")
+            raise InvalidValueError(
+                "the forward and backward layers map to different torch kernels"
+            )
         kernel = kernels[0][0]
         nonlin = kernel.split("_")[1] if kernel.startswith("rnn_") else "tanh"
         weights = [
@@ -189,7 +193,9 @@ class Bidirectional(nn.Module):
         """
         kind = convert.torch_kind(module)
         if not module.bidirectional:
-            raise InvalidValueError("`module` must be bidirectional; use LSTM/GRU/SimpleRNN.from_torch")
+            raise InvalidValueError(
+                "`module` must be bidirectional; use LSTM/GRU/SimpleRNN.from_torch"
+            )
         layer_cls = _LAYERS[kind]
         if kind == "simple_rnn":
             kwargs.setdefault("activation", module.nonlinearity)

@@ -77,7 +77,9 @@ def check_keras_weights(
                 f"{owner} weight {i}{name} must have shape {tuple(shape)}, got {arr.shape}"
             )
         if arr.dtype.kind not in "fiu":
-            raise InvalidTypeError(f"{owner} weight {i}{name} must be numeric, got dtype {arr.dtype}")
+            raise InvalidTypeError(
+                f"{owner} weight {i}{name} must be numeric, got dtype {arr.dtype}"
+            )
         out.append(arr)
     return out
 
@@ -149,10 +151,8 @@ _TORCH_CLASSES = {"simple_rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 def torch_kind(module: nn.Module) -> str:
     """'lstm', 'gru' or 'simple_rnn' for a torch recurrent module; checks it is convertible."""
-    for kind, cls in _TORCH_CLASSES.items():
-        if type(module) is cls:
-            break
-    else:
+    kind = next((k for k, cls in _TORCH_CLASSES.items() if type(module) is cls), None)
+    if kind is None:
         raise InvalidTypeError(
             f"`module` must be a torch.nn.RNN, LSTM or GRU, got {type(module).__name__}"
         )

@@ -214,7 +214,9 @@ class Recurrent(nn.Module):
                 f"got {type(module).__name__}"
             )
         if module.bidirectional:
-            raise InvalidValueError("`module` is bidirectional: use rnnlab.nn.Bidirectional.from_torch")
+            raise InvalidValueError(
+                "`module` is bidirectional: use rnnlab.nn.Bidirectional.from_torch"
+            )
         if kind == "simple_rnn":
             kwargs.setdefault("activation", module.nonlinearity)
         make: Callable[..., Recurrent] = cls  # a layer class: SimpleRNN, LSTM or GRU

@@ -206,7 +206,9 @@ def choose_path(facts: PathFacts, implementation: str = "auto") -> PathChoice:
     if implementation in ("fused", "kernel"):
         chosen = _fused(facts) if implementation == "fused" else _kernel(facts)
         if isinstance(chosen, str):
-            raise InvalidValueError(f"implementation='{implementation}' cannot run this forward: {chosen}")
+            raise InvalidValueError(
+                f"implementation='{implementation}' cannot run this forward: {chosen}"
+            )
         return chosen
     check_choice("implementation", implementation, IMPLEMENTATIONS)  # 'auto' from here on
     kernel = _kernel(facts)

@@ -1,7 +1,10 @@
 """The shipped configs: package data found by name from anywhere, every one valid and documented."""
 
+import json
 import os
+import statistics
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -45,7 +48,7 @@ def test_reproduce_runs_the_tutorials_not_the_templates():
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_every_config_has_a_header_that_runs_it_by_name_and_validates(path):
     text = path.read_text()
-    assert text.startswith("#") and "Expect:" in text
+    assert text.startswith("#") and "# Gives:" in text and "# Runs on:" in text
     run = next(line for line in text.splitlines() if line.startswith("# Run:"))
     name = f"{path.parent.name}/{path.stem}"
     assert run.split(maxsplit=2)[2].startswith(f"rnnlab train --config {name}"), run
@@ -102,3 +105,17 @@ def test_an_install_without_its_configs_is_an_error_not_an_empty_list(tmp_path, 
     with pytest.raises(ConfigError, match="holds no experiment configs"):
         resolve_config("imdb/lstm")
     assert os.path.isfile(CONFIGS[0])  # the real ones are untouched
+
+
+RESULTS = Path(__file__).parents[2] / "docs" / "results" / "results.json"
+
+
+@pytest.mark.parametrize("path", reproduced_configs(), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_header_gives_the_accuracy_of_the_committed_results(path):
+    # A header says what the config really gives: the mean and spread of the committed run.
+    cfg = load_config(path)
+    runs = {r["name"]: r["runs"] for r in json.loads(RESULTS.read_text(encoding="utf-8"))}
+    accuracies = [run["test"]["accuracy"] for run in runs[cfg.name]]
+    gives = f"{statistics.mean(accuracies):.3f} ± {statistics.stdev(accuracies):.3f}"
+    header = "\n".join(line for line in path.read_text().splitlines() if line.startswith("#"))
+    assert f"test accuracy {gives} over seeds 0-2" in header, (cfg.name, gives)

@@ -34,3 +34,11 @@ def test_ci_also_smokes_a_regular_install_from_an_empty_directory():
     ):
         assert command in ci
     assert "^| $name | " in ci  # the report must hold real rows
+
+
+def test_ci_runs_the_linters_and_the_type_checker_with_pinned_versions():
+    ci = (ROOT / ".ci" / "run").read_text()
+    for command in ("ruff check src tests benchmarks", "ruff format --check", "/mypy\n"):
+        assert command in ci, command
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"ruff==' in pyproject and '"mypy==' in pyproject

@@ -171,6 +171,23 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import_keras(args: argparse.Namespace) -> int:
+    from rnnlab.keras_import import from_keras
+
+    lower = {"true": True, "false": False, "ascii": "ascii"}[args.lower]
+    pipeline = from_keras(args.file, labels=args.labels, maxlen=args.maxlen, padding=args.padding,
+                          truncating=args.truncating, word_index=args.word_index,
+                          num_words=args.num_words, lower=lower)
+    out = pipeline.save(args.out)
+    reads = pipeline.inputs.kind
+    print(f"imported {args.file}: {len(pipeline.labels)} classes ({', '.join(pipeline.labels)}), "
+          f"reads {reads} (maxlen {pipeline.inputs.maxlen}, padding {pipeline.inputs.padding})"
+          if reads != "array" else f"imported {args.file}: reads arrays of shape "
+          f"{pipeline.inputs.shape}")
+    print(f"saved model: {out} (rnnlab predict {out} FILE)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnlab", description="Recurrent-network text classifiers with Keras-exact data."
@@ -220,6 +237,22 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--text-column", default="text")
     pr.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     pr.set_defaults(func=_cmd_predict)
+
+    ik = sub.add_parser("import-keras", help="import a Keras .keras / .h5 model as a saved model")
+    ik.add_argument("file", help="the Keras model file (model.save(...)); read without Keras")
+    ik.add_argument("out", help="the saved-model directory to write")
+    ik.add_argument("--labels", help="class names: a,b,c or a JSON list file (default 0..k-1)")
+    ik.add_argument("--maxlen", type=int,
+                    help="padded length, for models whose input length is free")
+    ik.add_argument("--padding", choices=("pre", "post"),
+                    help="default: pre for ids (pad_sequences), post for numbers (Reuters)")
+    ik.add_argument("--truncating", choices=("pre", "post"), default="pre")
+    ik.add_argument("--word-index", help="a Keras word index JSON file: the model reads raw text")
+    ik.add_argument("--num-words", type=int,
+                    help="with --word-index: ids >= N become oov (default: the Embedding size)")
+    ik.add_argument("--lower", choices=("true", "false", "ascii"), default="true",
+                    help="with --word-index: lowercasing (ascii: as the Keras IMDB arrays)")
+    ik.set_defaults(func=_cmd_import_keras)
     return parser
 
 

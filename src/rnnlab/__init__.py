@@ -22,6 +22,7 @@ _LAZY = {
     "register_model": "rnnlab.models",
     "Trainer": "rnnlab.engine",
     "from_keras": "rnnlab.keras_import",
+    "explain": "rnnlab.interpret",
 }
 
 __all__ = ["pad_sequences", "to_categorical", "__version__", *_LAZY]

@@ -63,6 +63,18 @@ def test_import_then_predict_reads_what_keras_reads(keras_model, tmp_path, capsy
     assert [row[1] for row in table[1:]] == [names[k] for k in expected.argmax(1)]
 
 
+def test_an_id_beyond_the_embedding_is_one_line_and_exit_2(keras_model, tmp_path, capsys):
+    _, path = keras_model
+    assert main(["import-keras", str(path), str(tmp_path / "m")]) == 0
+    (tmp_path / "ids.txt").write_text("3 4 50\n")
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "m"), str(tmp_path / "ids.txt")]) == 2
+    assert capsys.readouterr().err == (
+        "rnnlab: error: token ids must be in [0, 49] for this model (its Embedding has 50 rows), "
+        "got ids from 0 to 50; map larger ids to the oov id (2 in the Keras layout), as "
+        "load_data(num_words=...) does\n")
+
+
 def test_a_refused_model_is_one_line_and_exit_2(tmp_path, capsys):
     model = keras.Sequential([keras.Input((8,)), L.Embedding(50, 6), L.Conv1D(2, 3, name="c"),
                               L.GlobalMaxPooling1D(), L.Dense(1, activation="sigmoid")])

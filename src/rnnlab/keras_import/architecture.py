@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnlab.errors import ConfigError, ModelFileError, check_choice
+from rnnlab.errors import ConfigError, DataError, ModelFileError, check_choice
 from rnnlab.models.registry import register_model
 from rnnlab.nn import GRU, LSTM, Bidirectional, Embedding, SimpleRNN
 
@@ -138,6 +138,14 @@ class KerasSequential(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         mask = None
         if self.embedding is not None:
+            if x.numel() and (int(x.max()) >= self.embedding.input_dim or int(x.min()) < 0):
+                # A user's input, not a bug: say so in one line rather than a traceback.
+                raise DataError(
+                    f"token ids must be in [0, {self.embedding.input_dim - 1}] for this model "
+                    f"(its Embedding has {self.embedding.input_dim} rows), got ids from "
+                    f"{int(x.min())} to {int(x.max())}; map larger ids to the oov id (2 in the "
+                    "Keras layout), as load_data(num_words=...) does"
+                )
             mask = self.embedding.compute_mask(x)
             h = self.embedding(x)
         elif self.inputs == "numbers":

@@ -21,6 +21,8 @@ _LAZY = {
     "Pipeline": "rnnlab.pipeline",
     "register_model": "rnnlab.models",
     "Trainer": "rnnlab.engine",
+    "from_keras": "rnnlab.keras_import",
+    "explain": "rnnlab.interpret",
 }
 
 __all__ = ["pad_sequences", "to_categorical", "__version__", *_LAZY]

@@ -171,6 +171,59 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import_keras(args: argparse.Namespace) -> int:
+    from rnnlab.keras_import import from_keras
+
+    lower = {"true": True, "false": False, "ascii": "ascii"}[args.lower]
+    pipeline = from_keras(args.file, labels=args.labels, maxlen=args.maxlen, padding=args.padding,
+                          truncating=args.truncating, word_index=args.word_index,
+                          num_words=args.num_words, lower=lower)
+    out = pipeline.save(args.out)
+    reads = pipeline.inputs.kind
+    print(f"imported {args.file}: {len(pipeline.labels)} classes ({', '.join(pipeline.labels)}), "
+          f"reads {reads} (maxlen {pipeline.inputs.maxlen}, padding {pipeline.inputs.padding})"
+          if reads != "array" else f"imported {args.file}: reads arrays of shape "
+          f"{pipeline.inputs.shape}")
+    print(f"saved model: {out} (rnnlab predict {out} FILE)")
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from rnnlab.atomic import write_text_atomic
+    from rnnlab.errors import DataError
+    from rnnlab.interpret import explain, render_html
+    from rnnlab.pipeline import load
+
+    text = sys.stdin.read() if args.text in (None, "-") else args.text
+    text = text.strip()
+    if not text:
+        raise DataError("no text to explain: pass TEXT, or pipe it on stdin")
+    model = load(args.model)
+    result = explain(model, text, target=args.target, steps=args.steps, method=args.method,
+                     occlusion_mode=args.occlusion)
+    p = result["probabilities"]
+    print(f"label: {result['label']} (p={p[result['label']]:.3f}); explaining "
+          f"'{result['target']}' (p={p[result['target']]:.3f}) by "
+          f"{result['method'].replace('_', ' ')}, in logit space")
+    seen = [t for t in result["tokens"] if t["attribution"] is not None]
+    top = sorted(seen, key=lambda t: -abs(t["attribution"]))[:args.top]
+    print(f"most influential tokens (+ towards '{result['target']}', - away):")
+    for t in top:
+        print(f"  {t['attribution']:+.4f}  {t['token']}")
+    unseen = len(result["tokens"]) - len(seen)
+    if unseen:
+        print(f"({unseen} tokens not seen by the model: truncated to its last "
+              f"{model.inputs.maxlen} steps, or unknown words it drops)")
+    if "completeness" in result:
+        c = result["completeness"]
+        print(f"completeness: attributions sum to {c['sum']:+.4f}; logit(text) - "
+              f"logit(baseline) = {c['difference']:+.4f} (error {c['error']:+.1e})")
+    if args.html:
+        write_text_atomic(args.html, render_html(result, title=f"rnnlab explain {args.model}"))
+        print(f"html: {args.html}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnlab", description="Recurrent-network text classifiers with Keras-exact data."
@@ -220,6 +273,36 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--text-column", default="text")
     pr.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     pr.set_defaults(func=_cmd_predict)
+
+    ik = sub.add_parser("import-keras", help="import a Keras .keras / .h5 model as a saved model")
+    ik.add_argument("file", help="the Keras model file (model.save(...)); read without Keras")
+    ik.add_argument("out", help="the saved-model directory to write")
+    ik.add_argument("--labels", help="class names: a,b,c or a JSON list file (default 0..k-1)")
+    ik.add_argument("--maxlen", type=int,
+                    help="padded length, for models whose input length is free")
+    ik.add_argument("--padding", choices=("pre", "post"),
+                    help="default: pre for ids (pad_sequences), post for numbers (Reuters)")
+    ik.add_argument("--truncating", choices=("pre", "post"), default="pre")
+    ik.add_argument("--word-index", help="a Keras word index JSON file: the model reads raw text")
+    ik.add_argument("--num-words", type=int,
+                    help="with --word-index: ids >= N become oov (default: the Embedding size)")
+    ik.add_argument("--lower", choices=("true", "false", "ascii"), default="true",
+                    help="with --word-index: lowercasing (ascii: as the Keras IMDB arrays)")
+    ik.set_defaults(func=_cmd_import_keras)
+
+    ex = sub.add_parser("explain", help="which words made one prediction (and an HTML view)")
+    ex.add_argument("model", help="a saved model directory")
+    ex.add_argument("text", nargs="?", help="the text (or ids '12 7 431'); default: stdin")
+    ex.add_argument("--target", help="the class to explain (default: the predicted one)")
+    ex.add_argument("--steps", type=int, default=64, help="integrated-gradients steps (64)")
+    ex.add_argument("--method", choices=("auto", "integrated_gradients", "occlusion"),
+                    default="auto", help="auto: integrated gradients if the model has an "
+                    "embedding, else occlusion")
+    ex.add_argument("--occlusion", choices=("drop", "pad", "oov"), default="drop",
+                    help="how occlusion takes a token out (default: drop it)")
+    ex.add_argument("--top", type=int, default=10, help="how many tokens to list (10)")
+    ex.add_argument("--html", metavar="FILE", help="also write a coloured HTML page there")
+    ex.set_defaults(func=_cmd_explain)
     return parser
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from importlib import import_module
 from typing import Any, TypeVar
 
 from torch import nn
@@ -30,6 +31,9 @@ from rnnlab.models.classifier import RecurrentClassifier
 Factory = TypeVar("Factory", bound=Callable[..., nn.Module])
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"RecurrentClassifier": RecurrentClassifier}
+# rnnlab's other architectures register themselves when their module is imported; a saved
+# model naming one imports it here, so `rnnlab.load` needs no import from the caller.
+BUILT_IN = {"keras_sequential": "rnnlab.keras_import.architecture"}
 
 
 def register_model(name: str | None = None) -> Callable[[Factory], Factory]:
@@ -60,12 +64,15 @@ def architecture_name(factory: Any) -> str | None:
 
 def build_architecture(name: str, config: dict[str, Any]) -> nn.Module:
     """An untrained module of the registered architecture ``name``, built from ``config``."""
+    if name not in ARCHITECTURES and name in BUILT_IN:
+        import_module(BUILT_IN[name])
     factory = ARCHITECTURES.get(name)
     if factory is None:
+        known = sorted({*ARCHITECTURES, *BUILT_IN})
         raise ModelFileError(
-            f"unknown model architecture {name!r}{suggest(name, ARCHITECTURES)}: register its "
+            f"unknown model architecture {name!r}{suggest(name, known)}: register its "
             "factory with `@rnnlab.register_model(name)` (in code imported before loading); "
-            f"registered: {', '.join(sorted(ARCHITECTURES))}"
+            f"registered: {', '.join(known)}"
         )
     module = factory(**config)
     if not isinstance(module, nn.Module):

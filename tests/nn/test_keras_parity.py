@@ -18,7 +18,7 @@ keras = pytest.importorskip("keras")
 if keras.backend.backend() != "torch":  # pragma: no cover
     pytest.skip("Keras must run on its torch backend", allow_module_level=True)
 
-from rnnlab import nn as rnn  # noqa: E402 - only once Keras is known to run on torch
+from rnnlab import nn as rnn
 
 # Keras's numpy conversions warn under numpy 2; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

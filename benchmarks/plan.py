@@ -4,7 +4,8 @@ A job is one workload call in a child process (`workloads/`); jobs of one
 *group* are repeats of the same measurement (rounds). The canonical order
 interleaves the rounds of the rnnlab and torch epochs, so machine drift hits
 every variant alike, and a run with `--only` keeps that order for what it needs.
-Group names start with the data set they read ('imdb', 'reuters') or 'lstm'.
+Group names start with the data set they read ('imdb', 'reuters'), 'lstm' or 'serve'
+(the serving job trains its own model).
 """
 
 from __future__ import annotations
@@ -128,6 +129,16 @@ def lstm_jobs(sizes: Sizes) -> list[Job]:
     ]
 
 
+def serve_jobs(sizes: Sizes) -> list[Job]:
+    """`rnnlab serve` under a bounded load on loopback, with and without micro-batching."""
+    params = {"model": sizes.serve_model, "requests": sizes.serve_requests,
+              "concurrency": sizes.serve_concurrency, "rounds": sizes.serve_rounds,
+              "max_batch": 64, "max_wait_ms": 2.0}
+    timed = (f"{sizes.serve_rounds} x {sizes.serve_requests} requests per server, "
+             f"concurrency {sizes.serve_concurrency}")
+    return [Job("serve_load", "serve_load", "rnnlab", "serve_load", params, timed=timed)]
+
+
 def datasets_for(groups: set[str]) -> set[str]:
     return {g.split("_")[0] for g in groups} & {"imdb", "reuters"}
 
@@ -135,12 +146,13 @@ def datasets_for(groups: set[str]) -> set[str]:
 def make_jobs(sizes: Sizes, rounds: int, data: dict[str, dict[str, Any]],
               groups: set[str]) -> list[Job]:
     """The jobs of ``groups`` in canonical order: parity first (it fails fast), then the
-    interleaved IMDB rounds, Keras, inference, Reuters, cold starts, scaling last."""
+    interleaved IMDB rounds, Keras, inference, Reuters, cold starts, serving, scaling last."""
     parity, scaling = lstm_jobs(sizes)
     jobs = [parity]
     if "imdb" in data:
         jobs += imdb_jobs(sizes, rounds, data["imdb"])
     if "reuters" in data:
         jobs += reuters_jobs(sizes, data["reuters"])
+    jobs += serve_jobs(sizes)
     jobs.append(scaling)
     return [j for j in jobs if j.group in groups]

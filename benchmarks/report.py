@@ -71,6 +71,19 @@ def scaling_rows(m: Measurements) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def serving_rows(m: Measurements) -> tuple[list[str], list[list[str]]]:
+    """The two servers of the serving job: throughput, latency, errors, batch sizes."""
+    result = m.runs("serve_load")[0][1]
+    header = ["server", "req/s", "p50 ms", "p99 ms", "errors", "mean batch", "max abs diff"]
+    rows = []
+    for name in ("batched", "one_pass_per_request"):
+        r = result[name]
+        rows.append([f"{name} (max batch {r['max_batch']})", f"{r['requests_per_s']:.0f}",
+                     f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", str(r["errors"]),
+                     f"{r['mean_batch']:.1f}", f"{r['max_abs_diff']:.1e}"])
+    return header, rows
+
+
 def text_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
     lines = [header, *rows]
@@ -91,6 +104,9 @@ def print_report(jobs: list[Job], m: Measurements, errors: dict[str, str],
     if any(j.group == "lstm_scaling" for j in jobs) and "lstm_scaling" in m.results:
         print("\nrecurrent-dropout LSTM layer, tokens/s (forward + backward):")
         print(text_table(*scaling_rows(m)))
+    if "serve_load" in m.results:
+        print("\nrnnlab serve under load (fastest round of each server):")
+        print(text_table(*serving_rows(m)))
     warning = busy_warning(m)
     if warning:
         print(f"\n{warning}")
@@ -165,5 +181,12 @@ def write_results_md(path: Path, run: dict[str, Any], jobs: list[Job], m: Measur
                   "forward + backward; each cell the fastest of "
                   f"{run['sizes']['scaling_samples']} samples of {run['sizes']['scaling_batch']} x "
                   f"{max(run['sizes']['scaling_lengths'])} tokens, the lengths taking turns."), markdown_table(*scaling_rows(m))]
+    if "serve_load" in m.results:
+        parts += ["## Serving: `rnnlab serve` under load",
+                  (f"`benchmarks/load_test.py`: {sizes.serve_requests} requests of one IMDB test "
+                   f"review each from {sizes.serve_concurrency} keep-alive connections on loopback, "
+                   f"per server and round; the fastest of {sizes.serve_rounds} round(s) counts. "
+                   "Every answer is checked against the review predicted alone (1e-6)."),
+                  markdown_table(*serving_rows(m))]
     parts += ["## Method", "\n".join(f"- {n}" for n in method_notes(sizes, run["rounds"]))]
     path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")

@@ -10,7 +10,9 @@ LSTM kernel, 'fused': torch's fused kernel), so a number never measures the wron
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -223,8 +225,16 @@ def kernel_parity(batch: int, steps: int, units: int, seed: int = 0) -> dict[str
             "kernel": lstm_kernel.__name__, "dtype": str(x0.dtype)}
 
 
+def serve_load(**params: Any) -> dict[str, Any]:
+    """`rnnlab serve` under load, batched and not: `benchmarks/load_test.py`'s job."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from load_test import benchmark_job
+
+    return benchmark_job(**params)
+
+
 JOBS = {f.__name__: f for f in (fit_epochs, predict_rows, first_batch, torch_fit_epochs,
-                                 lstm_scaling, kernel_parity)}
+                                 lstm_scaling, kernel_parity, serve_load)}
 
 if __name__ == "__main__":
     serve(JOBS)

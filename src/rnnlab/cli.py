@@ -224,6 +224,18 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from rnnlab.serving.server import serve
+    from rnnlab.serving.settings import ServeSettings
+
+    settings = ServeSettings(host=args.host, port=args.port, max_texts=args.max_texts,
+                             max_text_chars=args.max_text_chars,
+                             max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
+                             max_wait_ms=args.max_wait_ms, access_log=not args.no_access_log)
+    serve(args.model, settings)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnlab", description="Recurrent-network text classifiers with Keras-exact data."
@@ -303,6 +315,29 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--top", type=int, default=10, help="how many tokens to list (10)")
     ex.add_argument("--html", metavar="FILE", help="also write a coloured HTML page there")
     ex.set_defaults(func=_cmd_explain)
+
+    from rnnlab.serving.settings import DEFAULT_HOST, DEFAULT_PORT, ServeSettings
+
+    defaults = ServeSettings()
+    sv = sub.add_parser("serve", help="serve a saved model over HTTP: a JSON API and a page "
+                        "(needs the `serve` extra: pip install 'rnnlab[serve]')")
+    sv.add_argument("model", help="a saved model directory (a run's model/)")
+    sv.add_argument("--host", default=DEFAULT_HOST,
+                    help="address to bind (default %(default)s: this machine only)")
+    sv.add_argument("--port", type=int, default=DEFAULT_PORT,
+                    help="TCP port (default %(default)s; 0: any free port)")
+    sv.add_argument("--max-texts", type=int, default=defaults.max_texts,
+                    help="texts per request (default %(default)s)")
+    sv.add_argument("--max-text-chars", type=int, default=defaults.max_text_chars,
+                    help="characters per text (default %(default)s)")
+    sv.add_argument("--max-body-bytes", type=int, default=defaults.max_body_bytes,
+                    help="bytes per request body (default %(default)s)")
+    sv.add_argument("--max-batch", type=int, default=defaults.max_batch,
+                    help="texts in one forward pass; 1 turns batching off (default %(default)s)")
+    sv.add_argument("--max-wait-ms", type=float, default=defaults.max_wait_ms,
+                    help="longest wait for a batch to fill, ms (default %(default)s)")
+    sv.add_argument("--no-access-log", action="store_true", help="no log line per request")
+    sv.set_defaults(func=_cmd_serve)
     return parser
 
 

@@ -29,6 +29,7 @@ TARGETS = [
     "cold_start_first_batch_vs_keras_tf",
     "peak_memory_train_epoch_vs_keras_tf",
     "scaling_linear_in_length",
+    "serve_batched_vs_one_pass_per_request",
     "fast_path_vs_reference_loop_max_abs_diff",
 ]
 
@@ -52,6 +53,11 @@ def check_jobs(run: dict) -> None:
     assert result["imdb_train_rd#0"]["paths"] == ["kernel"]
     assert result["imdb_train_nord#0"]["paths"] == ["kernel"]
     assert result["imdb_predict_rnnlab"]["paths"] == ["fused"]
+    served = result["serve_load"]  # both servers answered every request, and correctly
+    for name in ("batched", "one_pass_per_request"):
+        assert served[name]["errors"] == 0 and served[name]["requests"] == 48
+        assert served[name]["max_abs_diff"] <= 1e-6
+    assert served["one_pass_per_request"]["largest_batch"] == 1
     parity = result["lstm_parity"]
     assert 0 <= parity["max_abs_diff"] < 1e-5
     assert set(parity["diffs"]) >= {"output", "grad_input", "grad_cell.kernel"}
@@ -72,3 +78,4 @@ def test_smoke_run_prints_every_target_and_writes_its_files(tmp_path):
     results = (tmp_path / "RESULTS.md").read_text()
     assert all(f"`{name}`" in results for name in TARGETS)
     assert run["machine"] in results and "--smoke" in results and "## Scaling" in results
+    assert "## Serving" in results

@@ -1,0 +1,94 @@
+"""The JSON the server reads and writes, as Pydantic models: the OpenAPI schema is these.
+
+The request model is built per server from its `ServeSettings`, so the schema
+states the real limits (``maxItems``, ``maxLength``) a client must keep to.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from rnnlab.serving.extra import missing_extra
+from rnnlab.serving.settings import ServeSettings
+
+try:
+    from pydantic import BaseModel, ConfigDict, Field, create_model
+except ModuleNotFoundError as exc:  # the [serve] extra is not installed
+    raise missing_extra(exc) from None
+
+EXAMPLE = "A moving, beautifully acted film; I loved every minute of it."
+
+
+def predict_request_model(settings: ServeSettings) -> type[BaseModel]:
+    """``{"texts": [...]}`` with this server's limits on the count and the length of texts."""
+    text = Annotated[str, Field(strict=True, max_length=settings.max_text_chars)]
+    texts = Annotated[list[text], Field(
+        min_length=1, max_length=settings.max_texts,
+        description=(f"1 to {settings.max_texts} texts of at most {settings.max_text_chars:,} "
+                     "characters each. Models trained on token ids or numbers read each "
+                     "text as numbers separated by spaces or commas, e.g. \"12 7 431\"."),
+        examples=[[EXAMPLE]],
+    )]
+    return create_model(
+        "PredictRequest",
+        __config__=ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"texts": [EXAMPLE]}]}),
+        texts=(texts, ...),
+    )
+
+
+class Prediction(BaseModel):
+    label: str = Field(description="the most likely class")
+    probabilities: dict[str, float] = Field(description="every class's probability, "
+                                                        "in the model's label order")
+
+
+class PredictResponse(BaseModel):
+    model: str = Field(description="the model's name")
+    predictions: list[Prediction] = Field(description="one per text, in request order")
+
+
+class Health(BaseModel):
+    status: str = Field(description="'ok' once the model is loaded")
+    model: str
+    batches: int = Field(description="forward passes run so far")
+    texts: int = Field(description="texts answered so far")
+    largest_batch: int = Field(description="the most texts one forward pass has run")
+
+
+class InputInfo(BaseModel):
+    kind: str = Field(description="'text', 'ids', 'numbers' or 'array'")
+    maxlen: int | None = Field(description="inputs are padded or truncated to this length")
+
+
+class Limits(BaseModel):
+    max_texts: int
+    max_text_chars: int
+    max_body_bytes: int
+    max_batch: int
+    max_wait_ms: float
+
+
+class ModelInfo(BaseModel):
+    name: str
+    labels: list[str]
+    rnnlab_version: str
+    architecture: str | None
+    input: InputInfo
+    training_config: dict[str, Any] | None = Field(
+        description="the experiment config the model was trained with, when it has one")
+    test_metrics: dict[str, Any] | None = Field(
+        description="the metrics on its test set at the end of training, when it has them")
+    limits: Limits
+
+
+class ErrorDetail(BaseModel):
+    field: str = Field(description="where in the request, e.g. 'texts[2]' ('' for the body)")
+    problem: str
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="a short code: invalid_json, invalid_request, "
+                                   "unreadable_input, body_too_large, not_found, ...")
+    message: str = Field(description="what is wrong, in one sentence or a few")
+    details: list[ErrorDetail] = Field(default_factory=list)

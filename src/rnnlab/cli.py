@@ -171,6 +171,20 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from rnnlab.export import export_onnx
+
+    result = export_onnx(args.model, args.out, opset=args.opset, verify=not args.no_verify)
+    checked = ("not checked against rnnlab (--no-verify)" if result.max_abs_diff is None else
+               f"matches rnnlab on the probe batches: max |probability difference| "
+               f"{result.max_abs_diff:.1e}")
+    print(f"wrote {result.onnx_path} (ONNX opset {result.opset}, "
+          f"{result.size_bytes / 1e6:.1f} MB; {checked})")
+    print(f"wrote {result.sidecar_path} (labels, tokenizer, vocabulary and padding: "
+          "see docs/export.md)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnlab", description="Recurrent-network text classifiers with Keras-exact data."
@@ -220,6 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--text-column", default="text")
     pr.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     pr.set_defaults(func=_cmd_predict)
+
+    ex = sub.add_parser("export", help="export a model to ONNX, with a JSON of its inputs beside it")
+    ex.add_argument("model", help="a saved model directory (a run's model/)")
+    ex.add_argument("out", help="the .onnx file to write; OUT with the suffix .json is the sidecar")
+    ex.add_argument("--opset", type=int, default=17, help="ONNX opset, 17 or later (default 17)")
+    ex.add_argument("--no-verify", action="store_true",
+                    help="skip running the graph on onnxruntime against rnnlab before writing")
+    ex.set_defaults(func=_cmd_export)
     return parser
 
 

@@ -66,21 +66,9 @@ def build_graph(pipeline: Pipeline, opset: int) -> Any:
                      ["batch", "time"])
     lengths = g.input(lengths_name, np.int64, ["batch"])
 
-    steps = valid = None
+    sequence_lens = valid = None
     if module.mask:
-        time = g.op("Shape", values, start=1, end=2)  # (1,): broadcasts against (batch,)
-        lengths = g.op("Max", g.op("Min", lengths, time), g.ints("zero", [0]))
-        steps = g.op("Range", g.constant("start", np.int64(0)),
-                     g.op("Squeeze", time, g.ints("axis0", [0])), g.constant("delta", np.int64(1)))
-        if module.padding == "pre":
-            values = _front_align(g, values, lengths, time, steps)
-        sequence_lens = g.op("Cast", lengths, to=g.onnx.TensorProto.INT32)
-        # (time, batch, 1): True on each front-aligned row's real steps.
-        valid = g.op("Unsqueeze", g.op("Less", g.op("Unsqueeze", steps, g.ints("axis1", [1])),
-                                       g.op("Unsqueeze", lengths, g.ints("axis0", [0]))),
-                     g.ints("axis2", [2]))
-    else:
-        sequence_lens = None
+        values, lengths, sequence_lens, valid = _masking(g, values, lengths, module.padding)
 
     x = _input_stage(g, module, g.op("Transpose", values, perm=[1, 0]), kind)
     layers = list(module.recurrent)
@@ -108,6 +96,23 @@ def build_graph(pipeline: Pipeline, opset: int) -> Any:
 
 def _numpy(parameter: Any) -> np.ndarray:
     return parameter.detach().cpu().numpy().astype(np.float32)
+
+
+def _masking(g: GraphBuilder, values: str, lengths: str, padding: str
+             ) -> tuple[str, str, str, str]:
+    """What a masked model needs: (front-aligned values, lengths clamped to [0, time],
+    int32 ``sequence_lens`` for the native ops, (time, batch, 1) mask of the real steps)."""
+    time = g.op("Shape", values, start=1, end=2)  # (1,): broadcasts against (batch,)
+    lengths = g.op("Max", g.op("Min", lengths, time), g.ints("zero", [0]))
+    steps = g.op("Range", g.constant("start", np.int64(0)),
+                 g.op("Squeeze", time, g.ints("axis0", [0])), g.constant("delta", np.int64(1)))
+    if padding == "pre":
+        values = _front_align(g, values, lengths, time, steps)
+    sequence_lens = g.op("Cast", lengths, to=g.onnx.TensorProto.INT32)
+    valid = g.op("Unsqueeze", g.op("Less", g.op("Unsqueeze", steps, g.ints("axis1", [1])),
+                                   g.op("Unsqueeze", lengths, g.ints("axis0", [0]))),
+                 g.ints("axis2", [2]))
+    return values, lengths, sequence_lens, valid
 
 
 def _front_align(g: GraphBuilder, values: str, lengths: str, time: str, steps: str) -> str:

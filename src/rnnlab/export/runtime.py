@@ -82,7 +82,11 @@ def verify_export(pipeline: Pipeline, model: bytes, rows: int = 16) -> float:
         theirs = run(onnx_session, values, lengths)
         diff = float(np.abs(theirs - ours).max())
         worst = max(worst, diff)
-        if diff > TOLERANCE or (theirs.argmax(1) != ours.argmax(1)).any():
+        # A label may flip only on a tie within the tolerance: anything else is a real
+        # disagreement even when the probabilities are close.
+        top2 = np.sort(ours, axis=1)[:, -2:]
+        decided = top2[:, 1] - top2[:, 0] > 2 * TOLERANCE
+        if diff > TOLERANCE or (decided & (theirs.argmax(1) != ours.argmax(1))).any():
             raise ExportParityError(
                 f"the exported graph differs from rnnlab by {diff:.3g} in probability on "
                 f"{len(lengths)} probe rows of {time} steps (tolerance {TOLERANCE:g}); nothing "

@@ -43,10 +43,10 @@ class GraphBuilder:
 
     >>> g = GraphBuilder(17)
     >>> x = g.input("x", np.float32, ["batch", 3])
-    >>> y = g.op("Mul", x, g.constant("two", np.float32(2.0)))
+    >>> y = g.op("Mul", x, g.constant("two", np.float32(2.0)), name="y")
     >>> g.output(y, "y", np.float32, ["batch", 3])
-    >>> [n.op_type for n in g.model("double").graph.node]
-    ['Mul']
+    >>> [(n.op_type, list(n.output)) for n in g.model("double").graph.node]
+    [('Mul', ['y'])]
     """
 
     def __init__(self, opset: int) -> None:
@@ -107,14 +107,22 @@ class GraphBuilder:
         return self._ints[key]
 
     def op(self, op_type: str, *inputs: str, outputs: int = 1, omit: Sequence[int] = (),
-           **attributes: Any) -> Any:
+           name: str | None = None, **attributes: Any) -> Any:
         """Append one node; returns its output name, or the list of ``outputs`` names.
 
         An empty string in ``inputs`` is an omitted optional input, as ONNX spells it;
-        the outputs at the indices in ``omit`` are not produced (named '').
+        the outputs at the indices in ``omit`` are not produced (named ''). ``name``
+        names a single output exactly (a graph output, say).
         """
-        names = ["" if i in omit else self._name(f"{op_type}_out{i}" if outputs > 1 else op_type)
-                 for i in range(outputs)]
+        if name is not None:
+            if name in self._used or outputs != 1:
+                raise InvalidValueError(f"cannot name the output of {op_type} {name!r}")
+            self._used.add(name)
+            names = [name]
+        else:
+            names = ["" if i in omit else
+                     self._name(f"{op_type}_out{i}" if outputs > 1 else op_type)
+                     for i in range(outputs)]
         node = self.onnx.helper.make_node(op_type, list(inputs), names,
                                           name=self._name(f"{op_type}_node"), **attributes)
         self._nodes.append(node)

@@ -87,9 +87,10 @@ def build_graph(pipeline: Pipeline, opset: int) -> Any:
                   g.constant("head_bias", _numpy(module.head.bias)), transB=1)
     if outputs == 1:
         # [sigmoid(-z), sigmoid(z)]: rnnlab's form of [1 - sigmoid, sigmoid], exact near 1.
-        probabilities = g.op("Sigmoid", g.op("Concat", g.op("Neg", logits), logits, axis=1))
+        probabilities = g.op("Sigmoid", g.op("Concat", g.op("Neg", logits), logits, axis=1),
+                             name="probabilities")
     else:
-        probabilities = g.op("Softmax", logits, axis=1)
+        probabilities = g.op("Softmax", logits, axis=1, name="probabilities")
     g.output(probabilities, "probabilities", np.float32, ["batch", classes])
     return g.model("RecurrentClassifier", doc=__doc__.splitlines()[0])
 

@@ -87,6 +87,10 @@ def imdb_jobs(sizes: Sizes, rounds: int, data: dict[str, Any]) -> list[Job]:
             {"config": str(IMDB_CONFIG), **predict}, scale, timed),
         Job("imdb_predict_keras", "imdb_predict_keras", "keras", "predict_rows",
             {"spec": spec, **predict}, scale, timed),
+        # One process times both sides in turns; two rounds at most: each pass over the
+        # 25,000 reviews takes 15-20 s per side on 2 cores.
+        Job("imdb_predict_onnx", "imdb_predict_onnx", "rnnlab", "onnx_predict_rows",
+            {"config": str(IMDB_CONFIG), "rounds": min(rounds, 2), **predict}, scale, timed),
     ]
     for r in range(sizes.cold_start_reps):
         jobs += [

@@ -25,6 +25,13 @@ def target_line(t: dict[str, Any]) -> str:
     return f"{t['name']} ratio={fmt(t['ratio'])} target={t['bound']} {verdict}"
 
 
+def comparison_line(c: dict[str, Any]) -> str:
+    """`<name> ratio=<measured / reference> <side>=<value> <unit> <side>=<value> <unit>`."""
+    (ours, theirs), unit = c["sides"], c["unit"]
+    return (f"{c['name']} ratio={fmt(c['ratio'])} {ours}={fmt(c['measured'])} {unit} "
+            f"{theirs}={fmt(c['reference'])} {unit}")
+
+
 def job_rows(jobs: list[Job], m: Measurements, errors: dict[str, str]) -> list[list[str]]:
     """One row per job: what was timed, the measured and the full-size value, peak memory."""
     rows = []
@@ -98,7 +105,8 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def print_report(jobs: list[Job], m: Measurements, errors: dict[str, str],
-                 targets: list[dict[str, Any]], machine: str) -> None:
+                 targets: list[dict[str, Any]], machine: str,
+                 comparisons: list[dict[str, Any]] = ()) -> None:
     print(machine)
     print(text_table(JOB_HEADER, job_rows(jobs, m, errors)))
     if any(j.group == "lstm_scaling" for j in jobs) and "lstm_scaling" in m.results:
@@ -110,6 +118,10 @@ def print_report(jobs: list[Job], m: Measurements, errors: dict[str, str],
     warning = busy_warning(m)
     if warning:
         print(f"\n{warning}")
+    if comparisons:
+        print("\ncomparisons (same run, no bound):")
+        for c in comparisons:
+            print(comparison_line(c))
     print()
     for t in targets:
         print(target_line(t))
@@ -139,6 +151,10 @@ def method_notes(sizes: Sizes, rounds: int) -> list[str]:
          "scaled to it ('full-size s')."),
         (f"Inference: `Trainer.predict` and Keras `model.predict`, both batch size "
          f"{sizes.predict_batch_size} (Keras's default), after a warm-up predict."),
+        ("ONNX: the tutorial model exported by `rnnlab.export.export_onnx`, run on onnxruntime "
+         "(CPU, intra-op threads = torch's) and by `Pipeline.predict_proba_encoded` in one "
+         f"process, batch size {sizes.predict_batch_size} both, after a warm-up; the two take "
+         "turns, fastest round of each kept."),
         f"Reuters: one warm-up epoch, then the mean of {sizes.reuters_epochs} timed epoch(s).",
         (f"Cold start: best of {sizes.cold_start_reps}; the parent takes `time.time()` before "
          "spawning, the child prints it after its first trained batch."),
@@ -156,6 +172,17 @@ def method_notes(sizes: Sizes, rounds: int) -> list[str]:
     return notes
 
 
+def comparison_section(comparisons: list[dict[str, Any]]) -> list[str]:
+    """RESULTS.md's table of the same-run comparisons without a bound (none: no section)."""
+    if not comparisons:
+        return []
+    rows = [[f"`{c['name']}`<br>{c['what']}", f"{c['sides'][0]} {fmt(c['measured'])} {c['unit']}",
+             f"{c['sides'][1]} {fmt(c['reference'])} {c['unit']}", fmt(c["ratio"])]
+            for c in comparisons]
+    return ["## Comparisons (no bound)",
+            markdown_table(["comparison", "measured", "reference", "ratio"], rows)]
+
+
 def write_results_md(path: Path, run: dict[str, Any], jobs: list[Job], m: Measurements,
                      errors: dict[str, str], sizes: Sizes) -> None:
     target_rows = [[f"`{t['name']}`<br>{t['what']}", f"{fmt(t['rnnlab'])} {t['unit']}".strip(),
@@ -171,6 +198,7 @@ def write_results_md(path: Path, run: dict[str, Any], jobs: list[Job], m: Measur
         "## Targets",
         markdown_table(["target", "rnnlab", "reference", "ratio", "bound", "result"],
                        target_rows),
+        *comparison_section(run.get("comparisons") or []),
         "## Measurements",
         markdown_table(JOB_HEADER, job_rows(jobs, m, errors)),
         *filter(None, [busy_warning(m)]),

@@ -8,7 +8,8 @@
 Compares rnnlab with Keras 3 on TensorFlow (in a venv of its own, created on
 first use; see keras_env.py) and with plain torch, on the two tutorials' models
 and data. Each workload runs in a fresh process; the driver prints a table of
-raw measurements, the scaling table, then one line per target:
+raw measurements, the scaling table, the comparisons without a bound (the
+exported ONNX model on onnxruntime vs rnnlab), then one line per target:
 `<name> ratio=<rnnlab / reference> target=<bound> PASS|FAIL`.
 Exit status: 0 all targets pass, 1 a target fails, 2 a workload crashed.
 """
@@ -30,7 +31,7 @@ from plan import datasets_for, make_jobs
 from report import print_report, write_json, write_results_md
 from sizes import FULL, PROFILES, QUICK
 from spawn import run_jobs
-from targets import TARGET_NAMES, TARGETS, Measurements
+from targets import COMPARISON_NAMES, COMPARISONS, TARGET_NAMES, TARGETS, Measurements
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,8 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       help="time a few batches per workload and extrapolate (a sanity run)")
     size.add_argument("--smoke", action="store_true",
                       help="tiny sizes, Keras on its torch backend in this venv (the test suite)")
-    p.add_argument("--only", nargs="+", metavar="NAME", choices=TARGET_NAMES,
-                   help=f"run only these targets: {', '.join(TARGET_NAMES)}")
+    p.add_argument("--only", nargs="+", metavar="NAME", choices=TARGET_NAMES + COMPARISON_NAMES,
+                   help="run only these targets or comparisons: "
+                        f"{', '.join(TARGET_NAMES + COMPARISON_NAMES)}")
     p.add_argument("--rounds", type=int, default=5,
                    help="interleaved rounds of the rnnlab / torch epochs; the fastest counts")
     p.add_argument("--keras-venv", type=Path, default=keras_env.DEFAULT_VENV,
@@ -82,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = PROFILES["smoke"] if args.smoke else QUICK if args.quick else FULL
     selected = [t for t in TARGETS if args.only is None or t.name in args.only]
-    groups = {g for t in selected for g in t.groups}
+    compared = [c for c in COMPARISONS if args.only is None or c.name in args.only]
+    groups = {g for t in selected + compared for g in t.groups}
     pythons = {"rnnlab": sys.executable, "keras": sys.executable}
     if sizes.keras_backend == "tensorflow" and any(g.endswith("_keras") for g in groups):
         pythons["keras"] = str(keras_env.ensure_keras_venv(args.keras_venv, log))
@@ -93,12 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         results, errors = run_jobs(jobs, pythons, sizes, log)
     m = Measurements(jobs, results)
     targets = [t.evaluate(m) for t in selected]
+    comparisons = [c.evaluate(m) for c in compared]
     machine, machine_info = machine_line(pythons, sizes.keras_backend)
-    print_report(jobs, m, errors, targets, machine)
+    print_report(jobs, m, errors, targets, machine, comparisons)
     run = {
         "command": shlex.join(["python", "benchmarks/run.py", *sys.argv[1:]]),
         "machine": machine, "machine_info": machine_info, "profile": sizes.profile,
         "rounds": args.rounds, "sizes": vars(sizes), "data": data, "targets": targets,
+        "comparisons": comparisons,
         "jobs": [{"key": j.key, "group": j.group, "side": j.side, "fn": j.fn,
                   "params": j.params, "scale": j.scale, "timed": j.timed,
                   "result": results.get(j.key), "error": errors.get(j.key)} for j in jobs],

@@ -4,6 +4,7 @@ A target names the job groups it needs and reads two numbers from their
 results, rnnlab's and the reference's; the ratio is the first over the second
 and passes when it is at most the bound. Repeated jobs (rounds, cold starts)
 keep their fastest run: on shared cores other processes only ever add time.
+A `Comparison` is the same ratio without a bound: reported, never a verdict.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ class Measurements:
             raise KeyError(f"no result for {group}")
         return found
 
-    def seconds(self, group: str) -> float:
-        """The fastest run's seconds, scaled to the full data set."""
-        return min(r["seconds"] * job.scale for job, r in self.runs(group))
+    def seconds(self, group: str, key: str = "seconds") -> float:
+        """The fastest run's seconds (its result's ``key``), scaled to the full data set."""
+        return min(r[key] * job.scale for job, r in self.runs(group))
 
     def from_spawn(self, group: str) -> float:
         """Fastest wall time from spawning the process to the end of its work."""
@@ -85,6 +86,29 @@ class Target:
                 "unit": self.unit, "what": self.what, "error": error}
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """A same-run ratio reported without a bound: a `Target` less the pass / fail."""
+
+    name: str
+    groups: tuple[str, ...]
+    values: Callable[[Measurements], tuple[float, float]]  # (measured, reference)
+    sides: tuple[str, str]  # what the two numbers are, for the report
+    unit: str
+    what: str
+
+    def evaluate(self, m: Measurements) -> dict[str, Any]:
+        try:
+            measured, reference = self.values(m)
+            ratio, error = measured / reference, None
+        except (KeyError, ZeroDivisionError) as exc:
+            measured = reference = ratio = float("nan")
+            error = str(exc)
+        return {"name": self.name, "ratio": ratio, "measured": measured,
+                "reference": reference, "sides": list(self.sides), "unit": self.unit,
+                "what": self.what, "error": error}
+
+
 def epochs(ours: str, reference: str) -> Callable[[Measurements], tuple[float, float]]:
     return lambda m: (m.seconds(ours), m.seconds(reference))
 
@@ -130,3 +154,13 @@ TARGETS = [
            "LSTM kernel vs the generic autograd loop: max |diff| of output and gradients / 1e-5"),
 ]
 TARGET_NAMES = [t.name for t in TARGETS]
+
+ONNX = "imdb_predict_onnx"
+COMPARISONS = [
+    Comparison("imdb_onnx_inference_vs_rnnlab", (ONNX,),
+               lambda m: (m.seconds(ONNX), m.seconds(ONNX, "rnnlab_seconds")),
+               ("onnxruntime", "rnnlab"), "s",
+               "the exported IMDB tutorial model on onnxruntime vs `Pipeline.predict_proba_encoded`"
+               " over the 25,000 test reviews, one process, same batches and threads"),
+]
+COMPARISON_NAMES = [c.name for c in COMPARISONS]

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from onnx_jobs import onnx_inference
 from torch import nn
 from worker import serve
 
@@ -83,6 +84,16 @@ def predict_rows(config: str, data: str, batch_size: int, warmup_rows: int,
     trainer.predict(x, batch_size=batch_size)
     return {"seconds": time.perf_counter() - start, "rows": len(d.x_test),
             "batches": -(-len(d.x_test) // batch_size), "paths": check_paths(model, "fused")}
+
+
+def onnx_predict_rows(config: str, data: str, batch_size: int, warmup_rows: int, rounds: int,
+                      seed: int = 0) -> dict[str, Any]:
+    """Seconds over the test rows of the exported model on onnxruntime and of rnnlab's
+    `Pipeline.predict_proba_encoded`, in turns (`onnx_jobs.py`)."""
+    d = load_prepared(data)
+    cfg, model, _ = tutorial(config, [], d, seed)
+    result = onnx_inference(cfg, model, d, batch_size, warmup_rows, rounds)
+    return {**result, "paths": check_paths(model, "fused")}
 
 
 def first_batch(config: str, data: str, seed: int = 0) -> dict[str, Any]:
@@ -233,8 +244,8 @@ def serve_load(**params: Any) -> dict[str, Any]:
     return benchmark_job(**params)
 
 
-JOBS = {f.__name__: f for f in (fit_epochs, predict_rows, first_batch, torch_fit_epochs,
-                                 lstm_scaling, kernel_parity, serve_load)}
+JOBS = {f.__name__: f for f in (fit_epochs, predict_rows, onnx_predict_rows, first_batch,
+                                 torch_fit_epochs, lstm_scaling, kernel_parity, serve_load)}
 
 if __name__ == "__main__":
     serve(JOBS)

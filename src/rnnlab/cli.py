@@ -236,6 +236,20 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from rnnlab.export import export_onnx
+
+    result = export_onnx(args.model, args.out, opset=args.opset, verify=not args.no_verify)
+    checked = ("not checked against rnnlab (--no-verify)" if result.max_abs_diff is None else
+               f"matches rnnlab on the probe batches: max |probability difference| "
+               f"{result.max_abs_diff:.1e}")
+    print(f"wrote {result.onnx_path} (ONNX opset {result.opset}, "
+          f"{result.size_bytes / 1e6:.1f} MB; {checked})")
+    print(f"wrote {result.sidecar_path} (labels, tokenizer, vocabulary and padding: "
+          "see docs/export.md)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnlab", description="Recurrent-network text classifiers with Keras-exact data."
@@ -338,6 +352,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="longest wait for a batch to fill, ms (default %(default)s)")
     sv.add_argument("--no-access-log", action="store_true", help="no log line per request")
     sv.set_defaults(func=_cmd_serve)
+
+    xp = sub.add_parser("export", help="export a model to ONNX, with a JSON of its inputs beside it")
+    xp.add_argument("model", help="a saved model directory (a run's model/)")
+    xp.add_argument("out", help="the .onnx file to write; OUT with the suffix .json is the sidecar")
+    xp.add_argument("--opset", type=int, default=17, help="ONNX opset, 17 or later (default 17)")
+    xp.add_argument("--no-verify", action="store_true",
+                    help="skip running the graph on onnxruntime against rnnlab before writing")
+    xp.set_defaults(func=_cmd_export)
     return parser
 
 

@@ -1,8 +1,10 @@
 """`pad_sequences` and `to_categorical` with Keras 3 semantics and defaults.
 
 Both are drop-in replacements for `keras.utils.pad_sequences` and
-`keras.utils.to_categorical`; only the error messages differ (clearer), and
-inputs Keras silently mangles (negative labels, `maxlen=0`) are refused.
+`keras.utils.to_categorical`; only the errors differ: clearer, and always an
+`RnnlabError` (where Keras passes on NumPy's refusal of ragged items, None or a
+value out of the dtype's range, these say which sequence and why). Inputs Keras
+silently mangles (negative labels, `maxlen=0`) are refused.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.errors import DataError, InvalidTypeError, check_choice, check_int
+from rnnlab.errors import DataError, InvalidTypeError, InvalidValueError, check_choice, check_int
 
 
 def pad_sequences(
@@ -52,8 +54,9 @@ def pad_sequences(
     check_int("maxlen", maxlen, minimum=1, allow_none=True)
     check_choice("padding", padding, ("pre", "post"))
     check_choice("truncating", truncating, ("pre", "post"))
-    dtype = np.dtype(dtype)
-    if isinstance(value, str) and dtype.kind not in "OUS":
+    # dtype=None: NumPy infers it from `value`, and the items are cast on assignment (Keras).
+    dtype = None if dtype is None else _check_dtype(dtype)
+    if isinstance(value, str) and (dtype is None or dtype.kind not in "OUS"):
         raise InvalidTypeError(
             f"`value` is the string {value!r} but `dtype` is {dtype}; "
             "pass dtype=object or dtype=str to pad with strings"
@@ -71,28 +74,67 @@ def pad_sequences(
                 f"{type(seq).__name__} {seq!r}, which has no length"
             ) from None
         if not shape_found and lengths[i]:
-            sample_shape = np.asarray(seq).shape[1:]
+            sample_shape = _as_array(seq, None, i).shape[1:]
             shape_found = True
     if maxlen is None:
         maxlen = int(lengths.max()) if len(lengths) else 0
 
-    out = np.full((len(sequences), maxlen) + sample_shape, value, dtype=dtype)
+    try:
+        out = np.full((len(sequences), maxlen) + sample_shape, value, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidValueError(
+            f"`value` {value!r} cannot fill an array of dtype {dtype} ({exc})"
+        ) from None
     for i, seq in enumerate(sequences):
         n = min(int(lengths[i]), maxlen)
         if n == 0:
             continue
-        kept = seq[-n:] if truncating == "pre" else seq[:n]
-        kept = np.asarray(kept, dtype=dtype)
+        try:
+            kept = seq[-n:] if truncating == "pre" else seq[:n]
+        except (TypeError, KeyError):
+            raise InvalidTypeError(
+                f"`sequences` must contain sequences; item {i} is a {type(seq).__name__}, "
+                "which cannot be sliced"
+            ) from None
+        kept = _as_array(kept, dtype, i)
         if kept.shape[1:] != sample_shape:
             raise DataError(
                 f"sequence {i} has items of shape {kept.shape[1:]}, but earlier "
                 f"items have shape {sample_shape}; all items must share one shape"
             )
-        if padding == "post":
-            out[i, :n] = kept
-        else:
-            out[i, maxlen - n :] = kept
+        try:
+            if padding == "post":
+                out[i, :n] = kept
+            else:
+                out[i, maxlen - n :] = kept
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise DataError(
+                f"sequence {i} cannot be stored as {out.dtype} ({str(exc).splitlines()[0]})"
+            ) from None
     return out
+
+
+def _check_dtype(dtype: Any) -> np.dtype:
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise InvalidTypeError(
+            f"`dtype` must be a NumPy dtype such as 'int32' or 'float32', got {dtype!r}"
+        ) from None
+
+
+def _as_array(items: Any, dtype: np.dtype | None, i: int) -> np.ndarray:
+    """Sequence ``i`` (or its kept part) as an array; NumPy's refusals become a `DataError`."""
+    try:
+        return np.asarray(items, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
+        # Ragged items, None, text with a number dtype, 2**40 in int32: NumPy's message
+        # says what, this one says where.
+        what = "its items" if dtype is None else f"it as {dtype}"
+        raise DataError(
+            f"sequence {i} cannot be padded: NumPy cannot store {what} "
+            f"({str(exc).splitlines()[0]}); items must be numbers of one shape"
+        ) from None
 
 
 def pad_with_lengths(
@@ -160,7 +202,14 @@ def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:
            [0., 0., 1.]])
     """
     check_int("num_classes", num_classes, minimum=1, allow_none=True)
-    arr = np.asarray(y)
+    try:
+        arr = np.asarray(y)
+    except (TypeError, ValueError) as exc:  # ragged lists, mixed types
+        raise DataError(
+            f"`y` must be an array of integer class labels ({str(exc).splitlines()[0]})"
+        ) from None
+    if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+        raise DataError(f"`y` holds label {int(arr.max())}, too large for a class index")
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
             raise DataError("`y` must hold integer class labels, got non-integer floats")
@@ -180,6 +229,12 @@ def to_categorical(y: Any, num_classes: int | None = None) -> np.ndarray:
             f"`y` holds label {int(flat.max())}, which does not fit "
             f"`num_classes`={num_classes}; labels must be in [0, {num_classes - 1}]"
         )
-    out = np.zeros((flat.size, num_classes))
+    try:
+        out = np.zeros((flat.size, num_classes))
+    except (MemoryError, ValueError):
+        raise InvalidValueError(
+            f"{flat.size} labels x {num_classes} classes is too large a one-hot array; "
+            "check `num_classes` and the labels"
+        ) from None
     out[np.arange(flat.size), flat] = 1.0
     return out.reshape(shape + (num_classes,))

@@ -8,6 +8,7 @@ Reuters-21578 SGML lives in `reuters_sgml.py`.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -31,6 +32,7 @@ __all__ = [
     "ReutersSplit",
     "TextDataset",
     "TopicDataset",
+    "check_encoding",
     "check_trainable",
     "decode_bytes",
     "read_csv",
@@ -39,6 +41,7 @@ __all__ = [
 ]
 
 _TSV_SUFFIXES = (".tsv", ".tab")
+_SNIFF_CHARS = 2048
 
 
 @dataclass
@@ -140,6 +143,7 @@ def check_trainable(dataset: TextDataset, min_classes: int = 2) -> TextDataset:
 
 def decode_bytes(data: bytes, encoding: str, where: str) -> str:
     """Decode `data`; on failure name the line and byte, and suggest the fix."""
+    check_encoding(encoding)
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -150,6 +154,32 @@ def decode_bytes(data: bytes, encoding: str, where: str) -> str:
             f"(byte {data[exc.start : exc.start + 1]!r}); re-save the file as {encoding}, or pass "
             "the encoding it uses, e.g. encoding='latin-1'"
         ) from None
+    except UnicodeError as exc:  # codecs such as idna raise the base class, without a position
+        raise DataError(
+            f"{where} is not valid {encoding} ({exc}); re-save the file as {encoding}, or pass "
+            "the encoding it uses"
+        ) from None
+
+
+def check_encoding(encoding: str) -> str:
+    """Refuse a name that is not a text encoding ('utf-8', 'latin-1', ...) before any file is read.
+
+    >>> check_encoding("base64")
+    Traceback (most recent call last):
+    ...
+    rnnlab.errors.InvalidValueError: `encoding` must name a text encoding such as 'utf-8' or 'latin-1', got 'base64'
+    """
+    check_type("encoding", encoding, str)
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        info = None
+    # bytes.decode refuses the bytes-to-bytes codecs (base64, zlib, ...) only when it runs.
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise InvalidValueError(
+            f"`encoding` must name a text encoding such as 'utf-8' or 'latin-1', got {encoding!r}"
+        )
+    return encoding
 
 
 def _read_bytes(path: str | os.PathLike[str], what: str) -> tuple[Path, bytes]:
@@ -158,7 +188,14 @@ def _read_bytes(path: str | os.PathLike[str], what: str) -> tuple[Path, bytes]:
         raise DataFileError(f"{what} {str(path)!r} does not exist; check the path")
     if not path.is_file():
         raise DataFileError(f"{what} {str(path)!r} is not a file")
-    return path, path.read_bytes()
+    return path, _read_file(path, what)
+
+
+def _read_file(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:  # permission denied, an I/O error, a file gone since listed
+        raise DataFileError(f"{what} {str(path)!r} cannot be read: {exc.strerror or exc}") from None
 
 
 def _sniff_delimiter(path: Path, header: str) -> str:
@@ -167,7 +204,9 @@ def _sniff_delimiter(path: Path, header: str) -> str:
     if path.suffix.lower() == ".csv":
         return ","
     try:
-        return csv.Sniffer().sniff(header, delimiters=",\t;|").delimiter
+        # The sniffer's quote regexes take quadratic time on a long line (a 36 KB header
+        # took 9 s); the delimiter shows within the first column names.
+        return csv.Sniffer().sniff(header[:_SNIFF_CHARS], delimiters=",\t;|").delimiter
     except csv.Error:
         return ","
 
@@ -212,6 +251,7 @@ def read_csv(
         raise InvalidValueError(
             f"`delimiter` must be a single character or None, got {delimiter!r}"
         )
+    check_encoding(encoding)
     path, data = _read_bytes(path, "CSV file")
     where = f"CSV file {str(path)!r}"
     text = decode_bytes(data, encoding, where)
@@ -324,6 +364,7 @@ def read_folder(
         order within each; ids are "<label>/<file name>". `label_names` are always
         sorted, whatever the reading order.
     """
+    check_encoding(encoding)
     root = Path(root)
     if not root.exists():
         raise DataFileError(f"folder {str(root)!r} does not exist; check the path")
@@ -351,6 +392,11 @@ def read_folder(
                 )
         if len(set(labels)) != len(labels):
             raise DataError(f"`labels` must not repeat a folder, got {labels!r}")
+        if not labels:
+            raise DataError(
+                f"`labels` names no folder; pass the label subfolders to read "
+                f"(available: {', '.join(available)}) or None for all of them"
+            )
     texts: list[str] = []
     found: list[str] = []
     ids: list[str] = []
@@ -370,7 +416,7 @@ def read_folder(
             )
         for fname in files:
             fpath = root / name / fname
-            text = decode_bytes(fpath.read_bytes(), encoding, f"file {str(fpath)!r}")
+            text = decode_bytes(_read_file(fpath, "file"), encoding, f"file {str(fpath)!r}")
             if not text.strip():
                 raise DataError(f"file {str(fpath)!r} is empty; fill it or remove it")
             texts.append(text)

@@ -76,11 +76,26 @@ def torch_export(module: nn.Module, dynamo: bool) -> bytes:
         warnings.simplefilter("ignore")
         if dynamo:
             dims = {"ids": {0: torch.export.Dim("batch"), 1: torch.export.Dim("time")}}
-            torch.onnx.export(module, example, buffer, dynamo=True, input_names=["ids"],
-                              dynamic_shapes=dims, opset_version=18, verbose=False)
+            torch.onnx.export(
+                module,
+                example,
+                buffer,
+                dynamo=True,
+                input_names=["ids"],
+                dynamic_shapes=dims,
+                opset_version=18,
+                verbose=False,
+            )
         else:
-            torch.onnx.export(module, example, buffer, dynamo=False, input_names=["ids"],
-                              dynamic_axes={"ids": {0: "batch", 1: "time"}}, opset_version=17)
+            torch.onnx.export(
+                module,
+                example,
+                buffer,
+                dynamo=False,
+                input_names=["ids"],
+                dynamic_axes={"ids": {0: "batch", 1: "time"}},
+                opset_version=17,
+            )
     return buffer.getvalue()
 
 
@@ -92,25 +107,36 @@ def probabilities(onnx_session, ids: np.ndarray) -> np.ndarray:
     return np.column_stack([1 / (1 + np.exp(z)), 1 / (1 + np.exp(-z))])
 
 
-def measure(name: str, data: bytes, export_s: float, ids: np.ndarray, short: np.ndarray,
-            want: np.ndarray, want_short: np.ndarray, threads: int) -> None:
+def measure(
+    name: str,
+    data: bytes,
+    export_s: float,
+    ids: np.ndarray,
+    short: np.ndarray,
+    want: np.ndarray,
+    want_short: np.ndarray,
+    threads: int,
+) -> None:
     import onnx
 
     ops = [n.op_type for n in onnx.load_from_string(data).graph.node]
     onnx_session = session(data, threads=threads)
     probabilities(onnx_session, ids[:BATCH])  # warm-up
     start = time.perf_counter()
-    got = np.concatenate([probabilities(onnx_session, ids[i:i + BATCH])
-                          for i in range(0, len(ids), BATCH)])
+    got = np.concatenate(
+        [probabilities(onnx_session, ids[i : i + BATCH]) for i in range(0, len(ids), BATCH)]
+    )
     seconds = time.perf_counter() - start
     try:
         short_diff = f"{np.abs(probabilities(onnx_session, short) - want_short).max():.1e}"
     except Exception as exc:  # noqa: BLE001 - a frozen axis fails inside onnxruntime
         short_diff = f"fails ({type(exc).__name__}: time axis frozen?)"
     recurrent = sorted({op for op in ops if op in ("LSTM", "Loop", "Scan")}) or ["unrolled"]
-    print(f"{name:13s} export {export_s:6.1f} s  {len(ops):4d} nodes ({'/'.join(recurrent)})  "
-          f"onnxruntime {seconds:6.2f} s / {len(ids)} rows  max|dp| {np.abs(got - want).max():.1e}"
-          f" at {STEPS} steps, {short_diff} at {OTHER_STEPS}")
+    print(
+        f"{name:13s} export {export_s:6.1f} s  {len(ops):4d} nodes ({'/'.join(recurrent)})  "
+        f"onnxruntime {seconds:6.2f} s / {len(ids)} rows  max|dp| {np.abs(got - want).max():.1e}"
+        f" at {STEPS} steps, {short_diff} at {OTHER_STEPS}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -122,16 +148,19 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     require_onnx()  # imported before any export is timed
     torch.manual_seed(0)
-    model = RecurrentClassifier(vocab_size=20000, num_classes=2, units=(128,),
-                                embedding_dim=128, padding="pre").eval()
+    model = RecurrentClassifier(
+        vocab_size=20000, num_classes=2, units=(128,), embedding_dim=128, padding="pre"
+    ).eval()
     pipeline = Pipeline(model, ["negative", "positive"], InputEncoder(kind="ids", maxlen=STEPS))
     rng = np.random.default_rng(0)
     ids = rng.integers(1, 20000, (args.rows, STEPS)).astype(np.int64)
     short = ids[:64, :OTHER_STEPS].copy()
     want = pipeline.predict_proba_encoded(ids, np.full(len(ids), STEPS))
     want_short = pipeline.predict_proba_encoded(short, np.full(len(short), OTHER_STEPS))
-    print(f"IMDB tutorial LSTM, {args.threads} thread(s); rnnlab's predict_proba_encoded is the "
-          "reference of every max|dp|")
+    print(
+        f"IMDB tutorial LSTM, {args.threads} thread(s); rnnlab's predict_proba_encoded is the "
+        "reference of every max|dp|"
+    )
     for name in args.cases:
         if name == "torch_dynamo" and importlib.util.find_spec("onnxscript") is None:
             print(f"{name:13s} skipped: torch's dynamo exporter needs onnxscript")
@@ -144,8 +173,7 @@ def main(argv: list[str] | None = None) -> None:
                 data = torch_export(OwnLoop(model).eval(), dynamo=True)
             else:
                 data = torch_export(TorchLSTM(model).eval(), dynamo=name == "torch_dynamo")
-        measure(name, data, time.perf_counter() - start, ids, short, want, want_short,
-                args.threads)
+        measure(name, data, time.perf_counter() - start, ids, short, want, want_short, args.threads)
 
 
 if __name__ == "__main__":

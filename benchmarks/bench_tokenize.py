@@ -78,9 +78,11 @@ def main(argv: list[str] | None = None) -> int:
 
     n_tokens = sum(map(len, vocab_default.encode(texts))) - len(texts)
     base = min(times["CountVectorizer analyzer (tokenize)"])
-    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs; {len(texts):,} reviews, "
-          f"{n_chars / 1e6:.1f} M chars, {n_tokens / 1e6:.2f} M tokens; CSV read {read_s:.2f} s; "
-          f"best of {args.repeat}")
+    print(
+        f"python {platform.python_version()}, {os.cpu_count()} CPUs; {len(texts):,} reviews, "
+        f"{n_chars / 1e6:.1f} M chars, {n_tokens / 1e6:.2f} M tokens; CSV read {read_s:.2f} s; "
+        f"best of {args.repeat}"
+    )
     print(f"{'method':<40} {'best s':>8} {'all runs s':>24} {'ratio':>7}")
     for name, ts in times.items():
         runs = " ".join(f"{t:.2f}" for t in ts)

@@ -23,7 +23,8 @@ from rnnlab.experiments.prepare import PreparedData, prepare_data
 REPO = Path(__file__).resolve().parents[1]
 IMDB_CONFIG = resolve_config("imdb/lstm")
 REUTERS_CONFIGS = {
-    name: resolve_config(f"reuters/{name}") for name in ("stacked_simple_rnn", "lstm", "stacked_lstm")
+    name: resolve_config(f"reuters/{name}")
+    for name in ("stacked_simple_rnn", "lstm", "stacked_lstm")
 }
 
 
@@ -32,21 +33,31 @@ def use_default_data_dir() -> str:
     return os.environ.setdefault("RNNLAB_DATA", str(REPO.parent / "shared" / "datasets"))
 
 
-def write_npz(path: Path, data: PreparedData, train_rows: int | None,
-              test_rows: int | None) -> dict[str, Any]:
+def write_npz(
+    path: Path, data: PreparedData, train_rows: int | None, test_rows: int | None
+) -> dict[str, Any]:
     """Save the first rows of each split; return what the driver needs to scale timings."""
     train, test = slice(train_rows), slice(test_rows)
     np.savez(
-        path, x_train=data.x_train[train], len_train=data.len_train[train],
-        y_train=data.y_train[train], x_test=data.x_test[test], len_test=data.len_test[test],
-        y_test=data.y_test[test], label_names=np.array(data.label_names),
+        path,
+        x_train=data.x_train[train],
+        len_train=data.len_train[train],
+        y_train=data.y_train[train],
+        x_test=data.x_test[test],
+        len_test=data.len_test[test],
+        y_test=data.y_test[test],
+        label_names=np.array(data.label_names),
         vocab_size=np.int64(data.vocab_size),
     )
     return {
-        "path": str(path), "steps": int(data.x_train.shape[1]),
-        "train_rows": len(data.y_train[train]), "full_train_rows": len(data.y_train),
-        "test_rows": len(data.y_test[test]), "full_test_rows": len(data.y_test),
-        "num_classes": data.num_classes, "vocab_size": data.vocab_size,
+        "path": str(path),
+        "steps": int(data.x_train.shape[1]),
+        "train_rows": len(data.y_train[train]),
+        "full_train_rows": len(data.y_train),
+        "test_rows": len(data.y_test[test]),
+        "full_test_rows": len(data.y_test),
+        "num_classes": data.num_classes,
+        "vocab_size": data.vocab_size,
     }
 
 
@@ -57,8 +68,9 @@ def write_inputs(out_dir: Path, sizes: Sizes, datasets: set[str]) -> dict[str, d
     info = {}
     if "imdb" in datasets:
         data = prepare_data(load_config(IMDB_CONFIG).data)
-        info["imdb"] = write_npz(out_dir / "imdb.npz", data, sizes.imdb_train_rows,
-                                 sizes.imdb_predict_rows)
+        info["imdb"] = write_npz(
+            out_dir / "imdb.npz", data, sizes.imdb_train_rows, sizes.imdb_predict_rows
+        )
     if "reuters" in datasets:
         configs = [load_config(p) for p in REUTERS_CONFIGS.values()]
         if any(c.data != configs[0].data for c in configs):
@@ -66,4 +78,3 @@ def write_inputs(out_dir: Path, sizes: Sizes, datasets: set[str]) -> dict[str, d
         data = prepare_data(configs[0].data)
         info["reuters"] = write_npz(out_dir / "reuters.npz", data, sizes.reuters_rows, None)
     return info
-

@@ -45,8 +45,13 @@ def import_error(python: Path | str, modules: tuple[str, ...] = MODULES) -> str 
     if not Path(python).exists():
         return f"{python} does not exist"
     code = "import " + ", ".join(modules)
-    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True,
-                          env=keras_subprocess_env(), check=False)
+    done = subprocess.run(
+        [str(python), "-c", code],
+        capture_output=True,
+        text=True,
+        env=keras_subprocess_env(),
+        check=False,
+    )
     if done.returncode == 0:
         return None
     tail = "\n".join(done.stderr.strip().splitlines()[-15:])
@@ -64,8 +69,10 @@ def ensure_keras_venv(venv: Path, log=print) -> Path:
     problem = import_error(python)
     if problem is None:
         return python
-    log(f"creating the Keras/TensorFlow venv {venv} ({' '.join(PACKAGES)}); once, a few minutes "
-        f"(it does not import now: {problem.splitlines()[-1]})")
+    log(
+        f"creating the Keras/TensorFlow venv {venv} ({' '.join(PACKAGES)}); once, a few minutes "
+        f"(it does not import now: {problem.splitlines()[-1]})"
+    )
     venv.parent.mkdir(parents=True, exist_ok=True)
     # --clear: a previous, interrupted install leaves a venv that cannot import tensorflow.
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
@@ -79,8 +86,9 @@ def ensure_keras_venv(venv: Path, log=print) -> Path:
     return python
 
 
-def package_versions(python: Path | str, names: tuple[str, ...],
-                     env: Mapping[str, str] | None = None) -> dict[str, str | None]:
+def package_versions(
+    python: Path | str, names: tuple[str, ...], env: Mapping[str, str] | None = None
+) -> dict[str, str | None]:
     """Installed versions of ``names`` in the environment of ``python`` (None: not installed).
 
     ``env``: the child's environment (`keras_subprocess_env()` for the reference venv).
@@ -93,7 +101,10 @@ def package_versions(python: Path | str, names: tuple[str, ...],
         "print(json.dumps(out))"
     )
     done = subprocess.run(
-        [str(python), "-c", code, *names], capture_output=True, text=True, check=True,
+        [str(python), "-c", code, *names],
+        capture_output=True,
+        text=True,
+        check=True,
         env=None if env is None else dict(env),
     )
     return json.loads(done.stdout)

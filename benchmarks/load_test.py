@@ -66,16 +66,33 @@ def imdb_test_reviews(n: int, path: Path | None = None) -> list[str]:
 class Server:
     """``with Server(model_dir, ["--max-batch", "1"]) as s: s.url``: `rnnlab serve` in a child."""
 
-    def __init__(self, model_dir: str | Path, options: Sequence[str] = (),
-                 env: dict[str, str] | None = None, timeout: float = 120) -> None:
-        self.command = [sys.executable, "-m", "rnnlab", "serve", str(model_dir), "--host",
-                        "127.0.0.1", "--port", "0", "--no-access-log", *options]
+    def __init__(
+        self,
+        model_dir: str | Path,
+        options: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+    ) -> None:
+        self.command = [
+            sys.executable,
+            "-m",
+            "rnnlab",
+            "serve",
+            str(model_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-access-log",
+            *options,
+        ]
         self.env, self.timeout = env, timeout
         self.log: list[str] = []
 
     def __enter__(self) -> Self:
-        self.proc = subprocess.Popen(self.command, stderr=subprocess.PIPE, text=True,
-                                     stdout=subprocess.DEVNULL, env=self.env)
+        self.proc = subprocess.Popen(
+            self.command, stderr=subprocess.PIPE, text=True, stdout=subprocess.DEVNULL, env=self.env
+        )
         found = threading.Event()
         self.url = ""
 
@@ -120,12 +137,18 @@ class Server:
                 self.proc.wait()
 
 
-async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str,
-                body: bytes) -> tuple[int, bytes]:
+async def _post(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, body: bytes
+) -> tuple[int, bytes]:
     """One POST /v1/predict on a keep-alive connection: (status, response body)."""
-    writer.write(b"POST /v1/predict HTTP/1.1\r\nHost: " + host.encode()
-                 + b"\r\nContent-Type: application/json\r\nContent-Length: "
-                 + str(len(body)).encode() + b"\r\n\r\n" + body)
+    writer.write(
+        b"POST /v1/predict HTTP/1.1\r\nHost: "
+        + host.encode()
+        + b"\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
     await writer.drain()
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
@@ -137,8 +160,9 @@ async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host
     return status, await reader.readexactly(length)
 
 
-async def _load(url: str, bodies: list[bytes], requests: int,
-                concurrency: int) -> list[tuple[int, float, int, bytes]]:
+async def _load(
+    url: str, bodies: list[bytes], requests: int, concurrency: int
+) -> list[tuple[int, float, int, bytes]]:
     """Send ``requests`` requests (request i carries ``bodies[i % len]``) from ``concurrency``
     connections; (request index, seconds, status, body) of each."""
     m = re.fullmatch(r"http://([^:/]+):(\d+)", url)
@@ -170,8 +194,12 @@ def reference_probabilities(model_dir: str | Path, texts: list[str]) -> np.ndarr
     return np.concatenate([pipeline.predict_proba([t]) for t in texts])
 
 
-def check_answers(results: list[tuple[int, float, int, bytes]], texts: list[str],
-                  expected: np.ndarray, labels: list[str]) -> tuple[int, float]:
+def check_answers(
+    results: list[tuple[int, float, int, bytes]],
+    texts: list[str],
+    expected: np.ndarray,
+    labels: list[str],
+) -> tuple[int, float]:
     """(answers that are not 200 or not the one-at-a-time answer, the largest |difference|)."""
     errors, worst = 0, 0.0
     for i, _, status, body in results:
@@ -188,8 +216,15 @@ def check_answers(results: list[tuple[int, float, int, bytes]], texts: list[str]
     return errors, worst
 
 
-def timed_load(server: Server, bodies: list[bytes], texts: list[str], expected: np.ndarray,
-               labels: list[str], requests: int, concurrency: int) -> dict[str, Any]:
+def timed_load(
+    server: Server,
+    bodies: list[bytes],
+    texts: list[str],
+    expected: np.ndarray,
+    labels: list[str],
+    requests: int,
+    concurrency: int,
+) -> dict[str, Any]:
     """One timed load on a running server: throughput, latency, errors, batch sizes."""
     before = server.health()
     start = time.perf_counter()
@@ -200,19 +235,31 @@ def timed_load(server: Server, bodies: list[bytes], texts: list[str], expected: 
     errors, worst = check_answers(results, texts, expected, labels)
     batches = after["batches"] - before["batches"]
     return {
-        "requests": len(results), "concurrency": concurrency, "seconds": seconds,
+        "requests": len(results),
+        "concurrency": concurrency,
+        "seconds": seconds,
         "requests_per_s": len(results) / seconds,
         "p50_ms": float(np.percentile(latencies, 50)),
         "p99_ms": float(np.percentile(latencies, 99)),
-        "errors": errors, "max_abs_diff": worst, "batches": batches,
+        "errors": errors,
+        "max_abs_diff": worst,
+        "batches": batches,
         "mean_batch": (after["texts"] - before["texts"]) / max(batches, 1),
         "largest_batch": after["largest_batch"],
     }
 
 
-def compare(model_dir: str | Path, requests: int = 2000, concurrency: int = 16,
-            max_batch: int = 64, max_wait_ms: float = 2.0, distinct: int = 500,
-            only_batched: bool = False, rounds: int = 3, warmup: int = 100) -> dict[str, Any]:
+def compare(
+    model_dir: str | Path,
+    requests: int = 2000,
+    concurrency: int = 16,
+    max_batch: int = 64,
+    max_wait_ms: float = 2.0,
+    distinct: int = 500,
+    only_batched: bool = False,
+    rounds: int = 3,
+    warmup: int = 100,
+) -> dict[str, Any]:
     """The batched server and (unless ``only_batched``) one with max batch 1, both running,
     loaded in turns for ``rounds`` rounds; each keeps its fastest round.
 
@@ -228,8 +275,10 @@ def compare(model_dir: str | Path, requests: int = 2000, concurrency: int = 16,
     configs = {"batched": (max_batch, max_wait_ms)}
     if not only_batched:
         configs["one_pass_per_request"] = (1, 0.0)
-    servers = {name: Server(model_dir, ["--max-batch", str(b), "--max-wait-ms", str(w)])
-               for name, (b, w) in configs.items()}
+    servers = {
+        name: Server(model_dir, ["--max-batch", str(b), "--max-wait-ms", str(w)])
+        for name, (b, w) in configs.items()
+    }
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
     with contextlib.ExitStack() as stack:
         for server in servers.values():
@@ -237,18 +286,24 @@ def compare(model_dir: str | Path, requests: int = 2000, concurrency: int = 16,
             asyncio.run(_load(server.url, bodies, min(warmup, requests), concurrency))
         for _ in range(rounds):
             for name, server in servers.items():
-                runs[name].append(timed_load(server, bodies, texts, expected, labels, requests,
-                                             concurrency))
+                runs[name].append(
+                    timed_load(server, bodies, texts, expected, labels, requests, concurrency)
+                )
     out: dict[str, Any] = {"rounds": rounds}
     for name, (b, w) in configs.items():
         best = max(runs[name], key=lambda r: r["requests_per_s"])
-        out[name] = {**best, "max_batch": b, "max_wait_ms": w,
-                     "errors": sum(r["errors"] for r in runs[name]),
-                     "max_abs_diff": max(r["max_abs_diff"] for r in runs[name]),
-                     "rounds_requests_per_s": [r["requests_per_s"] for r in runs[name]]}
+        out[name] = {
+            **best,
+            "max_batch": b,
+            "max_wait_ms": w,
+            "errors": sum(r["errors"] for r in runs[name]),
+            "max_abs_diff": max(r["max_abs_diff"] for r in runs[name]),
+            "rounds_requests_per_s": [r["requests_per_s"] for r in runs[name]],
+        }
     if not only_batched:
-        out["throughput_ratio"] = (out["batched"]["requests_per_s"]
-                                   / out["one_pass_per_request"]["requests_per_s"])
+        out["throughput_ratio"] = (
+            out["batched"]["requests_per_s"] / out["one_pass_per_request"]["requests_per_s"]
+        )
     return out
 
 
@@ -259,8 +314,9 @@ def prepare_model(kind: str, out_dir: Path) -> Path:
         import rnnlab
 
         texts = imdb_test_reviews(16)
-        clf = rnnlab.TextClassifier(epochs=1, maxlen=80, module__units=(8,),
-                                    module__embedding_dim=8, random_state=0)
+        clf = rnnlab.TextClassifier(
+            epochs=1, maxlen=80, module__units=(8,), module__embedding_dim=8, random_state=0
+        )
         return clf.fit(texts, ["pos", "neg"] * 8).save(out_dir / "model")
     from rnnlab.experiments import train_one
 
@@ -268,36 +324,69 @@ def prepare_model(kind: str, out_dir: Path) -> Path:
     return out_dir / "model"
 
 
-def benchmark_job(model: str, requests: int, concurrency: int, rounds: int, max_batch: int,
-                  max_wait_ms: float) -> dict[str, Any]:
+def benchmark_job(
+    model: str, requests: int, concurrency: int, rounds: int, max_batch: int, max_wait_ms: float
+) -> dict[str, Any]:
     """The `benchmarks/run.py` job: both servers on a prepared model; any error fails it."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="rnnlab-serve-") as tmp:
         model_dir = prepare_model(model, Path(tmp))
-        runs = compare(model_dir, requests, concurrency, max_batch, max_wait_ms, rounds=rounds,
-                       warmup=min(100, requests))
+        runs = compare(
+            model_dir,
+            requests,
+            concurrency,
+            max_batch,
+            max_wait_ms,
+            rounds=rounds,
+            warmup=min(100, requests),
+        )
     for name in ("batched", "one_pass_per_request"):
         if runs[name]["errors"]:
-            raise AssertionError(f"{runs[name]['errors']} wrong or failed answers from the "
-                                 f"{name} server")
-    return {"model": model, **runs,
-            "ms_per_request": {name: 1000 / runs[name]["requests_per_s"]
-                               for name in ("batched", "one_pass_per_request")}}
+            raise AssertionError(
+                f"{runs[name]['errors']} wrong or failed answers from the {name} server"
+            )
+    return {
+        "model": model,
+        **runs,
+        "ms_per_request": {
+            name: 1000 / runs[name]["requests_per_s"]
+            for name in ("batched", "one_pass_per_request")
+        },
+    }
 
 
 def table(runs: dict[str, Any]) -> str:
-    header = ["server", "requests", "conc.", "req/s", "p50 ms", "p99 ms", "errors",
-              "mean batch", "max |diff|", "req/s of each round"]
+    header = [
+        "server",
+        "requests",
+        "conc.",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "mean batch",
+        "max |diff|",
+        "req/s of each round",
+    ]
     rows = [header]
     for name in ("batched", "one_pass_per_request"):
         if name in runs:
             r = runs[name]
-            rows.append([f"{name} (max batch {r['max_batch']})", str(r["requests"]),
-                         str(r["concurrency"]), f"{r['requests_per_s']:.0f}",
-                         f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", str(r["errors"]),
-                         f"{r['mean_batch']:.1f}", f"{r['max_abs_diff']:.1e}",
-                         " ".join(f"{x:.0f}" for x in r["rounds_requests_per_s"])])
+            rows.append(
+                [
+                    f"{name} (max batch {r['max_batch']})",
+                    str(r["requests"]),
+                    str(r["concurrency"]),
+                    f"{r['requests_per_s']:.0f}",
+                    f"{r['p50_ms']:.1f}",
+                    f"{r['p99_ms']:.1f}",
+                    str(r["errors"]),
+                    f"{r['mean_batch']:.1f}",
+                    f"{r['max_abs_diff']:.1e}",
+                    " ".join(f"{x:.0f}" for x in r["rounds_requests_per_s"]),
+                ]
+            )
     widths = [max(len(row[k]) for row in rows) for k in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     if "throughput_ratio" in runs:
@@ -308,27 +397,43 @@ def table(runs: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("model", help="a saved model directory")
-    p.add_argument("--requests", type=int, default=2000,
-                   help="timed requests per round (default %(default)s)")
+    p.add_argument(
+        "--requests", type=int, default=2000, help="timed requests per round (default %(default)s)"
+    )
     p.add_argument("--concurrency", type=int, default=16, help="connections (default %(default)s)")
     p.add_argument("--max-batch", type=int, default=64, help="the batched server's max batch")
     p.add_argument("--max-wait-ms", type=float, default=2.0, help="the batched server's max wait")
     p.add_argument("--distinct", type=int, default=500, help="distinct reviews sent, cycled")
-    p.add_argument("--rounds", type=int, default=3,
-                   help="timed loads per server, taking turns; the fastest counts")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="timed loads per server, taking turns; the fastest counts",
+    )
     p.add_argument("--only-batched", action="store_true", help="skip the max-batch-1 server")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args(argv)
     for name in ("requests", "concurrency", "max_batch", "distinct", "rounds"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
-    runs = compare(args.model, args.requests, args.concurrency, args.max_batch,
-                   args.max_wait_ms, args.distinct, args.only_batched, args.rounds)
+    runs = compare(
+        args.model,
+        args.requests,
+        args.concurrency,
+        args.max_batch,
+        args.max_wait_ms,
+        args.distinct,
+        args.only_batched,
+        args.rounds,
+    )
     print(table(runs))
     if args.json:
         args.json.write_text(json.dumps(runs, indent=1) + "\n", encoding="utf-8")
-    failed = [name for name in ("batched", "one_pass_per_request")
-              if name in runs and runs[name]["errors"]]
+    failed = [
+        name
+        for name in ("batched", "one_pass_per_request")
+        if name in runs and runs[name]["errors"]
+    ]
     return 1 if failed else 0
 
 

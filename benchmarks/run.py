@@ -39,23 +39,50 @@ HERE = Path(__file__).resolve().parent
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true",
-                      help="time a few batches per workload and extrapolate (a sanity run)")
-    size.add_argument("--smoke", action="store_true",
-                      help="tiny sizes, Keras on its torch backend in this venv (the test suite)")
-    p.add_argument("--only", nargs="+", metavar="NAME", choices=TARGET_NAMES + COMPARISON_NAMES,
-                   help="run only these targets or comparisons: "
-                        f"{', '.join(TARGET_NAMES + COMPARISON_NAMES)}")
-    p.add_argument("--rounds", type=int, default=5,
-                   help="interleaved rounds of the rnnlab / torch epochs; the fastest counts")
-    p.add_argument("--keras-venv", type=Path, default=keras_env.DEFAULT_VENV,
-                   help="the Keras + TensorFlow venv, created when missing (default: %(default)s)")
-    p.add_argument("--json", type=Path, default=HERE / "last_run.json",
-                   help="where to write every raw measurement (default: %(default)s)")
-    p.add_argument("--write-results", action="store_true",
-                   help="(re)write the results file from this run")
-    p.add_argument("--results", type=Path, default=HERE / "RESULTS.md",
-                   help="the results file for --write-results (default: %(default)s)")
+    size.add_argument(
+        "--quick",
+        action="store_true",
+        help="time a few batches per workload and extrapolate (a sanity run)",
+    )
+    size.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, Keras on its torch backend in this venv (the test suite)",
+    )
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        choices=TARGET_NAMES + COMPARISON_NAMES,
+        help=f"run only these targets or comparisons: {', '.join(TARGET_NAMES + COMPARISON_NAMES)}",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="interleaved rounds of the rnnlab / torch epochs; the fastest counts",
+    )
+    p.add_argument(
+        "--keras-venv",
+        type=Path,
+        default=keras_env.DEFAULT_VENV,
+        help="the Keras + TensorFlow venv, created when missing (default: %(default)s)",
+    )
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=HERE / "last_run.json",
+        help="where to write every raw measurement (default: %(default)s)",
+    )
+    p.add_argument(
+        "--write-results", action="store_true", help="(re)write the results file from this run"
+    )
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=HERE / "RESULTS.md",
+        help="the results file for --write-results (default: %(default)s)",
+    )
     args = p.parse_args(argv)
     if args.rounds < 1:
         p.error(f"--rounds must be at least 1, got {args.rounds}")
@@ -70,13 +97,20 @@ def machine_line(pythons: dict[str, str], backend: str) -> tuple[str, dict[str, 
     torch = keras_env.package_versions(pythons["rnnlab"], ("torch",))["torch"]
     env = keras_env.keras_subprocess_env() if backend == keras_env.BACKEND else None
     keras = keras_env.package_versions(pythons["keras"], ("keras", "tensorflow-cpu"), env)
-    info = {"cores": os.cpu_count(), "python": platform.python_version(),
-            "torch": torch, "tensorflow": keras["tensorflow-cpu"],
-            "keras": keras["keras"], "keras_backend": backend,
-            "date": datetime.datetime.now().astimezone().isoformat(timespec="minutes")}
+    info = {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch,
+        "tensorflow": keras["tensorflow-cpu"],
+        "keras": keras["keras"],
+        "keras_backend": backend,
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="minutes"),
+    }
     tf = f"tensorflow-cpu {info['tensorflow']}" if info["tensorflow"] else "no TensorFlow"
-    line = (f"{info['cores']} CPU cores, Python {info['python']}, torch {info['torch']}, {tf}, "
-            f"keras {info['keras']} (backend {backend}), {info['date']}")
+    line = (
+        f"{info['cores']} CPU cores, Python {info['python']}, torch {info['torch']}, {tf}, "
+        f"keras {info['keras']} (backend {backend}), {info['date']}"
+    )
     return line, info
 
 
@@ -101,12 +135,28 @@ def main(argv: list[str] | None = None) -> int:
     print_report(jobs, m, errors, targets, machine, comparisons)
     run = {
         "command": shlex.join(["python", "benchmarks/run.py", *sys.argv[1:]]),
-        "machine": machine, "machine_info": machine_info, "profile": sizes.profile,
-        "rounds": args.rounds, "sizes": vars(sizes), "data": data, "targets": targets,
+        "machine": machine,
+        "machine_info": machine_info,
+        "profile": sizes.profile,
+        "rounds": args.rounds,
+        "sizes": vars(sizes),
+        "data": data,
+        "targets": targets,
         "comparisons": comparisons,
-        "jobs": [{"key": j.key, "group": j.group, "side": j.side, "fn": j.fn,
-                  "params": j.params, "scale": j.scale, "timed": j.timed,
-                  "result": results.get(j.key), "error": errors.get(j.key)} for j in jobs],
+        "jobs": [
+            {
+                "key": j.key,
+                "group": j.group,
+                "side": j.side,
+                "fn": j.fn,
+                "params": j.params,
+                "scale": j.scale,
+                "timed": j.timed,
+                "result": results.get(j.key),
+                "error": errors.get(j.key),
+            }
+            for j in jobs
+        ],
     }
     write_json(args.json, run)
     if args.write_results:

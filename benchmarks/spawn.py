@@ -31,9 +31,13 @@ def child_env(side: str, sizes: Sizes) -> dict[str, str]:
     """The environment of a child: the same thread count for every framework."""
     env = dict(os.environ)
     threads = str(sizes.threads or os.cpu_count() or 1)
-    env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads,
-               TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS=threads,
-               PYTHONUNBUFFERED="1")
+    env.update(
+        OMP_NUM_THREADS=threads,
+        MKL_NUM_THREADS=threads,
+        TF_NUM_INTRAOP_THREADS=threads,
+        TF_NUM_INTEROP_THREADS=threads,
+        PYTHONUNBUFFERED="1",
+    )
     if side == "keras":
         env["TF_CPP_MIN_LOG_LEVEL"] = "2"
         # On TensorFlow the child is the reference venv's python: its environment comes from
@@ -54,12 +58,17 @@ def run_process(python: str, jobs: list[Job], env: dict[str, str]) -> dict[str, 
     side = jobs[0].side
     requests = [{"key": j.key, "fn": j.fn, "params": j.params} for j in jobs]
     spawned_at = time.time()
-    done = subprocess.run([python, str(SCRIPTS[side]), json.dumps(requests)], env=env,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [python, str(SCRIPTS[side]), json.dumps(requests)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     results = {}
     for line in done.stdout.splitlines():
         if line.startswith(MARKER):
-            result = json.loads(line[len(MARKER):])
+            result = json.loads(line[len(MARKER) :])
             results[result.pop("key")] = {**result, "spawned_at": spawned_at}
     if done.returncode != 0 or len(results) != len(jobs):
         tail = "\n".join(done.stderr.strip().splitlines()[-15:])
@@ -74,8 +83,9 @@ def process_batches(jobs: list[Job], one_per_side: bool) -> list[list[Job]]:
     return [b for b in by_side if b]
 
 
-def run_jobs(jobs: list[Job], pythons: dict[str, str], sizes: Sizes,
-             log: Callable[[str], None]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+def run_jobs(
+    jobs: list[Job], pythons: dict[str, str], sizes: Sizes, log: Callable[[str], None]
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Run every job; return (results by key, error message by key of the jobs that failed)."""
     results: dict[str, dict[str, Any]] = {}
     errors: dict[str, str] = {}
@@ -95,4 +105,3 @@ def run_jobs(jobs: list[Job], pythons: dict[str, str], sizes: Sizes,
             status = f"FAILED\n{exc}"
         log(f"[{i:2d}/{len(batches)}] {names}: {time.perf_counter() - start:.1f} s, {status}")
     return results, errors
-

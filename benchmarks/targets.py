@@ -81,9 +81,17 @@ class Target:
             error = str(exc)
         else:
             error = None
-        return {"name": self.name, "ratio": ratio, "bound": self.bound,
-                "passed": ratio <= self.bound, "rnnlab": ours, "reference": reference,
-                "unit": self.unit, "what": self.what, "error": error}
+        return {
+            "name": self.name,
+            "ratio": ratio,
+            "bound": self.bound,
+            "passed": ratio <= self.bound,
+            "rnnlab": ours,
+            "reference": reference,
+            "unit": self.unit,
+            "what": self.what,
+            "error": error,
+        }
 
 
 @dataclass(frozen=True)
@@ -104,9 +112,16 @@ class Comparison:
         except (KeyError, ZeroDivisionError) as exc:
             measured = reference = ratio = float("nan")
             error = str(exc)
-        return {"name": self.name, "ratio": ratio, "measured": measured,
-                "reference": reference, "sides": list(self.sides), "unit": self.unit,
-                "what": self.what, "error": error}
+        return {
+            "name": self.name,
+            "ratio": ratio,
+            "measured": measured,
+            "reference": reference,
+            "sides": list(self.sides),
+            "unit": self.unit,
+            "what": self.what,
+            "error": error,
+        }
 
 
 def epochs(ours: str, reference: str) -> Callable[[Measurements], tuple[float, float]]:
@@ -115,8 +130,14 @@ def epochs(ours: str, reference: str) -> Callable[[Measurements], tuple[float, f
 
 def reuters_target(name: str) -> Target:
     ours, ref = f"reuters_{name}_rnnlab", f"reuters_{name}_keras"
-    return Target(f"reuters_{name}_epoch_vs_keras_tf", 0.5, (ours, ref), epochs(ours, ref),
-                  "s/epoch", f"Reuters {name} (raw ids, 1,395 x 49, batch 50): one epoch")
+    return Target(
+        f"reuters_{name}_epoch_vs_keras_tf",
+        0.5,
+        (ours, ref),
+        epochs(ours, ref),
+        "s/epoch",
+        f"Reuters {name} (raw ids, 1,395 x 49, batch 50): one epoch",
+    )
 
 
 RD, NORD, TORCH, KERAS = "imdb_train_rd", "imdb_train_nord", "imdb_train_torch", "imdb_train_keras"
@@ -124,43 +145,94 @@ COLD = ("imdb_cold_start_rnnlab", "imdb_cold_start_keras")
 PREDICT = ("imdb_predict_rnnlab", "imdb_predict_keras")
 
 TARGETS = [
-    Target("imdb_train_epoch_recurrent_dropout_vs_keras_tf", 0.33, (RD, KERAS),
-           epochs(RD, KERAS), "s/epoch",
-           "IMDB tutorial LSTM with recurrent dropout, one epoch vs Keras `fit`"),
-    Target("imdb_train_epoch_recurrent_dropout_vs_torch_lstm", 1.3, (RD, TORCH),
-           epochs(RD, TORCH), "s/epoch",
-           "the same epoch vs a plain torch nn.LSTM loop (no dropout), interleaved rounds"),
-    Target("imdb_train_epoch_no_recurrent_dropout_vs_torch_lstm", 1.05, (NORD, TORCH),
-           epochs(NORD, TORCH), "s/epoch",
-           "recurrent_dropout=0 (dropout 0.2 stays) vs the torch loop, interleaved rounds"),
-    Target("imdb_inference_vs_keras_tf", 0.5, PREDICT, epochs(*PREDICT), "s",
-           "predict over the 25,000 test reviews, the same batch size on both sides"),
+    Target(
+        "imdb_train_epoch_recurrent_dropout_vs_keras_tf",
+        0.33,
+        (RD, KERAS),
+        epochs(RD, KERAS),
+        "s/epoch",
+        "IMDB tutorial LSTM with recurrent dropout, one epoch vs Keras `fit`",
+    ),
+    Target(
+        "imdb_train_epoch_recurrent_dropout_vs_torch_lstm",
+        1.3,
+        (RD, TORCH),
+        epochs(RD, TORCH),
+        "s/epoch",
+        "the same epoch vs a plain torch nn.LSTM loop (no dropout), interleaved rounds",
+    ),
+    Target(
+        "imdb_train_epoch_no_recurrent_dropout_vs_torch_lstm",
+        1.05,
+        (NORD, TORCH),
+        epochs(NORD, TORCH),
+        "s/epoch",
+        "recurrent_dropout=0 (dropout 0.2 stays) vs the torch loop, interleaved rounds",
+    ),
+    Target(
+        "imdb_inference_vs_keras_tf",
+        0.5,
+        PREDICT,
+        epochs(*PREDICT),
+        "s",
+        "predict over the 25,000 test reviews, the same batch size on both sides",
+    ),
     *(reuters_target(name) for name in REUTERS_CONFIGS),
-    Target("cold_start_first_batch_vs_keras_tf", 1.0, COLD,
-           lambda m: (m.from_spawn(COLD[0]), m.from_spawn(COLD[1])), "s",
-           "process spawn -> imports, data, model -> end of the first trained batch"),
-    Target("peak_memory_train_epoch_vs_keras_tf", 1.0, (RD, KERAS),
-           lambda m: (m.peak_rss(RD), m.peak_rss(KERAS)), "MiB",
-           "peak RSS of the process that trained the IMDB epoch"),
-    Target("scaling_linear_in_length", 1.25, ("lstm_scaling",), Measurements.scaling,
-           "µs/token", "recurrent-dropout LSTM layer: time per token at the longest vs the "
-           "shortest length (worst hidden size)"),
-    Target("serve_batched_vs_one_pass_per_request", 0.333, ("serve_load",),
-           Measurements.serving, "ms/request",
-           "`rnnlab serve` (IMDB tutorial model), 2,000 reviews at concurrency 16 on loopback: "
-           "time per request, micro-batching vs max batch 1 (at least 3x the throughput)"),
-    Target("fast_path_vs_reference_loop_max_abs_diff", 1.0, ("lstm_parity",),
-           Measurements.parity, "",
-           "LSTM kernel vs the generic autograd loop: max |diff| of output and gradients / 1e-5"),
+    Target(
+        "cold_start_first_batch_vs_keras_tf",
+        1.0,
+        COLD,
+        lambda m: (m.from_spawn(COLD[0]), m.from_spawn(COLD[1])),
+        "s",
+        "process spawn -> imports, data, model -> end of the first trained batch",
+    ),
+    Target(
+        "peak_memory_train_epoch_vs_keras_tf",
+        1.0,
+        (RD, KERAS),
+        lambda m: (m.peak_rss(RD), m.peak_rss(KERAS)),
+        "MiB",
+        "peak RSS of the process that trained the IMDB epoch",
+    ),
+    Target(
+        "scaling_linear_in_length",
+        1.25,
+        ("lstm_scaling",),
+        Measurements.scaling,
+        "µs/token",
+        "recurrent-dropout LSTM layer: time per token at the longest vs the "
+        "shortest length (worst hidden size)",
+    ),
+    Target(
+        "serve_batched_vs_one_pass_per_request",
+        0.333,
+        ("serve_load",),
+        Measurements.serving,
+        "ms/request",
+        "`rnnlab serve` (IMDB tutorial model), 2,000 reviews at concurrency 16 on loopback: "
+        "time per request, micro-batching vs max batch 1 (at least 3x the throughput)",
+    ),
+    Target(
+        "fast_path_vs_reference_loop_max_abs_diff",
+        1.0,
+        ("lstm_parity",),
+        Measurements.parity,
+        "",
+        "LSTM kernel vs the generic autograd loop: max |diff| of output and gradients / 1e-5",
+    ),
 ]
 TARGET_NAMES = [t.name for t in TARGETS]
 
 ONNX = "imdb_predict_onnx"
 COMPARISONS = [
-    Comparison("imdb_onnx_inference_vs_rnnlab", (ONNX,),
-               lambda m: (m.seconds(ONNX), m.seconds(ONNX, "rnnlab_seconds")),
-               ("onnxruntime", "rnnlab"), "s",
-               "the exported IMDB tutorial model on onnxruntime vs `Pipeline.predict_proba_encoded`"
-               " over the 25,000 test reviews, one process, same batches and threads"),
+    Comparison(
+        "imdb_onnx_inference_vs_rnnlab",
+        (ONNX,),
+        lambda m: (m.seconds(ONNX), m.seconds(ONNX, "rnnlab_seconds")),
+        ("onnxruntime", "rnnlab"),
+        "s",
+        "the exported IMDB tutorial model on onnxruntime vs `Pipeline.predict_proba_encoded`"
+        " over the 25,000 test reviews, one process, same batches and threads",
+    ),
 ]
 COMPARISON_NAMES = [c.name for c in COMPARISONS]

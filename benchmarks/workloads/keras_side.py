@@ -29,17 +29,27 @@ def build(spec: dict[str, Any], seed: int) -> keras.Model:
         layers.append(keras.layers.Embedding(spec["vocab_size"], spec["embedding_dim"]))
     units = spec["units"]
     for i, u in enumerate(units):
-        layers.append(CELLS[spec["cell"]](
-            u, dropout=spec["dropout"], recurrent_dropout=spec["recurrent_dropout"],
-            return_sequences=i < len(units) - 1,
-        ))
+        layers.append(
+            CELLS[spec["cell"]](
+                u,
+                dropout=spec["dropout"],
+                recurrent_dropout=spec["recurrent_dropout"],
+                return_sequences=i < len(units) - 1,
+            )
+        )
     binary = spec["num_classes"] == 2
-    layers.append(keras.layers.Dense(1 if binary else spec["num_classes"],
-                                     activation="sigmoid" if binary else "softmax"))
+    layers.append(
+        keras.layers.Dense(
+            1 if binary else spec["num_classes"], activation="sigmoid" if binary else "softmax"
+        )
+    )
     model = keras.Sequential(layers)
     optimizer = keras.optimizers.Adam(learning_rate=spec["lr"], epsilon=spec["epsilon"])
-    model.compile(loss="binary_crossentropy" if binary else "categorical_crossentropy",
-                  optimizer=optimizer, metrics=["accuracy"])
+    model.compile(
+        loss="binary_crossentropy" if binary else "categorical_crossentropy",
+        optimizer=optimizer,
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -55,8 +65,9 @@ def arrays(spec: dict[str, Any], data: str, split: str) -> tuple[np.ndarray, np.
     return x, np.eye(spec["num_classes"], dtype="float32")[y]
 
 
-def fit_epochs(spec: dict[str, Any], data: str, warmup_rows: int, epochs: int,
-               seed: int = 0) -> dict[str, Any]:
+def fit_epochs(
+    spec: dict[str, Any], data: str, warmup_rows: int, epochs: int, seed: int = 0
+) -> dict[str, Any]:
     """Seconds per `model.fit` epoch, after a warm-up fit on the first rows (which traces
     the train function for full and partial batches)."""
     model = build(spec, seed)
@@ -66,20 +77,30 @@ def fit_epochs(spec: dict[str, Any], data: str, warmup_rows: int, epochs: int,
     start = time.perf_counter()
     model.fit(x, y, epochs=epochs, batch_size=bs, verbose=0)
     seconds = (time.perf_counter() - start) / epochs
-    return {"seconds": seconds, "rows": len(y), "batches": -(-len(y) // bs),
-            "backend": keras.backend.backend(), "jit_compile": bool(model.jit_compile)}
+    return {
+        "seconds": seconds,
+        "rows": len(y),
+        "batches": -(-len(y) // bs),
+        "backend": keras.backend.backend(),
+        "jit_compile": bool(model.jit_compile),
+    }
 
 
-def predict_rows(spec: dict[str, Any], data: str, batch_size: int, warmup_rows: int,
-                 seed: int = 0) -> dict[str, Any]:
+def predict_rows(
+    spec: dict[str, Any], data: str, batch_size: int, warmup_rows: int, seed: int = 0
+) -> dict[str, Any]:
     """Seconds for `model.predict` over the test rows (after a warm-up predict)."""
     model = build(spec, seed)
     x, _ = arrays(spec, data, "test")
     model.predict(x[:warmup_rows], batch_size=batch_size, verbose=0)
     start = time.perf_counter()
     model.predict(x, batch_size=batch_size, verbose=0)
-    return {"seconds": time.perf_counter() - start, "rows": len(x),
-            "batches": -(-len(x) // batch_size), "backend": keras.backend.backend()}
+    return {
+        "seconds": time.perf_counter() - start,
+        "rows": len(x),
+        "batches": -(-len(x) // batch_size),
+        "backend": keras.backend.backend(),
+    }
 
 
 def first_batch(spec: dict[str, Any], data: str, seed: int = 0) -> dict[str, Any]:

@@ -31,21 +31,37 @@ from rnnlab.pipeline import Pipeline
 
 def tutorial_pipeline(cfg: ExperimentConfig, model: nn.Module, data: PreparedData) -> Pipeline:
     """The tutorial model as a `Pipeline` over padded ids (what `rnnlab train` saves)."""
-    encoder = InputEncoder(kind="ids", maxlen=int(data.x_test.shape[1]), padding=cfg.data.padding,
-                           truncating=cfg.data.truncating)
-    return Pipeline(model.eval(), data.label_names, encoder, "RecurrentClassifier",
-                    dict(model.config))
+    encoder = InputEncoder(
+        kind="ids",
+        maxlen=int(data.x_test.shape[1]),
+        padding=cfg.data.padding,
+        truncating=cfg.data.truncating,
+    )
+    return Pipeline(
+        model.eval(), data.label_names, encoder, "RecurrentClassifier", dict(model.config)
+    )
 
 
-def onnx_batches(onnx_session: Any, x: np.ndarray, lengths: np.ndarray,
-                 batch_size: int) -> np.ndarray:
+def onnx_batches(
+    onnx_session: Any, x: np.ndarray, lengths: np.ndarray, batch_size: int
+) -> np.ndarray:
     """Probabilities of every row, ``batch_size`` rows per onnxruntime call."""
-    return np.concatenate([run(onnx_session, x[i:i + batch_size], lengths[i:i + batch_size])
-                           for i in range(0, len(x), batch_size)])
+    return np.concatenate(
+        [
+            run(onnx_session, x[i : i + batch_size], lengths[i : i + batch_size])
+            for i in range(0, len(x), batch_size)
+        ]
+    )
 
 
-def onnx_inference(cfg: ExperimentConfig, model: nn.Module, data: PreparedData, batch_size: int,
-                   warmup_rows: int, rounds: int) -> dict[str, Any]:
+def onnx_inference(
+    cfg: ExperimentConfig,
+    model: nn.Module,
+    data: PreparedData,
+    batch_size: int,
+    warmup_rows: int,
+    rounds: int,
+) -> dict[str, Any]:
     """Seconds over the test rows: onnxruntime (``seconds``) and rnnlab (``rnnlab_seconds``).
 
     Args:
@@ -73,9 +89,14 @@ def onnx_inference(cfg: ExperimentConfig, model: nn.Module, data: PreparedData, 
         ours = pipeline.predict_proba_encoded(x, lengths, batch_size=batch_size)
         best["rnnlab"] = min(best["rnnlab"], time.perf_counter() - start)
     return {
-        "seconds": best["onnx"], "rnnlab_seconds": best["rnnlab"], "rows": len(x),
-        "batches": -(-len(x) // batch_size), "batch_size": batch_size, "threads": threads,
+        "seconds": best["onnx"],
+        "rnnlab_seconds": best["rnnlab"],
+        "rows": len(x),
+        "batches": -(-len(x) // batch_size),
+        "batch_size": batch_size,
+        "threads": threads,
         "max_abs_diff": float(np.abs(theirs - ours).max()),
         "labels_equal": bool((theirs.argmax(1) == ours.argmax(1)).all()),
-        "onnx_bytes": exported.size_bytes, "opset": exported.opset,
+        "onnx_bytes": exported.size_bytes,
+        "opset": exported.opset,
     }

@@ -34,8 +34,9 @@ def load_prepared(path: str) -> PreparedData:
         arrays = {k: f[k] for k in f.files}
     label_names = [str(s) for s in arrays.pop("label_names")]
     vocab_size = int(arrays.pop("vocab_size"))
-    return PreparedData(**arrays, seq_train=[], seq_test=[], label_names=label_names,
-                        vocab_size=vocab_size)
+    return PreparedData(
+        **arrays, seq_train=[], seq_test=[], label_names=label_names, vocab_size=vocab_size
+    )
 
 
 def lstm_paths(model: nn.Module) -> list[str]:
@@ -58,8 +59,15 @@ def tutorial(config: str, overrides: list[str], data: PreparedData, seed: int):
     return cfg, model, make_trainer(cfg, model, seed=seed, verbose=0)
 
 
-def fit_epochs(config: str, overrides: list[str], data: str, warmup_rows: int, epochs: int,
-               expect_path: str, seed: int = 0) -> dict[str, Any]:
+def fit_epochs(
+    config: str,
+    overrides: list[str],
+    data: str,
+    warmup_rows: int,
+    epochs: int,
+    expect_path: str,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Seconds per training epoch (`Trainer.fit`) after a warm-up fit on the first rows."""
     d = load_prepared(data)
     cfg, model, trainer = tutorial(config, overrides, d, seed)
@@ -69,12 +77,17 @@ def fit_epochs(config: str, overrides: list[str], data: str, warmup_rows: int, e
     start = time.perf_counter()
     trainer.fit(((x, lengths), y), epochs=epochs, batch_size=bs)
     seconds = (time.perf_counter() - start) / epochs
-    return {"seconds": seconds, "rows": len(y), "batches": -(-len(y) // bs),
-            "paths": check_paths(model, expect_path)}
+    return {
+        "seconds": seconds,
+        "rows": len(y),
+        "batches": -(-len(y) // bs),
+        "paths": check_paths(model, expect_path),
+    }
 
 
-def predict_rows(config: str, data: str, batch_size: int, warmup_rows: int,
-                 seed: int = 0) -> dict[str, Any]:
+def predict_rows(
+    config: str, data: str, batch_size: int, warmup_rows: int, seed: int = 0
+) -> dict[str, Any]:
     """Seconds for `Trainer.predict` over the test rows (after a short warm-up)."""
     d = load_prepared(data)
     _, model, trainer = tutorial(config, [], d, seed)
@@ -82,12 +95,17 @@ def predict_rows(config: str, data: str, batch_size: int, warmup_rows: int,
     trainer.predict((x[0][:warmup_rows], x[1][:warmup_rows]), batch_size=batch_size)
     start = time.perf_counter()
     trainer.predict(x, batch_size=batch_size)
-    return {"seconds": time.perf_counter() - start, "rows": len(d.x_test),
-            "batches": -(-len(d.x_test) // batch_size), "paths": check_paths(model, "fused")}
+    return {
+        "seconds": time.perf_counter() - start,
+        "rows": len(d.x_test),
+        "batches": -(-len(d.x_test) // batch_size),
+        "paths": check_paths(model, "fused"),
+    }
 
 
-def onnx_predict_rows(config: str, data: str, batch_size: int, warmup_rows: int, rounds: int,
-                      seed: int = 0) -> dict[str, Any]:
+def onnx_predict_rows(
+    config: str, data: str, batch_size: int, warmup_rows: int, rounds: int, seed: int = 0
+) -> dict[str, Any]:
     """Seconds over the test rows of the exported model on onnxruntime and of rnnlab's
     `Pipeline.predict_proba_encoded`, in turns (`onnx_jobs.py`)."""
     d = load_prepared(data)
@@ -118,9 +136,18 @@ class TorchLSTMClassifier(nn.Module):
         return self.head(self.lstm(self.embedding(ids))[1][0][0]).squeeze(-1)
 
 
-def torch_fit_epochs(data: str, vocab_size: int, embedding_dim: int, units: int, lr: float,
-                     epsilon: float, batch_size: int, warmup_rows: int, epochs: int,
-                     seed: int = 0) -> dict[str, Any]:
+def torch_fit_epochs(
+    data: str,
+    vocab_size: int,
+    embedding_dim: int,
+    units: int,
+    lr: float,
+    epsilon: float,
+    batch_size: int,
+    warmup_rows: int,
+    epochs: int,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Seconds per epoch of the plain torch loop a torch user would write (shuffled batches)."""
     d = load_prepared(data)
     torch.manual_seed(seed)
@@ -132,7 +159,7 @@ def torch_fit_epochs(data: str, vocab_size: int, embedding_dim: int, units: int,
     def epoch(rows: int) -> None:
         order = torch.randperm(rows)
         for i in range(0, rows, batch_size):
-            idx = order[i:i + batch_size]
+            idx = order[i : i + batch_size]
             opt.zero_grad(set_to_none=True)
             loss_fn(model(x[idx]), y[idx]).backward()
             opt.step()
@@ -151,8 +178,9 @@ def train_pass(layer: nn.Module, x: torch.Tensor, weight: torch.Tensor) -> None:
     (layer(x) * weight).sum().backward()
 
 
-def lstm_scaling(hiddens: list[int], lengths: list[int], batch: int, samples: int,
-                 seed: int = 0) -> dict[str, Any]:
+def lstm_scaling(
+    hiddens: list[int], lengths: list[int], batch: int, samples: int, seed: int = 0
+) -> dict[str, Any]:
     """Tokens per second of one recurrent-dropout LSTM layer (input size = hidden size).
 
     Each length is timed as the fastest of `samples` samples (other processes only
@@ -232,8 +260,13 @@ def kernel_parity(batch: int, steps: int, units: int, seed: int = 0) -> dict[str
         raise AssertionError(f"kernel calls: fast {fast_calls}, reference {ref_calls}")
     diffs = {k: float((fast[k] - ref[k]).abs().max()) for k in fast}
     scale = {k: float(ref[k].abs().max()) for k in ref}
-    return {"max_abs_diff": max(diffs.values()), "diffs": diffs, "max_abs_value": scale,
-            "kernel": lstm_kernel.__name__, "dtype": str(x0.dtype)}
+    return {
+        "max_abs_diff": max(diffs.values()),
+        "diffs": diffs,
+        "max_abs_value": scale,
+        "kernel": lstm_kernel.__name__,
+        "dtype": str(x0.dtype),
+    }
 
 
 def serve_load(**params: Any) -> dict[str, Any]:
@@ -244,8 +277,19 @@ def serve_load(**params: Any) -> dict[str, Any]:
     return benchmark_job(**params)
 
 
-JOBS = {f.__name__: f for f in (fit_epochs, predict_rows, onnx_predict_rows, first_batch,
-                                 torch_fit_epochs, lstm_scaling, kernel_parity, serve_load)}
+JOBS = {
+    f.__name__: f
+    for f in (
+        fit_epochs,
+        predict_rows,
+        onnx_predict_rows,
+        first_batch,
+        torch_fit_epochs,
+        lstm_scaling,
+        kernel_parity,
+        serve_load,
+    )
+}
 
 if __name__ == "__main__":
     serve(JOBS)

@@ -58,8 +58,14 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     else:
         seeds = args.seed
     command = "rnnlab reproduce " + " ".join(args.names + (["--quick"] if args.quick else []))
-    report = reproduce(args.names, seeds=seeds, out_dir=args.out, quick=args.quick,
-                       overrides=args.overrides, command=command.strip())
+    report = reproduce(
+        args.names,
+        seeds=seeds,
+        out_dir=args.out,
+        quick=args.quick,
+        overrides=args.overrides,
+        command=command.strip(),
+    )
     print(report.read_text(encoding="utf-8").split("\n## ")[0])
     print(f"report: {report}")
     return 0
@@ -83,13 +89,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from rnnlab.experiments import train_one
 
     overrides = _data_overrides(args.data) + args.overrides
-    result = train_one(args.config, overrides, seed=args.seed, out_dir=args.out,
-                       quick=args.quick, verbose=0 if args.quiet else 1)
+    result = train_one(
+        args.config,
+        overrides,
+        seed=args.seed,
+        out_dir=args.out,
+        quick=args.quick,
+        verbose=0 if args.quiet else 1,
+    )
     test, split = result["test"], result["split"]
     print(f"data: {split['train']} train / {split['test']} test, {split['classes']} classes")
-    print(f"test accuracy {test['accuracy']:.4f}, macro-F1 {test['macro_f1']:.4f}, "
-          f"loss {test['loss']:.4f} (majority baseline "
-          f"{result['baseline_majority']['accuracy']:.4f})")
+    print(
+        f"test accuracy {test['accuracy']:.4f}, macro-F1 {test['macro_f1']:.4f}, "
+        f"loss {test['loss']:.4f} (majority baseline "
+        f"{result['baseline_majority']['accuracy']:.4f})"
+    )
     print(f"run directory: {result['dir']} (model in {result['dir']}/model)")
     return 0
 
@@ -113,7 +127,9 @@ def _read_texts(path: str, text_column: str | None, label_column: str | None):
 
     if not p.is_file():
         raise DataFileError(f"input file {path!r} does not exist")
-    texts = [line for line in decode_bytes(p.read_bytes(), "utf-8", path).splitlines() if line.strip()]
+    texts = [
+        line for line in decode_bytes(p.read_bytes(), "utf-8", path).splitlines() if line.strip()
+    ]
     if not texts:
         raise DataError(f"{path} holds no text (expected one text per line)")
     return TextDataset(texts, None, [str(i) for i in range(1, len(texts) + 1)], source=path)
@@ -129,12 +145,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     model = load(args.model)
     data = _read_texts(args.data, args.text_column, args.label_column)
     if data.labels is None:
-        raise DataError(f"{args.data}: evaluation needs labels; name the label column "
-                        "with --label-column")
+        raise DataError(
+            f"{args.data}: evaluation needs labels; name the label column with --label-column"
+        )
     unknown = sorted(set(data.labels) - set(model.label_names))
     if unknown:
-        raise DataError(f"{args.data}: labels {unknown} were never seen in training; the model "
-                        f"knows {model.label_names}")
+        raise DataError(
+            f"{args.data}: labels {unknown} were never seen in training; the model "
+            f"knows {model.label_names}"
+        )
     index = {n: k for k, n in enumerate(model.label_names)}
     y = np.array([index[label] for label in data.labels])
     pred = model.predict_proba(data.texts).argmax(1)
@@ -142,8 +161,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"{len(y)} texts: accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}")
     print(f"{'label':<20} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}")
     for row in per_class_table(y, pred, model.label_names):
-        print(f"{row['label']:<20} {row['precision']:>9.3f} {row['recall']:>9.3f} "
-              f"{row['f1']:>9.3f} {row['support']:>8d}")
+        print(
+            f"{row['label']:<20} {row['precision']:>9.3f} {row['recall']:>9.3f} "
+            f"{row['f1']:>9.3f} {row['support']:>8d}"
+        )
     return 0
 
 
@@ -160,9 +181,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.format == "jsonl":
         for i, row in zip(data.ids, probs):
             k = int(row.argmax())
-            out.write(json.dumps({"id": i, "label": model.label_names[k],
-                                  "probabilities": dict(zip(model.label_names,
-                                                            map(float, row.round(6))))}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "id": i,
+                        "label": model.label_names[k],
+                        "probabilities": dict(zip(model.label_names, map(float, row.round(6)))),
+                    }
+                )
+                + "\n"
+            )
     else:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["id", "label", *[f"p_{n}" for n in model.label_names]])
@@ -175,15 +203,24 @@ def _cmd_import_keras(args: argparse.Namespace) -> int:
     from rnnlab.keras_import import from_keras
 
     lower = {"true": True, "false": False, "ascii": "ascii"}[args.lower]
-    pipeline = from_keras(args.file, labels=args.labels, maxlen=args.maxlen, padding=args.padding,
-                          truncating=args.truncating, word_index=args.word_index,
-                          num_words=args.num_words, lower=lower)
+    pipeline = from_keras(
+        args.file,
+        labels=args.labels,
+        maxlen=args.maxlen,
+        padding=args.padding,
+        truncating=args.truncating,
+        word_index=args.word_index,
+        num_words=args.num_words,
+        lower=lower,
+    )
     out = pipeline.save(args.out)
     reads = pipeline.inputs.kind
-    print(f"imported {args.file}: {len(pipeline.labels)} classes ({', '.join(pipeline.labels)}), "
-          f"reads {reads} (maxlen {pipeline.inputs.maxlen}, padding {pipeline.inputs.padding})"
-          if reads != "array" else f"imported {args.file}: reads arrays of shape "
-          f"{pipeline.inputs.shape}")
+    print(
+        f"imported {args.file}: {len(pipeline.labels)} classes ({', '.join(pipeline.labels)}), "
+        f"reads {reads} (maxlen {pipeline.inputs.maxlen}, padding {pipeline.inputs.padding})"
+        if reads != "array"
+        else f"imported {args.file}: reads arrays of shape {pipeline.inputs.shape}"
+    )
     print(f"saved model: {out} (rnnlab predict {out} FILE)")
     return 0
 
@@ -199,25 +236,37 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if not text:
         raise DataError("no text to explain: pass TEXT, or pipe it on stdin")
     model = load(args.model)
-    result = explain(model, text, target=args.target, steps=args.steps, method=args.method,
-                     occlusion_mode=args.occlusion)
+    result = explain(
+        model,
+        text,
+        target=args.target,
+        steps=args.steps,
+        method=args.method,
+        occlusion_mode=args.occlusion,
+    )
     p = result["probabilities"]
-    print(f"label: {result['label']} (p={p[result['label']]:.3f}); explaining "
-          f"'{result['target']}' (p={p[result['target']]:.3f}) by "
-          f"{result['method'].replace('_', ' ')}, in logit space")
+    print(
+        f"label: {result['label']} (p={p[result['label']]:.3f}); explaining "
+        f"'{result['target']}' (p={p[result['target']]:.3f}) by "
+        f"{result['method'].replace('_', ' ')}, in logit space"
+    )
     seen = [t for t in result["tokens"] if t["attribution"] is not None]
-    top = sorted(seen, key=lambda t: -abs(t["attribution"]))[:args.top]
+    top = sorted(seen, key=lambda t: -abs(t["attribution"]))[: args.top]
     print(f"most influential tokens (+ towards '{result['target']}', - away):")
     for t in top:
         print(f"  {t['attribution']:+.4f}  {t['token']}")
     unseen = len(result["tokens"]) - len(seen)
     if unseen:
-        print(f"({unseen} tokens not seen by the model: truncated to its last "
-              f"{model.inputs.maxlen} steps, or unknown words it drops)")
+        print(
+            f"({unseen} tokens not seen by the model: truncated to its last "
+            f"{model.inputs.maxlen} steps, or unknown words it drops)"
+        )
     if "completeness" in result:
         c = result["completeness"]
-        print(f"completeness: attributions sum to {c['sum']:+.4f}; logit(text) - "
-              f"logit(baseline) = {c['difference']:+.4f} (error {c['error']:+.1e})")
+        print(
+            f"completeness: attributions sum to {c['sum']:+.4f}; logit(text) - "
+            f"logit(baseline) = {c['difference']:+.4f} (error {c['error']:+.1e})"
+        )
     if args.html:
         write_text_atomic(args.html, render_html(result, title=f"rnnlab explain {args.model}"))
         print(f"html: {args.html}")
@@ -228,10 +277,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from rnnlab.serving.server import serve
     from rnnlab.serving.settings import ServeSettings
 
-    settings = ServeSettings(host=args.host, port=args.port, max_texts=args.max_texts,
-                             max_text_chars=args.max_text_chars,
-                             max_body_bytes=args.max_body_bytes, max_batch=args.max_batch,
-                             max_wait_ms=args.max_wait_ms, access_log=not args.no_access_log)
+    settings = ServeSettings(
+        host=args.host,
+        port=args.port,
+        max_texts=args.max_texts,
+        max_text_chars=args.max_text_chars,
+        max_body_bytes=args.max_body_bytes,
+        max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms,
+        access_log=not args.no_access_log,
+    )
     serve(args.model, settings)
     return 0
 
@@ -240,13 +295,20 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from rnnlab.export import export_onnx
 
     result = export_onnx(args.model, args.out, opset=args.opset, verify=not args.no_verify)
-    checked = ("not checked against rnnlab (--no-verify)" if result.max_abs_diff is None else
-               f"matches rnnlab on the probe batches: max |probability difference| "
-               f"{result.max_abs_diff:.1e}")
-    print(f"wrote {result.onnx_path} (ONNX opset {result.opset}, "
-          f"{result.size_bytes / 1e6:.1f} MB; {checked})")
-    print(f"wrote {result.sidecar_path} (labels, tokenizer, vocabulary and padding: "
-          "see docs/export.md)")
+    checked = (
+        "not checked against rnnlab (--no-verify)"
+        if result.max_abs_diff is None
+        else f"matches rnnlab on the probe batches: max |probability difference| "
+        f"{result.max_abs_diff:.1e}"
+    )
+    print(
+        f"wrote {result.onnx_path} (ONNX opset {result.opset}, "
+        f"{result.size_bytes / 1e6:.1f} MB; {checked})"
+    )
+    print(
+        f"wrote {result.sidecar_path} (labels, tokenizer, vocabulary and padding: "
+        "see docs/export.md)"
+    )
     return 0
 
 
@@ -261,16 +323,27 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="load the IMDB and Reuters data sets and print a summary")
     data.set_defaults(func=_cmd_data)
 
-    rep = sub.add_parser("reproduce", help="reproduce the tutorials over several seeds, write a report")
-    rep.add_argument("names", nargs="*",
-                     help="experiments (e.g. imdb/lstm) or .yaml files; default: every shipped "
-                          "reuters/ and imdb/ config")
+    rep = sub.add_parser(
+        "reproduce", help="reproduce the tutorials over several seeds, write a report"
+    )
+    rep.add_argument(
+        "names",
+        nargs="*",
+        help="experiments (e.g. imdb/lstm) or .yaml files; default: every shipped "
+        "reuters/ and imdb/ config",
+    )
     rep.add_argument("--seeds", type=int, default=3, help="number of seeds 0..N-1 (default 3)")
     rep.add_argument("--seed", type=int, action="append", help="an explicit seed (repeatable)")
     rep.add_argument("--quick", action="store_true", help="small subset, one epoch: a smoke test")
     rep.add_argument("--out", default="runs/reproduce", help="output directory")
-    rep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="dotted override applied to every experiment (repeatable)")
+    rep.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dotted override applied to every experiment (repeatable)",
+    )
     rep.set_defaults(func=_cmd_reproduce)
 
     train = sub.add_parser("train", help="train one config (dotted key=value overrides)")
@@ -283,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_cmd_train)
 
-    ev = sub.add_parser("evaluate", help="accuracy, macro-F1 and a per-class table on labelled data")
+    ev = sub.add_parser(
+        "evaluate", help="accuracy, macro-F1 and a per-class table on labelled data"
+    )
     ev.add_argument("model", help="a saved model directory (a run's model/)")
     ev.add_argument("data", help="CSV/TSV file or folder-per-label tree")
     ev.add_argument("--text-column", default="text")
@@ -292,10 +367,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("predict", help="labels and probabilities for texts (file or stdin)")
     pr.add_argument("model", help="a saved model directory (a run's model/)")
-    pr.add_argument("input", nargs="?", default="-",
-                    help="CSV/TSV (with --text-column), a .txt file (one text per line) or - for "
-                    "stdin; models trained on ids or numbers read one sequence per line, e.g. "
-                    "'12 7 431'")
+    pr.add_argument(
+        "input",
+        nargs="?",
+        default="-",
+        help="CSV/TSV (with --text-column), a .txt file (one text per line) or - for "
+        "stdin; models trained on ids or numbers read one sequence per line, e.g. "
+        "'12 7 431'",
+    )
     pr.add_argument("--text-column", default="text")
     pr.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     pr.set_defaults(func=_cmd_predict)
@@ -304,16 +383,27 @@ def build_parser() -> argparse.ArgumentParser:
     ik.add_argument("file", help="the Keras model file (model.save(...)); read without Keras")
     ik.add_argument("out", help="the saved-model directory to write")
     ik.add_argument("--labels", help="class names: a,b,c or a JSON list file (default 0..k-1)")
-    ik.add_argument("--maxlen", type=int,
-                    help="padded length, for models whose input length is free")
-    ik.add_argument("--padding", choices=("pre", "post"),
-                    help="default: pre for ids (pad_sequences), post for numbers (Reuters)")
+    ik.add_argument(
+        "--maxlen", type=int, help="padded length, for models whose input length is free"
+    )
+    ik.add_argument(
+        "--padding",
+        choices=("pre", "post"),
+        help="default: pre for ids (pad_sequences), post for numbers (Reuters)",
+    )
     ik.add_argument("--truncating", choices=("pre", "post"), default="pre")
     ik.add_argument("--word-index", help="a Keras word index JSON file: the model reads raw text")
-    ik.add_argument("--num-words", type=int,
-                    help="with --word-index: ids >= N become oov (default: the Embedding size)")
-    ik.add_argument("--lower", choices=("true", "false", "ascii"), default="true",
-                    help="with --word-index: lowercasing (ascii: as the Keras IMDB arrays)")
+    ik.add_argument(
+        "--num-words",
+        type=int,
+        help="with --word-index: ids >= N become oov (default: the Embedding size)",
+    )
+    ik.add_argument(
+        "--lower",
+        choices=("true", "false", "ascii"),
+        default="true",
+        help="with --word-index: lowercasing (ascii: as the Keras IMDB arrays)",
+    )
     ik.set_defaults(func=_cmd_import_keras)
 
     ex = sub.add_parser("explain", help="which words made one prediction (and an HTML view)")
@@ -321,11 +411,18 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("text", nargs="?", help="the text (or ids '12 7 431'); default: stdin")
     ex.add_argument("--target", help="the class to explain (default: the predicted one)")
     ex.add_argument("--steps", type=int, default=64, help="integrated-gradients steps (64)")
-    ex.add_argument("--method", choices=("auto", "integrated_gradients", "occlusion"),
-                    default="auto", help="auto: integrated gradients if the model has an "
-                    "embedding, else occlusion")
-    ex.add_argument("--occlusion", choices=("drop", "pad", "oov"), default="drop",
-                    help="how occlusion takes a token out (default: drop it)")
+    ex.add_argument(
+        "--method",
+        choices=("auto", "integrated_gradients", "occlusion"),
+        default="auto",
+        help="auto: integrated gradients if the model has an embedding, else occlusion",
+    )
+    ex.add_argument(
+        "--occlusion",
+        choices=("drop", "pad", "oov"),
+        default="drop",
+        help="how occlusion takes a token out (default: drop it)",
+    )
     ex.add_argument("--top", type=int, default=10, help="how many tokens to list (10)")
     ex.add_argument("--html", metavar="FILE", help="also write a coloured HTML page there")
     ex.set_defaults(func=_cmd_explain)
@@ -333,32 +430,67 @@ def build_parser() -> argparse.ArgumentParser:
     from rnnlab.serving.settings import DEFAULT_HOST, DEFAULT_PORT, ServeSettings
 
     defaults = ServeSettings()
-    sv = sub.add_parser("serve", help="serve a saved model over HTTP: a JSON API and a page "
-                        "(needs the `serve` extra: pip install 'rnnlab[serve]')")
+    sv = sub.add_parser(
+        "serve",
+        help="serve a saved model over HTTP: a JSON API and a page "
+        "(needs the `serve` extra: pip install 'rnnlab[serve]')",
+    )
     sv.add_argument("model", help="a saved model directory (a run's model/)")
-    sv.add_argument("--host", default=DEFAULT_HOST,
-                    help="address to bind (default %(default)s: this machine only)")
-    sv.add_argument("--port", type=int, default=DEFAULT_PORT,
-                    help="TCP port (default %(default)s; 0: any free port)")
-    sv.add_argument("--max-texts", type=int, default=defaults.max_texts,
-                    help="texts per request (default %(default)s)")
-    sv.add_argument("--max-text-chars", type=int, default=defaults.max_text_chars,
-                    help="characters per text (default %(default)s)")
-    sv.add_argument("--max-body-bytes", type=int, default=defaults.max_body_bytes,
-                    help="bytes per request body (default %(default)s)")
-    sv.add_argument("--max-batch", type=int, default=defaults.max_batch,
-                    help="texts in one forward pass; 1 turns batching off (default %(default)s)")
-    sv.add_argument("--max-wait-ms", type=float, default=defaults.max_wait_ms,
-                    help="longest wait for a batch to fill, ms (default %(default)s)")
+    sv.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help="address to bind (default %(default)s: this machine only)",
+    )
+    sv.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="TCP port (default %(default)s; 0: any free port)",
+    )
+    sv.add_argument(
+        "--max-texts",
+        type=int,
+        default=defaults.max_texts,
+        help="texts per request (default %(default)s)",
+    )
+    sv.add_argument(
+        "--max-text-chars",
+        type=int,
+        default=defaults.max_text_chars,
+        help="characters per text (default %(default)s)",
+    )
+    sv.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=defaults.max_body_bytes,
+        help="bytes per request body (default %(default)s)",
+    )
+    sv.add_argument(
+        "--max-batch",
+        type=int,
+        default=defaults.max_batch,
+        help="texts in one forward pass; 1 turns batching off (default %(default)s)",
+    )
+    sv.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=defaults.max_wait_ms,
+        help="longest wait for a batch to fill, ms (default %(default)s)",
+    )
     sv.add_argument("--no-access-log", action="store_true", help="no log line per request")
     sv.set_defaults(func=_cmd_serve)
 
-    xp = sub.add_parser("export", help="export a model to ONNX, with a JSON of its inputs beside it")
+    xp = sub.add_parser(
+        "export", help="export a model to ONNX, with a JSON of its inputs beside it"
+    )
     xp.add_argument("model", help="a saved model directory (a run's model/)")
     xp.add_argument("out", help="the .onnx file to write; OUT with the suffix .json is the sidecar")
     xp.add_argument("--opset", type=int, default=17, help="ONNX opset, 17 or later (default 17)")
-    xp.add_argument("--no-verify", action="store_true",
-                    help="skip running the graph on onnxruntime against rnnlab before writing")
+    xp.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip running the graph on onnxruntime against rnnlab before writing",
+    )
     xp.set_defaults(func=_cmd_export)
     return parser
 
@@ -368,7 +500,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # parse_known_args + this lets `key=value` overrides sit anywhere among the options
     # (argparse alone stops collecting positionals at the first option after them).
     args, extra = parser.parse_known_args(argv)
-    stray = [e for e in extra if e.startswith("-") or "=" not in e or not hasattr(args, "overrides")]
+    stray = [
+        e for e in extra if e.startswith("-") or "=" not in e or not hasattr(args, "overrides")
+    ]
     if stray:
         parser.error(f"unrecognized arguments: {' '.join(stray)}")
     if extra:

@@ -49,7 +49,9 @@ def test_the_helper_forces_tensorflow_and_keeps_everything_else(bench, monkeypat
     assert env["KERAS_BACKEND"] == "tensorflow" and env["RNNLAB_BENCH_MARK"] == "kept"
     assert os.environ["KERAS_BACKEND"] == "torch"  # the caller's environment is untouched
     assert keras_env.keras_subprocess_env({"KERAS_BACKEND": "jax", "A": "1"}) == {
-        "KERAS_BACKEND": "tensorflow", "A": "1"}
+        "KERAS_BACKEND": "tensorflow",
+        "A": "1",
+    }
 
 
 def test_the_import_check_runs_on_tensorflow(bench, tmp_path):
@@ -61,9 +63,10 @@ def test_the_import_check_runs_on_tensorflow(bench, tmp_path):
 
 def test_a_venv_that_does_not_import_says_why(bench, tmp_path, monkeypatch):
     keras_env, *_ = bench
-    broken = _fake_python(tmp_path / "python",
-                          'echo "ImportError: libtensorflow_framework.so.2: cannot open" >&2\n'
-                          "exit 1")
+    broken = _fake_python(
+        tmp_path / "python",
+        'echo "ImportError: libtensorflow_framework.so.2: cannot open" >&2\nexit 1',
+    )
     assert not keras_env.imports_ok(broken)
     assert "libtensorflow_framework.so.2" in keras_env.import_error(broken)
     assert "does not exist" in keras_env.import_error(tmp_path / "missing")
@@ -80,8 +83,11 @@ def test_a_venv_that_does_not_import_says_why(bench, tmp_path, monkeypatch):
     monkeypatch.setattr(keras_env.subprocess, "run", run_or_skip)
     monkeypatch.setattr(keras_env, "venv_python", lambda venv: broken)
     logged = []
-    with pytest.raises(RuntimeError, match=r"(?s)do not import \(KERAS_BACKEND=tensorflow\):\n"
-                                           r".*libtensorflow_framework.so.2: cannot open"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"(?s)do not import \(KERAS_BACKEND=tensorflow\):\n"
+        r".*libtensorflow_framework.so.2: cannot open",
+    ):
         keras_env.ensure_keras_venv(tmp_path / "venv", log=logged.append)
     assert len(skipped) == 2 and "libtensorflow_framework" in logged[0]
 
@@ -106,8 +112,9 @@ def _only(run, flag):
 
 def test_package_versions_and_the_workers_get_tensorflow(bench, tmp_path):
     keras_env, spawn, sizes, run = bench
-    python = _fake_python(tmp_path / "python",
-                          """echo '{"keras": "3.15.1", "tensorflow-cpu": "2.21.0"}'""")
+    python = _fake_python(
+        tmp_path / "python", """echo '{"keras": "3.15.1", "tensorflow-cpu": "2.21.0"}'"""
+    )
     line, info = run.machine_line({"rnnlab": sys.executable, "keras": str(python)}, "tensorflow")
     assert (info["keras"], info["tensorflow"]) == ("3.15.1", "2.21.0")
     assert "backend tensorflow" in line

@@ -36,7 +36,7 @@ TARGETS = [
 
 def check_target_lines(stdout: str) -> None:
     """Every target line comes last, in the exact format, with a real ratio and verdict."""
-    last = stdout.strip().splitlines()[-len(TARGETS):]
+    last = stdout.strip().splitlines()[-len(TARGETS) :]
     matches = [LINE.fullmatch(line) for line in last]
     assert all(matches), last
     assert [m.group(1) for m in matches] == TARGETS
@@ -65,11 +65,21 @@ def check_jobs(run: dict) -> None:
 
 def test_smoke_run_prints_every_target_and_writes_its_files(tmp_path):
     # One test, not several sharing a fixture: under pytest -n 2 each worker would rerun it.
-    command = [sys.executable, str(REPO / "benchmarks" / "run.py"), "--smoke", "--rounds", "1",
-               "--json", str(tmp_path / "run.json"), "--write-results", "--results",
-               str(tmp_path / "RESULTS.md")]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300,
-                          check=False)
+    command = [
+        sys.executable,
+        str(REPO / "benchmarks" / "run.py"),
+        "--smoke",
+        "--rounds",
+        "1",
+        "--json",
+        str(tmp_path / "run.json"),
+        "--write-results",
+        "--results",
+        str(tmp_path / "RESULTS.md"),
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, cwd=REPO, timeout=300, check=False
+    )
     # 0: all targets pass, 1: some fail (tiny sizes say nothing about speed), 2: a crash.
     assert done.returncode in (0, 1), done.stdout + done.stderr
     check_target_lines(done.stdout)

@@ -30,12 +30,26 @@ def _swap_layers(model: RecurrentClassifier, make) -> None:
         model.recurrent[i] = Bidirectional(new) if bidirectional else new
 
 
-def build(cell: str = "lstm", *, bidirectional: bool = False, mask: bool = False,
-          padding: str = "post", pooling: str = "last", input: str = "embedding",
-          units: tuple[int, ...] = (6,), classes: int = 3, maxlen: int = 9, kind: str = "ids",
-          activation=None, recurrent_activation=None, vocabulary=None,
-          truncating: str = "pre", min_length: int = 0, lengths: str = "count",
-          seed: int = 0) -> Pipeline:
+def build(
+    cell: str = "lstm",
+    *,
+    bidirectional: bool = False,
+    mask: bool = False,
+    padding: str = "post",
+    pooling: str = "last",
+    input: str = "embedding",
+    units: tuple[int, ...] = (6,),
+    classes: int = 3,
+    maxlen: int = 9,
+    kind: str = "ids",
+    activation=None,
+    recurrent_activation=None,
+    vocabulary=None,
+    truncating: str = "pre",
+    min_length: int = 0,
+    lengths: str = "count",
+    seed: int = 0,
+) -> Pipeline:
     """A random-weight pipeline. ``cell`` may also be 'simple_rnn_relu' or 'gru_reset_before';
     a ``vocabulary`` (of at most `VOCAB` ids) makes it a text model.
 
@@ -44,9 +58,18 @@ def build(cell: str = "lstm", *, bidirectional: bool = False, mask: bool = False
     """
     torch.manual_seed(seed)
     base_cell = {"simple_rnn_relu": "simple_rnn", "gru_reset_before": "gru"}.get(cell, cell)
-    model = RecurrentClassifier(vocab_size=VOCAB, num_classes=classes, cell=base_cell,
-                                units=units, embedding_dim=5, bidirectional=bidirectional,
-                                mask=mask, padding=padding, pooling=pooling, input=input)
+    model = RecurrentClassifier(
+        vocab_size=VOCAB,
+        num_classes=classes,
+        cell=base_cell,
+        units=units,
+        embedding_dim=5,
+        bidirectional=bidirectional,
+        mask=mask,
+        padding=padding,
+        pooling=pooling,
+        input=input,
+    )
     layer_args = {}
     if activation is not None:
         layer_args["activation"] = activation
@@ -58,9 +81,15 @@ def build(cell: str = "lstm", *, bidirectional: bool = False, mask: bool = False
         layer_args["reset_after"] = False
     if layer_args:
         cls = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}[base_cell]
-        _swap_layers(model, lambda old: cls(old.units, input_size=old.input_size,
-                                            return_sequences=old.return_sequences,
-                                            **layer_args))
+        _swap_layers(
+            model,
+            lambda old: cls(
+                old.units,
+                input_size=old.input_size,
+                return_sequences=old.return_sequences,
+                **layer_args,
+            ),
+        )
     with torch.no_grad():
         for p in model.parameters():
             p.uniform_(-0.6, 0.6)
@@ -72,9 +101,15 @@ def build(cell: str = "lstm", *, bidirectional: bool = False, mask: bool = False
                 if name.startswith("recurrent.0") and name.endswith("cell.kernel"):
                     p.mul_(1 / VOCAB)
     labels = [f"class_{k}" for k in range(classes)]
-    encoder = InputEncoder(kind="text" if vocabulary is not None else kind, maxlen=maxlen,
-                           padding=padding, truncating=truncating, min_length=min_length,
-                           lengths=lengths, vocabulary=vocabulary)
+    encoder = InputEncoder(
+        kind="text" if vocabulary is not None else kind,
+        maxlen=maxlen,
+        padding=padding,
+        truncating=truncating,
+        min_length=min_length,
+        lengths=lengths,
+        vocabulary=vocabulary,
+    )
     return Pipeline(model.eval(), labels, encoder, "RecurrentClassifier", dict(model.config))
 
 
@@ -87,8 +122,11 @@ def padded(pipeline: Pipeline, lengths, time: int, seed: int = 0):
     else:
         values = rng.integers(1, VOCAB, (len(lengths), time)).astype(np.int64)
     steps = np.arange(time)
-    real = (steps[None, :] < lengths[:, None] if pipeline.module.padding == "post"
-            else steps[None, :] >= (time - lengths)[:, None])
+    real = (
+        steps[None, :] < lengths[:, None]
+        if pipeline.module.padding == "post"
+        else steps[None, :] >= (time - lengths)[:, None]
+    )
     return np.where(real, values, 0).astype(values.dtype), lengths
 
 

@@ -40,8 +40,11 @@ def test_export_writes_a_checked_graph_and_its_sidecar(make_pipeline, make_input
     sidecar = json.loads(result.sidecar_path.read_text(encoding="utf-8"))
     assert sidecar["model"]["sha256"] == hashlib.sha256(data).hexdigest()
     values, lengths = make_inputs(pipeline, [1, 9, 4], 9)
-    np.testing.assert_allclose(run(session(result.onnx_path), values, lengths),
-                               pipeline.predict_proba_encoded(values, lengths), atol=1e-5)
+    np.testing.assert_allclose(
+        run(session(result.onnx_path), values, lengths),
+        pipeline.predict_proba_encoded(values, lengths),
+        atol=1e-5,
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "out.json", "out.onnx"]
 
 
@@ -63,14 +66,16 @@ def test_export_replaces_existing_files(make_pipeline, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.onnx"]
 
 
-def test_a_graph_that_disagrees_is_refused_and_nothing_is_written(make_pipeline, tmp_path,
-                                                                  monkeypatch):
+def test_a_graph_that_disagrees_is_refused_and_nothing_is_written(
+    make_pipeline, tmp_path, monkeypatch
+):
     other = make_pipeline("lstm", seed=1)
     pipeline = make_pipeline("lstm", seed=2)
     build = exporter_for(other)
     wrong = build(other, 17).SerializeToString()
-    with pytest.raises(ExportParityError,
-                       match=r"differs from rnnlab by 0\.\d+ .*\(tolerance 1e-05\)"):
+    with pytest.raises(
+        ExportParityError, match=r"differs from rnnlab by 0\.\d+ .*\(tolerance 1e-05\)"
+    ):
         verify_export(pipeline, wrong)
     monkeypatch.setitem(EXPORTERS, "RecurrentClassifier", lambda p, opset: build(other, opset))
     with pytest.raises(ExportParityError, match="nothing was written"):
@@ -83,11 +88,18 @@ def test_verify_false_skips_the_check(make_pipeline, tmp_path):
     assert result.max_abs_diff is None and result.onnx_path.is_file()
 
 
-@pytest.mark.parametrize(("opset", "error", "message"), [
-    (16, InvalidValueError, "`opset` must be an integer >= 17, got 16"),
-    (999, InvalidValueError, "`opset` must be at most .*, the newest opset of the installed onnx"),
-    ("17", InvalidTypeError, "`opset` must be an integer >= 17, got str"),
-])
+@pytest.mark.parametrize(
+    ("opset", "error", "message"),
+    [
+        (16, InvalidValueError, "`opset` must be an integer >= 17, got 16"),
+        (
+            999,
+            InvalidValueError,
+            "`opset` must be at most .*, the newest opset of the installed onnx",
+        ),
+        ("17", InvalidTypeError, "`opset` must be an integer >= 17, got str"),
+    ],
+)
 def test_bad_opsets(opset, error, message, make_pipeline, tmp_path):
     with pytest.raises(error, match=message):
         export_onnx(make_pipeline(), tmp_path / "m.onnx", opset=opset)
@@ -102,9 +114,12 @@ def test_a_missing_directory_is_refused(make_pipeline, tmp_path):
 def test_an_architecture_without_an_exporter_is_refused(architecture, make_pipeline, tmp_path):
     pipeline = make_pipeline()
     pipeline.architecture = architecture
-    with pytest.raises(InvalidValueError, match=f"no ONNX exporter for the architecture "
-                                                f"{architecture!r}; exportable: "
-                                                "RecurrentClassifier$"):
+    with pytest.raises(
+        InvalidValueError,
+        match=f"no ONNX exporter for the architecture "
+        f"{architecture!r}; exportable: "
+        "RecurrentClassifier$",
+    ):
         export_onnx(pipeline, tmp_path / "m.onnx")
     assert list(tmp_path.iterdir()) == []
 
@@ -149,8 +164,11 @@ def test_without_onnx_the_error_names_the_extra(make_pipeline, monkeypatch, tmp_
 
 
 def test_importing_rnnlab_export_imports_no_onnx():
-    code = ("import sys, rnnlab.export, rnnlab.cli; "
-            "print(sorted(m for m in ('onnx', 'onnxruntime') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys, rnnlab.export, rnnlab.cli; "
+        "print(sorted(m for m in ('onnx', 'onnxruntime') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

@@ -24,9 +24,15 @@ TIMES = (MAXLEN, 4, 13)  # the export's maxlen, and time axes it never saw
 
 
 def case(cell, mask, bidirectional, pooling, input, stacked):
-    return {"cell": cell, "mask": mask != "off", "padding": "pre" if mask == "pre" else "post",
-            "bidirectional": bidirectional, "pooling": pooling, "input": input,
-            "units": (6, 5) if stacked else (6,)}
+    return {
+        "cell": cell,
+        "mask": mask != "off",
+        "padding": "pre" if mask == "pre" else "post",
+        "bidirectional": bidirectional,
+        "pooling": pooling,
+        "input": input,
+        "units": (6, 5) if stacked else (6,),
+    }
 
 
 def structure_matrix():
@@ -34,15 +40,25 @@ def structure_matrix():
     of settings (cell and pooling, mask and pooling, cell and input, ...) occurs."""
     out = []
     for (c, cell), (m, mask), b in itertools.product(enumerate(CELLS), enumerate(MASKS), (0, 1)):
-        out.append(case(cell, mask, bool(b), POOLINGS[(c + m + b) % 3], INPUTS[(c + b) % 2],
-                        stacked=(m + b) % 2 == 1))
+        out.append(
+            case(
+                cell,
+                mask,
+                bool(b),
+                POOLINGS[(c + m + b) % 3],
+                INPUTS[(c + b) % 2],
+                stacked=(m + b) % 2 == 1,
+            )
+        )
     return out
 
 
 def pooling_matrix():
     """Every pooling x mask x input for the LSTM (the tutorial cell)."""
-    return [case("lstm", mask, i % 2 == 1, pooling, input, stacked=i % 3 == 0)
-            for i, (pooling, mask, input) in enumerate(itertools.product(POOLINGS, MASKS, INPUTS))]
+    return [
+        case("lstm", mask, i % 2 == 1, pooling, input, stacked=i % 3 == 0)
+        for i, (pooling, mask, input) in enumerate(itertools.product(POOLINGS, MASKS, INPUTS))
+    ]
 
 
 MATRIX = structure_matrix() + pooling_matrix()
@@ -50,8 +66,16 @@ MATRIX = structure_matrix() + pooling_matrix()
 
 def case_id(c):
     mask = f"mask-{c['padding']}" if c["mask"] else "nomask"
-    return "-".join([c["cell"], "bi" if c["bidirectional"] else "uni", mask, c["pooling"],
-                     c["input"], "x".join(map(str, c["units"]))])
+    return "-".join(
+        [
+            c["cell"],
+            "bi" if c["bidirectional"] else "uni",
+            mask,
+            c["pooling"],
+            c["input"],
+            "x".join(map(str, c["units"])),
+        ]
+    )
 
 
 def batch_lengths(time, masked):
@@ -61,8 +85,9 @@ def batch_lengths(time, masked):
 
 def assert_parity(pipeline, session, make_inputs, times=TIMES):
     for seed, time in enumerate(times):
-        values, lengths = make_inputs(pipeline, batch_lengths(time, pipeline.module.mask), time,
-                                      seed)
+        values, lengths = make_inputs(
+            pipeline, batch_lengths(time, pipeline.module.mask), time, seed
+        )
         ours = pipeline.predict_proba_encoded(values, lengths)
         theirs = run(session, values, lengths)
         assert theirs.dtype == np.float32 and theirs.shape == ours.shape
@@ -73,8 +98,14 @@ def assert_parity(pipeline, session, make_inputs, times=TIMES):
 
 
 def test_the_matrix_covers_every_pair_of_settings():
-    keys = [("cell",), ("mask", "padding"), ("bidirectional",), ("pooling",), ("input",),
-            ("units",)]
+    keys = [
+        ("cell",),
+        ("mask", "padding"),
+        ("bidirectional",),
+        ("pooling",),
+        ("input",),
+        ("units",),
+    ]
     values = [{tuple(c[k] for k in key) for c in MATRIX} for key in keys]
     assert [len(v) for v in values] == [5, 3, 2, 3, 2, 2]
     for (i, a), (j, b) in itertools.combinations(enumerate(keys), 2):
@@ -91,27 +122,40 @@ def test_onnx_matches_rnnlab(settings, make_pipeline, make_session, make_inputs)
 @pytest.mark.parametrize("classes", [2, 4])
 @pytest.mark.parametrize("kind", ["ids", "numbers"])
 def test_binary_and_numbers_models(classes, kind, make_pipeline, make_session, make_inputs):
-    pipeline = make_pipeline("gru", mask=True, padding="pre", input="raw", classes=classes,
-                             kind=kind, maxlen=MAXLEN)
+    pipeline = make_pipeline(
+        "gru", mask=True, padding="pre", input="raw", classes=classes, kind=kind, maxlen=MAXLEN
+    )
     session = make_session(pipeline)
     assert [i.name for i in session.get_inputs()] == [
-        "values" if kind == "numbers" else "ids", "lengths"]
+        "values" if kind == "numbers" else "ids",
+        "lengths",
+    ]
     assert session.get_outputs()[0].shape == ["batch", classes]
     assert_parity(pipeline, session, make_inputs)
 
 
-@pytest.mark.parametrize(("cell", "activation", "recurrent_activation"), [
-    ("lstm", "elu", "hard_sigmoid"),  # alphas: (1/6, 1, 1) per direction, betas: (0.5,)
-    ("lstm", "softsign", "sigmoid"),
-    ("gru", "linear", "hard_sigmoid"),
-    ("gru_reset_before", "tanh", "hard_sigmoid"),
-    ("simple_rnn", "linear", None),
-    ("simple_rnn", "hard_sigmoid", None),
-])
-def test_other_keras_activations(cell, activation, recurrent_activation, make_pipeline,
-                                 make_session, make_inputs):
-    pipeline = make_pipeline(cell, bidirectional=True, mask=True, activation=activation,
-                             recurrent_activation=recurrent_activation, maxlen=MAXLEN)
+@pytest.mark.parametrize(
+    ("cell", "activation", "recurrent_activation"),
+    [
+        ("lstm", "elu", "hard_sigmoid"),  # alphas: (1/6, 1, 1) per direction, betas: (0.5,)
+        ("lstm", "softsign", "sigmoid"),
+        ("gru", "linear", "hard_sigmoid"),
+        ("gru_reset_before", "tanh", "hard_sigmoid"),
+        ("simple_rnn", "linear", None),
+        ("simple_rnn", "hard_sigmoid", None),
+    ],
+)
+def test_other_keras_activations(
+    cell, activation, recurrent_activation, make_pipeline, make_session, make_inputs
+):
+    pipeline = make_pipeline(
+        cell,
+        bidirectional=True,
+        mask=True,
+        activation=activation,
+        recurrent_activation=recurrent_activation,
+        maxlen=MAXLEN,
+    )
     assert_parity(pipeline, make_session(pipeline), make_inputs)
 
 
@@ -125,8 +169,9 @@ def test_later_opsets(opset, make_pipeline, make_session, make_inputs):
 
 def test_a_hand_computed_masked_simple_rnn(make_pipeline, make_session):
     """One unit, raw ids, pre-padding: the padded steps are skipped, not run on zeros."""
-    pipeline = make_pipeline("simple_rnn", mask=True, padding="pre", input="raw", units=(1,),
-                             classes=2)
+    pipeline = make_pipeline(
+        "simple_rnn", mask=True, padding="pre", input="raw", units=(1,), classes=2
+    )
     layer, head = pipeline.module.recurrent[0], pipeline.module.head
     w, u, b, a, c = 0.3, -0.8, 0.1, 1.7, -0.2
     with torch.no_grad():
@@ -153,8 +198,9 @@ def test_lengths_beyond_the_time_axis_are_clamped(make_pipeline, make_session, m
     pipeline = make_pipeline("lstm", mask=True, padding="pre", pooling="mean")
     values, lengths = make_inputs(pipeline, [3, 5], 5)
     session = make_session(pipeline)
-    np.testing.assert_array_equal(run(session, values, np.array([3, 99])),
-                                  run(session, values, lengths))
+    np.testing.assert_array_equal(
+        run(session, values, np.array([3, 99])), run(session, values, lengths)
+    )
 
 
 def test_negative_ids_fail_instead_of_wrapping(make_pipeline, make_session):
@@ -166,10 +212,12 @@ def test_negative_ids_fail_instead_of_wrapping(make_pipeline, make_session):
         pipeline.predict_proba_encoded(np.array([[1, -1, 3]]), np.array([3]))
 
 
-@pytest.mark.parametrize(("activation", "shown"), [("selu", "'selu'"),
-                                                   (torch.sin, "a custom callable")])
+@pytest.mark.parametrize(
+    ("activation", "shown"), [("selu", "'selu'"), (torch.sin, "a custom callable")]
+)
 def test_activations_without_an_onnx_op_are_refused(activation, shown, make_pipeline):
     pipeline = make_pipeline("lstm", activation=activation)
-    with pytest.raises(InvalidValueError, match=f"LSTM's activation is {shown}.*exportable: "
-                                                "tanh, sigmoid, relu"):
+    with pytest.raises(
+        InvalidValueError, match=f"LSTM's activation is {shown}.*exportable: tanh, sigmoid, relu"
+    ):
         exporter_for(pipeline)(pipeline, 17)

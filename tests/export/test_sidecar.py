@@ -55,8 +55,12 @@ SETTINGS = {
     },
     # Another split character and filter set, no lowercasing, index_from 4.
     "custom_split": {
-        "vocab": {"tokenizer": Tokenizer(lower=False, filters=".!:", split=","),
-                  "index_from": 4, "start_id": 3, "oov_id": 4},
+        "vocab": {
+            "tokenizer": Tokenizer(lower=False, filters=".!:", split=","),
+            "index_from": 4,
+            "start_id": 3,
+            "oov_id": 4,
+        },
         "encoder": {"padding": "post", "truncating": "pre", "min_length": 1},
     },
 }
@@ -65,15 +69,17 @@ SETTINGS = {
 def exported(make_pipeline, tmp_path, name):
     settings = SETTINGS[name]
     vocabulary = Vocabulary.fit(TRAIN, **settings["vocab"])
-    pipeline = make_pipeline("gru", mask=True, classes=3, maxlen=7, vocabulary=vocabulary,
-                             **settings.get("encoder", {}))
+    pipeline = make_pipeline(
+        "gru", mask=True, classes=3, maxlen=7, vocabulary=vocabulary, **settings.get("encoder", {})
+    )
     result = export_onnx(pipeline, tmp_path / "model.onnx")
     return pipeline, result, json.loads(result.sidecar_path.read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("name", list(SETTINGS))
 def test_the_sidecar_alone_reproduces_rnnlabs_ids_and_probabilities(
-        name, make_pipeline, sidecar_encode, tmp_path):
+    name, make_pipeline, sidecar_encode, tmp_path
+):
     pipeline, result, sidecar = exported(make_pipeline, tmp_path, name)
     ids, lengths = sidecar_encode(sidecar, TEXTS)
     want_ids, want_lengths = pipeline.encode(TEXTS)
@@ -96,14 +102,27 @@ def test_the_sidecar_fields(make_pipeline, tmp_path):
         {"name": "lengths", "dtype": "int64", "shape": ["batch"]},
     ]
     assert sidecar["outputs"] == [
-        {"name": "probabilities", "dtype": "float32", "shape": ["batch", 3]}]
-    assert sidecar["encoding"] == {"kind": "text", "maxlen": 7, "padding": "post",
-                                   "truncating": "pre", "min_length": 0, "lengths": "count",
-                                   "pad_value": 0}
+        {"name": "probabilities", "dtype": "float32", "shape": ["batch", 3]}
+    ]
+    assert sidecar["encoding"] == {
+        "kind": "text",
+        "maxlen": 7,
+        "padding": "post",
+        "truncating": "pre",
+        "min_length": 0,
+        "lengths": "count",
+        "pad_value": 0,
+    }
     assert sidecar["tokenizer"] == {"rule": "filters_split", **Tokenizer().to_dict()}
     table = sidecar["vocabulary"].pop("ids")
-    assert sidecar["vocabulary"] == {"pad_id": 0, "start_id": 1, "oov_id": 2, "index_from": 3,
-                                     "num_words": 12, "size": 12}
+    assert sidecar["vocabulary"] == {
+        "pad_id": 0,
+        "start_id": 1,
+        "oov_id": 2,
+        "index_from": 3,
+        "num_words": 12,
+        "size": 12,
+    }
     # num_words=12 keeps ids 4..11: the 8 most frequent words, in rank order.
     assert table == {w: i for i, w in enumerate(vocabulary.words[:8], start=4)}
     assert list(table)[:5] == ["the", "mat", "cat", "sat", "dog"]  # ties: first seen first

@@ -47,5 +47,6 @@ def test_reviews_through_the_sidecar_and_onnx_match_rnnlab(tmp_path, capsys, sid
 
     # A time axis other than the export's maxlen: the last 120 tokens of each review.
     x, n = pad_with_lengths(pipeline.vocabulary.encode(texts), 120, "pre", "pre")
-    np.testing.assert_allclose(run(onnx_session, x, n), pipeline.predict_proba_encoded(x, n),
-                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        run(onnx_session, x, n), pipeline.predict_proba_encoded(x, n), rtol=0, atol=1e-5
+    )

@@ -10,8 +10,12 @@ import rnnlab
 POS = ["good", "great", "fine", "excellent", "lovely", "superb"]
 NEG = ["bad", "awful", "poor", "terrible", "boring", "worst"]
 FILLER = ["the", "plot", "film", "was", "and"]
-TEXTS = ["the plot was great and the film superb", "boring film and the worst plot",
-         "great plot but awful acting", "lovely"]
+TEXTS = [
+    "the plot was great and the film superb",
+    "boring film and the worst plot",
+    "great plot but awful acting",
+    "lovely",
+]
 
 
 @pytest.fixture(scope="session")
@@ -25,8 +29,9 @@ def sentiment_dir(tmp_path_factory):
         rng.shuffle(words)
         texts.append(" ".join(words))
         labels.append(label)
-    clf = rnnlab.TextClassifier(module__units=(16,), module__embedding_dim=16, epochs=15,
-                                batch_size=32, random_state=0)
+    clf = rnnlab.TextClassifier(
+        module__units=(16,), module__embedding_dim=16, epochs=15, batch_size=32, random_state=0
+    )
     path = tmp_path_factory.mktemp("models") / "sentiment"
     clf.fit(texts, labels).save(path)
     return path
@@ -49,9 +54,16 @@ def raw_ids_dir(tmp_path_factory):
             row[int(rng.integers(0, len(row)))] = 40
         x.append(row)
         y.append(label)
-    clf = rnnlab.SequenceClassifier(module__input="raw", module__cell="simple_rnn",
-                                    module__units=(8,), epochs=30, batch_size=20, lr=0.01,
-                                    padding="post", random_state=0)
+    clf = rnnlab.SequenceClassifier(
+        module__input="raw",
+        module__cell="simple_rnn",
+        module__units=(8,),
+        epochs=30,
+        batch_size=20,
+        lr=0.01,
+        padding="post",
+        random_state=0,
+    )
     path = tmp_path_factory.mktemp("models") / "raw"
     clf.fit(x, y).save(path)
     return path
@@ -60,5 +72,3 @@ def raw_ids_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def raw_ids(raw_ids_dir):
     return rnnlab.load(raw_ids_dir)
-
-

@@ -15,20 +15,25 @@ def test_prints_the_label_the_top_words_and_the_completeness(sentiment_dir, sent
     out = capsys.readouterr().out.splitlines()
     result = explain(sentiment, text)
     p = result["probabilities"]["pos"]
-    assert out[0] == (f"label: pos (p={p:.3f}); explaining 'pos' (p={p:.3f}) by integrated "
-                      "gradients, in logit space")
+    assert out[0] == (
+        f"label: pos (p={p:.3f}); explaining 'pos' (p={p:.3f}) by integrated "
+        "gradients, in logit space"
+    )
     assert out[1] == "most influential tokens (+ towards 'pos', - away):"
     ranked = sorted(result["tokens"], key=lambda t: -abs(t["attribution"]))[:3]
     assert out[2:5] == [f"  {t['attribution']:+.4f}  {t['token']}" for t in ranked]
     assert out[2].endswith("  great")
     c = result["completeness"]
-    assert out[5].startswith(f"completeness: attributions sum to {c['sum']:+.4f}; "
-                             f"logit(text) - logit(baseline) = {c['difference']:+.4f}")
+    assert out[5].startswith(
+        f"completeness: attributions sum to {c['sum']:+.4f}; "
+        f"logit(text) - logit(baseline) = {c['difference']:+.4f}"
+    )
     assert len(out) == 6  # no html line: the page is written only when asked
 
 
-def test_reads_stdin_explains_a_named_class_and_writes_the_page(sentiment_dir, sentiment,
-                                                                capsys, monkeypatch, tmp_path):
+def test_reads_stdin_explains_a_named_class_and_writes_the_page(
+    sentiment_dir, sentiment, capsys, monkeypatch, tmp_path
+):
     text = "boring film and the worst plot " + " ".join(["w"] * 12)  # longer than maxlen 10
     monkeypatch.setattr(sys, "stdin", io.StringIO(text + "\n"))
     page = tmp_path / "why.html"
@@ -39,8 +44,11 @@ def test_reads_stdin_explains_a_named_class_and_writes_the_page(sentiment_dir, s
     doc = page.read_text(encoding="utf-8")
     assert doc.startswith("<!DOCTYPE html>") and "<script" not in doc and "http" not in doc
     result = explain(sentiment, text, target="pos")
-    spans = re.findall(r'<span class="tok([^"]*)"(?: style="background: ([^"]+)")? '
-                       r'title="([^"]+)">([^<]*)</span>', doc)
+    spans = re.findall(
+        r'<span class="tok([^"]*)"(?: style="background: ([^"]+)")? '
+        r'title="([^"]+)">([^<]*)</span>',
+        doc,
+    )
     assert [html.unescape(s[3]) for s in spans] == [t["token"] for t in result["tokens"]]
     for (unseen, colour, title, _), token in zip(spans, result["tokens"]):
         a = token["attribution"]

@@ -35,8 +35,10 @@ def test_integrated_gradients_add_up_to_the_change_in_logit(sentiment, text):
 
 def test_the_trapezoid_rule_errs_visibly_and_converges_quadratically(sentiment):
     text = TEXTS[0]
-    errors = {n: abs(explain(sentiment, text, steps=n, rule="trapezoid")["completeness"]["error"])
-              for n in (4, 16, 64)}
+    errors = {
+        n: abs(explain(sentiment, text, steps=n, rule="trapezoid")["completeness"]["error"])
+        for n in (4, 16, 64)
+    }
     assert errors[4] > 1e-3
     assert 8 < errors[16] / errors[64] < 32  # O(1 / steps^2): 16x for 4x the steps
     gauss = abs(explain(sentiment, text, steps=16)["completeness"]["error"])
@@ -81,8 +83,9 @@ def test_tokens_are_the_tokenizers_words_placed_where_the_model_reads_them(senti
     assert [t["position"] for t in short] == [maxlen - 2, maxlen - 1]
 
 
-def test_the_result_is_json_and_explain_prints_and_writes_nothing(sentiment, capsys, tmp_path,
-                                                                   monkeypatch):
+def test_the_result_is_json_and_explain_prints_and_writes_nothing(
+    sentiment, capsys, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     result = explain(sentiment, TEXTS[0])
     assert json.loads(json.dumps(result)) == result
@@ -112,8 +115,13 @@ def test_agrees_with_captum(sentiment):
 
     try:
         ig = captum.IntegratedGradients(forward)
-        theirs = ig.attribute(e, baselines=b, additional_forward_args=(ids, lengths), n_steps=64,
-                              method="gausslegendre")
+        theirs = ig.attribute(
+            e,
+            baselines=b,
+            additional_forward_args=(ids, lengths),
+            n_steps=64,
+            method="gausslegendre",
+        )
     finally:
         handle.remove()
     theirs = theirs.sum(-1)[0, positions].double().numpy()
@@ -135,7 +143,7 @@ def test_occlusion_on_a_raw_input_model_is_the_logit_drop_without_each_token(raw
 
     assert result["score"] == pytest.approx(logit(ids), abs=1e-5)
     for j, token in enumerate(result["tokens"]):
-        dropped = ids[:j] + ids[j + 1:]
+        dropped = ids[:j] + ids[j + 1 :]
         assert token["token"] == str(ids[j])
         assert token["attribution"] == pytest.approx(logit(ids) - logit(dropped), abs=1e-4)
     top = max(result["tokens"], key=lambda t: t["attribution"])
@@ -148,8 +156,11 @@ def test_occlusion_on_a_raw_input_model_is_the_logit_drop_without_each_token(raw
 def test_what_cannot_be_explained_says_why(raw_ids, sentiment):
     with pytest.raises(InvalidValueError, match="integrated gradients need an embedding layer"):
         explain(raw_ids, "3 40", method="integrated_gradients")
-    with pytest.raises(InvalidValueError, match="`target` 'Pos' is not a class of this model "
-                                                r"\(did you mean `pos`\?\); classes: neg, pos"):
+    with pytest.raises(
+        InvalidValueError,
+        match="`target` 'Pos' is not a class of this model "
+        r"\(did you mean `pos`\?\); classes: neg, pos",
+    ):
         explain(sentiment, "great", target="Pos")
     with pytest.raises(InvalidValueError, match="needs a vocabulary with an oov id"):
         explain(raw_ids, "3 40", occlusion_mode="oov")

@@ -30,8 +30,14 @@ def _imported(model, tmp_path, **kwargs):
 
 def test_integrated_gradients_through_an_imported_masked_embedding(tmp_path):
     keras.utils.set_random_seed(1)
-    model = keras.Sequential([keras.Input((12,)), L.Embedding(100, 8, mask_zero=True),
-                              L.Bidirectional(L.GRU(6)), L.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((12,)),
+            L.Embedding(100, 8, mask_zero=True),
+            L.Bidirectional(L.GRU(6)),
+            L.Dense(3, activation="softmax"),
+        ]
+    )
     pipeline = _imported(model, tmp_path)
     assert isinstance(pipeline.module.embedding, rnnlab.nn.Embedding)
     text = "w1 w7 w20 w50 w150"  # w150 -> id 153 >= 100: oov
@@ -61,16 +67,17 @@ def test_occlusion_for_the_imported_reuters_tutorial_model(tmp_path):
 
     def log_probabilities(ids):
         x = np.zeros((1, 49, 1), dtype="float32")
-        x[0, :len(ids), 0] = ids
+        x[0, : len(ids), 0] = ids
         return np.log(model.predict(x, verbose=0)[0].astype(np.float64))
 
     ids = [1, 6, 93, 13, 2]
     for j, token in enumerate(result["tokens"], 1):
         # Keras gives probabilities: log p = logit - log Z, so the logit difference occlusion
         # reports is Keras's log-probability difference plus the change in log Z.
-        keras_x, keras_without = log_probabilities(ids), log_probabilities(ids[:j] + ids[j + 1:])
-        z = pipeline.predict_logits(pipeline.encode([" ".join(words),
-                                                     " ".join(words[:j - 1] + words[j:])]))
+        keras_x, keras_without = log_probabilities(ids), log_probabilities(ids[:j] + ids[j + 1 :])
+        z = pipeline.predict_logits(
+            pipeline.encode([" ".join(words), " ".join(words[: j - 1] + words[j:])])
+        )
         log_z = [float(np.log(np.exp(row.astype(np.float64)).sum())) for row in z]
         expected = keras_x[k] - keras_without[k] + log_z[0] - log_z[1]
         assert token["attribution"] == pytest.approx(expected, abs=1e-4)

@@ -27,8 +27,14 @@ ROWS = [[12, 7, 43], [5, 0, 9, 9, 31, 2], [48, 47, 46, 45, 44, 43, 42, 41, 40]]
 @pytest.fixture(scope="module")
 def keras_model(tmp_path_factory):
     keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.Input((8,)), L.Embedding(50, 6, mask_zero=True),
-                              L.LSTM(5), L.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            L.Embedding(50, 6, mask_zero=True),
+            L.LSTM(5),
+            L.Dense(3, activation="softmax"),
+        ]
+    )
     model.set_weights([w * 4 for w in model.get_weights()])
     path = tmp_path_factory.mktemp("k") / "topics.keras"
     model.save(path)
@@ -39,7 +45,7 @@ def _keras_batch(rows, steps=8):
     x = np.zeros((len(rows), steps), dtype="int64")
     for i, row in enumerate(rows):
         row = row[-steps:]  # truncating 'pre'
-        x[i, steps - len(row):] = row
+        x[i, steps - len(row) :] = row
     return x
 
 
@@ -72,12 +78,20 @@ def test_an_id_beyond_the_embedding_is_one_line_and_exit_2(keras_model, tmp_path
     assert capsys.readouterr().err == (
         "rnnlab: error: token ids must be in [0, 49] for this model (its Embedding has 50 rows), "
         "got ids from 0 to 50; map larger ids to the oov id (2 in the Keras layout), as "
-        "load_data(num_words=...) does\n")
+        "load_data(num_words=...) does\n"
+    )
 
 
 def test_a_refused_model_is_one_line_and_exit_2(tmp_path, capsys):
-    model = keras.Sequential([keras.Input((8,)), L.Embedding(50, 6), L.Conv1D(2, 3, name="c"),
-                              L.GlobalMaxPooling1D(), L.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            L.Embedding(50, 6),
+            L.Conv1D(2, 3, name="c"),
+            L.GlobalMaxPooling1D(),
+            L.Dense(1, activation="sigmoid"),
+        ]
+    )
     model.save(tmp_path / "conv.h5")
     assert main(["import-keras", str(tmp_path / "conv.h5"), str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
@@ -90,13 +104,21 @@ def test_import_reads_no_keras_and_no_tensorflow(keras_model, tmp_path):
     index = tmp_path / "word_index.json"
     index.write_text(json.dumps({f"w{r}": r for r in range(1, 100)}))
     # None in sys.modules makes any import of these fail.
-    code = ("import sys; sys.modules.update(keras=None, tensorflow=None); "
-            "from rnnlab.cli import main; "
-            f"rc = main(['import-keras', {str(path)!r}, {str(tmp_path / 'm')!r}, "
-            f"'--word-index', {str(index)!r}]); "
-            f"rc = rc or main(['predict', {str(tmp_path / 'm')!r}, '-']); sys.exit(rc)")
-    run = subprocess.run([sys.executable, "-c", code], input="w1 w2 w3\n", text=True,
-                         capture_output=True, timeout=120, check=False)
+    code = (
+        "import sys; sys.modules.update(keras=None, tensorflow=None); "
+        "from rnnlab.cli import main; "
+        f"rc = main(['import-keras', {str(path)!r}, {str(tmp_path / 'm')!r}, "
+        f"'--word-index', {str(index)!r}]); "
+        f"rc = rc or main(['predict', {str(tmp_path / 'm')!r}, '-']); sys.exit(rc)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        input="w1 w2 w3\n",
+        text=True,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     assert "reads text (maxlen 8, padding pre)" in run.stdout
     assert run.stdout.splitlines()[-2] == "id,label,p_0,p_1,p_2"

@@ -24,25 +24,51 @@ import rnnlab
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 
 L = keras.layers
-LSTM_CONFIG = {"name": "lstm", "units": 5, "activation": "tanh", "recurrent_activation": "sigmoid",
-               "use_bias": True, "return_sequences": False, "return_state": False,
-               "go_backwards": False, "stateful": False, "unroll": False, "time_major": False,
-               "dropout": 0.0, "recurrent_dropout": 0.0, "implementation": 2}
+LSTM_CONFIG = {
+    "name": "lstm",
+    "units": 5,
+    "activation": "tanh",
+    "recurrent_activation": "sigmoid",
+    "use_bias": True,
+    "return_sequences": False,
+    "return_state": False,
+    "go_backwards": False,
+    "stateful": False,
+    "unroll": False,
+    "time_major": False,
+    "dropout": 0.0,
+    "recurrent_dropout": 0.0,
+    "implementation": 2,
+}
 DENSE_CONFIG = {"name": "dense", "units": 3, "activation": "softmax", "use_bias": True}
-NAMES = {"embedding": ["embedding/embeddings:0"],
-         "lstm": ["lstm/lstm_cell/kernel:0", "lstm/lstm_cell/recurrent_kernel:0",
-                  "lstm/lstm_cell/bias:0"],
-         "dense": ["dense/kernel:0", "dense/bias:0"]}
+NAMES = {
+    "embedding": ["embedding/embeddings:0"],
+    "lstm": [
+        "lstm/lstm_cell/kernel:0",
+        "lstm/lstm_cell/recurrent_kernel:0",
+        "lstm/lstm_cell/bias:0",
+    ],
+    "dense": ["dense/kernel:0", "dense/bias:0"],
+}
 
 
 @pytest.fixture(scope="module")
 def reference():
     keras.utils.set_random_seed(5)
-    model = keras.Sequential([keras.Input((10,)), L.Embedding(40, 4, mask_zero=True),
-                              L.LSTM(5), L.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((10,)),
+            L.Embedding(40, 4, mask_zero=True),
+            L.LSTM(5),
+            L.Dense(3, activation="softmax"),
+        ]
+    )
     model.set_weights([w * 3 for w in model.get_weights()])
-    arrays = {"embedding": model.layers[0].get_weights(), "lstm": model.layers[1].get_weights(),
-              "dense": model.layers[2].get_weights()}
+    arrays = {
+        "embedding": model.layers[0].get_weights(),
+        "lstm": model.layers[1].get_weights(),
+        "dense": model.layers[2].get_weights(),
+    }
     return model, arrays
 
 
@@ -66,10 +92,17 @@ def _embedding(**extra):
 
 
 def _sequential_without_input_layer():
-    return {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
-        {"class_name": "Embedding", "config": _embedding(batch_input_shape=[None, 10])},
-        {"class_name": "LSTM", "config": LSTM_CONFIG},
-        {"class_name": "Dense", "config": DENSE_CONFIG}]}}
+    return {
+        "class_name": "Sequential",
+        "config": {
+            "name": "sequential",
+            "layers": [
+                {"class_name": "Embedding", "config": _embedding(batch_input_shape=[None, 10])},
+                {"class_name": "LSTM", "config": LSTM_CONFIG},
+                {"class_name": "Dense", "config": DENSE_CONFIG},
+            ],
+        },
+    }
 
 
 def _functional():
@@ -77,18 +110,40 @@ def _functional():
         return [[[source, 0, 0, {}]]]
 
     layers = [
-        {"class_name": "InputLayer", "name": "input_1", "inbound_nodes": [],
-         "config": {"batch_input_shape": [None, 10], "dtype": "float32", "name": "input_1"}},
-        {"class_name": "Embedding", "name": "embedding", "inbound_nodes": node("input_1"),
-         "config": _embedding()},
-        {"class_name": "LSTM", "name": "lstm", "inbound_nodes": node("embedding"),
-         "config": LSTM_CONFIG},
-        {"class_name": "Dense", "name": "dense", "inbound_nodes": node("lstm"),
-         "config": DENSE_CONFIG},
+        {
+            "class_name": "InputLayer",
+            "name": "input_1",
+            "inbound_nodes": [],
+            "config": {"batch_input_shape": [None, 10], "dtype": "float32", "name": "input_1"},
+        },
+        {
+            "class_name": "Embedding",
+            "name": "embedding",
+            "inbound_nodes": node("input_1"),
+            "config": _embedding(),
+        },
+        {
+            "class_name": "LSTM",
+            "name": "lstm",
+            "inbound_nodes": node("embedding"),
+            "config": LSTM_CONFIG,
+        },
+        {
+            "class_name": "Dense",
+            "name": "dense",
+            "inbound_nodes": node("lstm"),
+            "config": DENSE_CONFIG,
+        },
     ]
-    return {"class_name": "Functional", "config": {
-        "name": "model", "layers": layers, "input_layers": [["input_1", 0, 0]],
-        "output_layers": [["dense", 0, 0]]}}
+    return {
+        "class_name": "Functional",
+        "config": {
+            "name": "model",
+            "layers": layers,
+            "input_layers": [["input_1", 0, 0]],
+            "output_layers": [["dense", 0, 0]],
+        },
+    }
 
 
 @pytest.mark.parametrize("config", [_sequential_without_input_layer, _functional])
@@ -97,7 +152,13 @@ def test_keras_2_legacy_files_import_with_keras_s_predictions(reference, config,
     _write(tmp_path / "old.h5", config(), arrays)
     pipeline = rnnlab.from_keras(tmp_path / "old.h5")
     assert pipeline.parts["training"]["imported_from"]["keras_version"] == "2.15.0"
-    x = np.array([[0, 0, 0, 5, 6, 7, 0, 8, 9, 10], [1, 2, 3, 4, 5, 6, 7, 8, 9, 39],
-                  [0, 0, 0, 0, 0, 0, 0, 0, 0, 12]])
-    np.testing.assert_allclose(pipeline.predict_proba(x.tolist()),
-                               model.predict(x, verbose=0), atol=1e-5, rtol=0)
+    x = np.array(
+        [
+            [0, 0, 0, 5, 6, 7, 0, 8, 9, 10],
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 39],
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 12],
+        ]
+    )
+    np.testing.assert_allclose(
+        pipeline.predict_proba(x.tolist()), model.predict(x, verbose=0), atol=1e-5, rtol=0
+    )

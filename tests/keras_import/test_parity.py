@@ -28,14 +28,16 @@ REUTERS_STEPS, IMDB_STEPS = 49, 80
 
 
 def _reuters(*recurrent):
-    return keras.Sequential([keras.Input((REUTERS_STEPS, 1)), *recurrent,
-                             L.Dense(46, activation="softmax")])
+    return keras.Sequential(
+        [keras.Input((REUTERS_STEPS, 1)), *recurrent, L.Dense(46, activation="softmax")]
+    )
 
 
 def _ids_model(*layers, steps=20, vocab=300, mask_zero=False, out=None):
     out = out or L.Dense(3, activation="softmax")
-    return keras.Sequential([keras.Input((steps,)), L.Embedding(vocab, 8, mask_zero=mask_zero),
-                             *layers, out])
+    return keras.Sequential(
+        [keras.Input((steps,)), L.Embedding(vocab, 8, mask_zero=mask_zero), *layers, out]
+    )
 
 
 def _functional():
@@ -51,27 +53,38 @@ def _functional():
 
 MODELS = {
     # The Reuters tutorial: raw ids as one float feature per step, (49, 1).
-    "reuters_stacked_simple_rnn": lambda: _reuters(L.SimpleRNN(50, return_sequences=True),
-                                                   L.SimpleRNN(50)),
+    "reuters_stacked_simple_rnn": lambda: _reuters(
+        L.SimpleRNN(50, return_sequences=True), L.SimpleRNN(50)
+    ),
     "reuters_lstm": lambda: _reuters(L.LSTM(50)),
     "reuters_stacked_lstm": lambda: _reuters(L.LSTM(50, return_sequences=True), L.LSTM(50)),
     # The IMDB tutorial (dropout and recurrent dropout do nothing at inference).
-    "imdb_lstm": lambda: keras.Sequential([
-        keras.Input((IMDB_STEPS,)), L.Embedding(20000, 128),
-        L.LSTM(128, dropout=0.2, recurrent_dropout=0.2), L.Dense(1, activation="sigmoid")]),
+    "imdb_lstm": lambda: keras.Sequential(
+        [
+            keras.Input((IMDB_STEPS,)),
+            L.Embedding(20000, 128),
+            L.LSTM(128, dropout=0.2, recurrent_dropout=0.2),
+            L.Dense(1, activation="sigmoid"),
+        ]
+    ),
     "gru_reset_after": lambda: _ids_model(L.GRU(7)),
     "gru_reset_before": lambda: _ids_model(L.GRU(7, reset_after=False)),
     "bidirectional_concat_masked": lambda: _ids_model(
-        L.Bidirectional(L.LSTM(6, return_sequences=True)), L.Bidirectional(L.GRU(5)),
-        mask_zero=True),
+        L.Bidirectional(L.LSTM(6, return_sequences=True)), L.Bidirectional(L.GRU(5)), mask_zero=True
+    ),
     "bidirectional_sum": lambda: _ids_model(L.Bidirectional(L.SimpleRNN(6), merge_mode="sum")),
     "bidirectional_ave": lambda: _ids_model(L.Bidirectional(L.GRU(6), merge_mode="ave")),
     "bidirectional_mul": lambda: _ids_model(L.Bidirectional(L.LSTM(6), merge_mode="mul")),
     "mask_zero_stacked": lambda: _ids_model(
-        L.LSTM(6, return_sequences=True), L.Dense(5, activation="relu"), L.SimpleRNN(4),
-        L.Dropout(0.3), mask_zero=True),
-    "go_backwards_no_bias": lambda: _ids_model(L.LSTM(6, go_backwards=True, use_bias=False),
-                                               out=L.Dense(1, activation="sigmoid")),
+        L.LSTM(6, return_sequences=True),
+        L.Dense(5, activation="relu"),
+        L.SimpleRNN(4),
+        L.Dropout(0.3),
+        mask_zero=True,
+    ),
+    "go_backwards_no_bias": lambda: _ids_model(
+        L.LSTM(6, go_backwards=True, use_bias=False), out=L.Dense(1, activation="sigmoid")
+    ),
     "functional_chain": _functional,
     # unroll only changes how Keras runs the loop, not what it computes.
     "unrolled": lambda: _ids_model(L.SimpleRNN(5, unroll=True, activation="relu")),
@@ -102,8 +115,11 @@ def _inputs(model, name, n=24, seed=1):
     rng = np.random.default_rng(seed)
     steps = model.inputs[0].shape[1]
     reuters = name.startswith("reuters")
-    top = 30000 if reuters else next(
-        layer.input_dim for layer in model.layers if isinstance(layer, L.Embedding))
+    top = (
+        30000
+        if reuters
+        else next(layer.input_dim for layer in model.layers if isinstance(layer, L.Embedding))
+    )
     rows = []
     for i in range(n):
         length = int(rng.integers(1, steps + 1)) if i else steps
@@ -114,9 +130,9 @@ def _inputs(model, name, n=24, seed=1):
     batch = np.zeros((n, steps), dtype="float32" if reuters else "int64")
     for i, row in enumerate(rows):
         if reuters:
-            batch[i, :len(row)] = row  # the tutorial pads post
+            batch[i, : len(row)] = row  # the tutorial pads post
         else:
-            batch[i, steps - len(row):] = row  # pad_sequences: pre
+            batch[i, steps - len(row) :] = row  # pad_sequences: pre
     return [r.tolist() for r in rows], (batch[..., None] if reuters else batch)
 
 
@@ -172,7 +188,12 @@ def test_the_final_softmax_is_taken_off_the_module(saved):
     assert dense.activation.name == "linear" and dense.linear.out_features == 46
     functional = rnnlab.from_keras(saved["functional_chain"][1]["keras"])
     assert [s["kind"] for s in functional.module.specs] == [
-        "recurrent", "dropout", "recurrent", "dense", "dense"]
+        "recurrent",
+        "dropout",
+        "recurrent",
+        "dense",
+        "dense",
+    ]
     assert functional.parts["training"]["imported_from"]["output_activation"] == "softmax"
 
 
@@ -186,7 +207,7 @@ def test_raw_text_through_a_keras_word_index(saved, tmp_path):
     text = "w1 w5 W250 unknown w400"  # w400 -> id 403 >= 300: oov, as load_data(num_words=300)
     ids = [1, 4, 8, 253, 2, 2]
     batch = np.zeros((1, 20), dtype="int64")
-    batch[0, -len(ids):] = ids
+    batch[0, -len(ids) :] = ids
     expected = np.asarray(model.predict(batch, verbose=0), dtype=np.float64)
     pipeline.save(tmp_path / "m")
     loaded = rnnlab.load(tmp_path / "m")
@@ -200,7 +221,7 @@ def test_the_reuters_model_reads_text_as_the_tutorial_feeds_ids(saved):
     pipeline = rnnlab.from_keras(files["h5"], word_index=index, num_words=30000)
     ids = [1, 13, 2, 103]  # w10 -> 13; w40000 is not a word: oov; w100 -> 103
     batch = np.zeros((1, 49, 1), dtype="float32")
-    batch[0, :len(ids), 0] = ids
+    batch[0, : len(ids), 0] = ids
     expected = np.asarray(model.predict(batch, verbose=0), dtype=np.float64)
     got = pipeline.predict_proba(["w10 w40000 w100"])
     np.testing.assert_allclose(got, expected, atol=TOL, rtol=0)

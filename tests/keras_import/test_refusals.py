@@ -17,8 +17,10 @@ from rnnlab.errors import ConfigError, DataFileError, InvalidValueError, ModelFi
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 
 L = keras.layers
-SUPPORTED = ("rnnlab imports InputLayer, Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense, "
-             "Dropout, Activation layers")
+SUPPORTED = (
+    "rnnlab imports InputLayer, Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense, "
+    "Dropout, Activation layers"
+)
 
 
 def _save(model, path):
@@ -34,35 +36,93 @@ def _branches():
 
 
 REFUSED = {
-    "conv1d": (lambda: keras.Sequential([keras.Input((10,)), L.Embedding(50, 4),
-                                         L.Conv1D(3, 2, name="conv"), L.LSTM(3), L.Dense(1)]),
-               "layer 'conv' (Conv1D): unsupported layer; " + SUPPORTED),
-    "stateful": (lambda: keras.Sequential([keras.Input(batch_shape=(4, 10)), L.Embedding(50, 4),
-                                           L.LSTM(3, stateful=True, name="s"), L.Dense(1)]),
-                 ("layer 's' (LSTM): stateful=True is not supported (its state carries over "
-                  "between batches)")),
-    "softplus": (lambda: keras.Sequential([keras.Input((10,)), L.Embedding(50, 4), L.LSTM(3),
-                                           L.Dense(4, activation="softplus", name="mid"),
-                                           L.Dense(1)]),
-                 ("layer 'mid' (Dense): activation 'softplus' is not supported; supported: "
-                  "linear, softmax, sigmoid, relu, tanh")),
-    "branches": (_branches, "layer 'join' (Concatenate) takes 2 inputs; " + SUPPORTED
-                 + " in a Sequential model or a linear functional chain, not branches"),
-    "multi_label": (lambda: keras.Sequential([keras.Input((10,)), L.Embedding(50, 4), L.LSTM(3),
-                                              L.Dense(5, activation="sigmoid", name="tags")]),
-                    ("the output layer 'tags' is Dense(5, sigmoid): 5 independent yes/no "
-                     "outputs (multi-label)")),
-    "sequence_output": (lambda: keras.Sequential([
-        keras.Input((10,)), L.Embedding(50, 4), L.LSTM(3, return_sequences=True),
-        L.Dense(2, activation="softmax")]),
-        "the model outputs a sequence (per-sample shape (10, 2))"),
-    "no_classifier_head": (lambda: keras.Sequential([keras.Input((10,)), L.Embedding(50, 4),
-                                                     L.LSTM(3, name="last")]),
-                           "the model ends in a recurrent layer ('last')"),
-    "relu_output": (lambda: keras.Sequential([keras.Input((10,)), L.Embedding(50, 4), L.LSTM(3),
-                                              L.Dense(2, activation="relu", name="out")]),
-                    ("the output layer 'out' ends in 'relu', which makes neither "
-                     "probabilities nor logits")),
+    "conv1d": (
+        lambda: keras.Sequential(
+            [
+                keras.Input((10,)),
+                L.Embedding(50, 4),
+                L.Conv1D(3, 2, name="conv"),
+                L.LSTM(3),
+                L.Dense(1),
+            ]
+        ),
+        "layer 'conv' (Conv1D): unsupported layer; " + SUPPORTED,
+    ),
+    "stateful": (
+        lambda: keras.Sequential(
+            [
+                keras.Input(batch_shape=(4, 10)),
+                L.Embedding(50, 4),
+                L.LSTM(3, stateful=True, name="s"),
+                L.Dense(1),
+            ]
+        ),
+        (
+            "layer 's' (LSTM): stateful=True is not supported (its state carries over "
+            "between batches)"
+        ),
+    ),
+    "softplus": (
+        lambda: keras.Sequential(
+            [
+                keras.Input((10,)),
+                L.Embedding(50, 4),
+                L.LSTM(3),
+                L.Dense(4, activation="softplus", name="mid"),
+                L.Dense(1),
+            ]
+        ),
+        (
+            "layer 'mid' (Dense): activation 'softplus' is not supported; supported: "
+            "linear, softmax, sigmoid, relu, tanh"
+        ),
+    ),
+    "branches": (
+        _branches,
+        "layer 'join' (Concatenate) takes 2 inputs; "
+        + SUPPORTED
+        + " in a Sequential model or a linear functional chain, not branches",
+    ),
+    "multi_label": (
+        lambda: keras.Sequential(
+            [
+                keras.Input((10,)),
+                L.Embedding(50, 4),
+                L.LSTM(3),
+                L.Dense(5, activation="sigmoid", name="tags"),
+            ]
+        ),
+        (
+            "the output layer 'tags' is Dense(5, sigmoid): 5 independent yes/no "
+            "outputs (multi-label)"
+        ),
+    ),
+    "sequence_output": (
+        lambda: keras.Sequential(
+            [
+                keras.Input((10,)),
+                L.Embedding(50, 4),
+                L.LSTM(3, return_sequences=True),
+                L.Dense(2, activation="softmax"),
+            ]
+        ),
+        "the model outputs a sequence (per-sample shape (10, 2))",
+    ),
+    "no_classifier_head": (
+        lambda: keras.Sequential([keras.Input((10,)), L.Embedding(50, 4), L.LSTM(3, name="last")]),
+        "the model ends in a recurrent layer ('last')",
+    ),
+    "relu_output": (
+        lambda: keras.Sequential(
+            [
+                keras.Input((10,)),
+                L.Embedding(50, 4),
+                L.LSTM(3),
+                L.Dense(2, activation="relu", name="out"),
+            ]
+        ),
+        ("the output layer 'out' ends in 'relu', which makes neither probabilities nor logits"),
+    ),
 }
 
 
@@ -77,17 +137,25 @@ def test_unsupported_models_are_refused_by_name(case, container, tmp_path):
 
 
 def test_a_keras_2_hard_sigmoid_is_refused_and_a_keras_3_one_imported(tmp_path):
-    model = keras.Sequential([keras.Input((6,)), L.Embedding(20, 3),
-                              L.LSTM(4, recurrent_activation="hard_sigmoid", name="hs"),
-                              L.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            L.Embedding(20, 3),
+            L.LSTM(4, recurrent_activation="hard_sigmoid", name="hs"),
+            L.Dense(1, activation="sigmoid"),
+        ]
+    )
     path = _save(model, tmp_path / "m.h5")
     x = np.array([[0, 3, 4, 5, 6, 7], [1, 2, 3, 4, 5, 6]])
     got = rnnlab.from_keras(path).predict_proba(x.tolist())[:, 1]
     np.testing.assert_allclose(got, model.predict(x, verbose=0)[:, 0], atol=1e-5)
     with h5py.File(path, "a") as fh:
         fh.attrs["keras_version"] = "2.15.0"
-    with pytest.raises(ModelFileError, match=r"layer 'hs' \(LSTM\): recurrent_activation="
-                                             r"'hard_sigmoid' of Keras 2 \(0.2 x \+ 0.5\)"):
+    with pytest.raises(
+        ModelFileError,
+        match=r"layer 'hs' \(LSTM\): recurrent_activation="
+        r"'hard_sigmoid' of Keras 2 \(0.2 x \+ 0.5\)",
+    ):
         rnnlab.from_keras(path)
 
 
@@ -104,8 +172,12 @@ def test_files_that_are_not_whole_keras_models(tmp_path):
 
 
 def test_labels_must_match_the_classes(tmp_path):
-    path = _save(keras.Sequential([keras.Input((6,)), L.Embedding(20, 3), L.GRU(2),
-                                   L.Dense(3, activation="softmax")]), tmp_path / "m.keras")
+    path = _save(
+        keras.Sequential(
+            [keras.Input((6,)), L.Embedding(20, 3), L.GRU(2), L.Dense(3, activation="softmax")]
+        ),
+        tmp_path / "m.keras",
+    )
     with pytest.raises(InvalidValueError, match="`labels` names 2 classes, the model has 3"):
         rnnlab.from_keras(path, labels="a,b")
     (tmp_path / "labels.json").write_text('["x", "y", "z"]')
@@ -113,14 +185,25 @@ def test_labels_must_match_the_classes(tmp_path):
 
 
 def test_a_free_input_length_needs_maxlen_and_a_fixed_one_keeps_its_own(tmp_path):
-    free = _save(keras.Sequential([keras.Input((None,)), L.Embedding(20, 3), L.GRU(2),
-                                   L.Dense(1, activation="sigmoid")]), tmp_path / "free.keras")
-    with pytest.raises(ConfigError, match="pass the padded length .* as `maxlen` "
-                                          r"\(--maxlen on the command line\)"):
+    free = _save(
+        keras.Sequential(
+            [keras.Input((None,)), L.Embedding(20, 3), L.GRU(2), L.Dense(1, activation="sigmoid")]
+        ),
+        tmp_path / "free.keras",
+    )
+    with pytest.raises(
+        ConfigError,
+        match="pass the padded length .* as `maxlen` "
+        r"\(--maxlen on the command line\)",
+    ):
         rnnlab.from_keras(free)
     assert rnnlab.from_keras(free, maxlen=33).inputs.maxlen == 33
-    fixed = _save(keras.Sequential([keras.Input((6,)), L.Embedding(20, 3), L.GRU(2),
-                                    L.Dense(1, activation="sigmoid")]), tmp_path / "fixed.keras")
+    fixed = _save(
+        keras.Sequential(
+            [keras.Input((6,)), L.Embedding(20, 3), L.GRU(2), L.Dense(1, activation="sigmoid")]
+        ),
+        tmp_path / "fixed.keras",
+    )
     with pytest.raises(ConfigError, match="`maxlen`=9 differs from the model's input length 6"):
         rnnlab.from_keras(fixed, maxlen=9)
     with pytest.raises(InvalidValueError, match="pass num_words <= 20"):

@@ -27,14 +27,22 @@ def text_model(tmp_path_factory):
     """A tiny text model (TextClassifier) with a training part, saved: its directory."""
     texts, labels = POSITIVE + NEGATIVE, ["pos"] * 4 + ["neg"] * 4
     # Enough training to tell a positive review from a negative one (0.1 s).
-    clf = rnnlab.TextClassifier(epochs=10, batch_size=4, lr=0.05, module__units=(8,),
-                                module__embedding_dim=8, random_state=0).fit(texts, labels)
+    clf = rnnlab.TextClassifier(
+        epochs=10,
+        batch_size=4,
+        lr=0.05,
+        module__units=(8,),
+        module__embedding_dim=8,
+        random_state=0,
+    ).fit(texts, labels)
     directory = tmp_path_factory.mktemp("text_model")
     clf.save(directory / "plain")
     pipeline = rnnlab.load(directory / "plain")
     # What `rnnlab train` saves beside a model (shortened): the server reports it.
     pipeline.parts["training"] = {
-        "name": "toy_reviews", "seed": 0, "epochs_run": 10,
+        "name": "toy_reviews",
+        "seed": 0,
+        "epochs_run": 10,
         "config": {"name": "toy_reviews", "model": {"cell": "lstm", "units": [8]}},
         "test": {"accuracy": 0.75, "loss": 0.5, "macro_f1": float("nan")},
     }
@@ -45,8 +53,9 @@ def text_model(tmp_path_factory):
 def ids_model(tmp_path_factory):
     """A tiny SequenceClassifier on token ids (vocab_size 8), saved: its directory."""
     X = [[1, 2, 3], [4, 5], [1, 2], [4, 5, 6, 7]] * 2
-    clf = rnnlab.SequenceClassifier(epochs=2, batch_size=4, module__units=(4,),
-                                    module__embedding_dim=4, random_state=0)
+    clf = rnnlab.SequenceClassifier(
+        epochs=2, batch_size=4, module__units=(4,), module__embedding_dim=4, random_state=0
+    )
     clf.fit(X, ["a", "b", "a", "b"] * 2)
     return clf.save(tmp_path_factory.mktemp("ids_model") / "model")
 
@@ -66,8 +75,9 @@ def serve_client():
     clients = []
 
     def make(model, **settings):
-        client = TestClient(create_app(model, ServeSettings(**settings)),
-                            raise_server_exceptions=False)
+        client = TestClient(
+            create_app(model, ServeSettings(**settings)), raise_server_exceptions=False
+        )
         clients.append(client.__enter__())
         return client
 
@@ -85,10 +95,12 @@ class LiveServer:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                                    lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
-                                       daemon=True)
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        )
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
 
     def __enter__(self):
         self.thread.start()

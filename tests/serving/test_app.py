@@ -28,7 +28,8 @@ def test_predictions_are_the_saved_models_labels_and_probabilities(text_model, s
 
 
 def test_the_one_logit_binary_model_answers_both_classes_and_the_label_follows_them(
-        text_model, serve_client):
+    text_model, serve_client
+):
     # Two classes are one logit (class 1's); the answer must still name both.
     client = serve_client(text_model)
     (prediction,) = client.post("/v1/predict", json={"texts": ["good"]}).json()["predictions"]
@@ -37,12 +38,16 @@ def test_the_one_logit_binary_model_answers_both_classes_and_the_label_follows_t
     assert prediction["label"] == ("pos" if p["pos"] > p["neg"] else "neg")
 
 
-@pytest.mark.parametrize("fixture, texts, n_classes", [
-    ("ids_model", ["1 2 3", "4 5", "7,1", ""], 2),
-    ("numbers_model", ["0.5 1.5", "2.5, 1.0, 3.0", "0.1"], 3),
-])
-def test_id_and_number_models_read_strings_of_numbers(fixture, texts, n_classes, request,
-                                                      serve_client):
+@pytest.mark.parametrize(
+    "fixture, texts, n_classes",
+    [
+        ("ids_model", ["1 2 3", "4 5", "7,1", ""], 2),
+        ("numbers_model", ["0.5 1.5", "2.5, 1.0, 3.0", "0.1"], 3),
+    ],
+)
+def test_id_and_number_models_read_strings_of_numbers(
+    fixture, texts, n_classes, request, serve_client
+):
     model = request.getfixturevalue(fixture)
     expected = rnnlab.load(model).predict_proba(texts)
     response = serve_client(model).post("/v1/predict", json={"texts": texts})
@@ -56,8 +61,13 @@ def test_health_is_ok_once_loaded_and_counts_the_batches(text_model, serve_clien
     client = serve_client(text_model)
     health = client.get("/health")
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "model": "toy_reviews", "batches": 0, "texts": 0,
-                             "largest_batch": 0}
+    assert health.json() == {
+        "status": "ok",
+        "model": "toy_reviews",
+        "batches": 0,
+        "texts": 0,
+        "largest_batch": 0,
+    }
     client.post("/v1/predict", json={"texts": TEXTS})
     assert client.get("/health").json()["texts"] == len(TEXTS)
 
@@ -72,8 +82,7 @@ def test_health_is_503_before_the_lifespan_has_loaded_the_model(text_model):
     assert response.status_code == 503 and response.json()["error"] == "not_ready"
 
 
-def test_the_model_description_has_the_training_config_and_test_metrics(text_model,
-                                                                        serve_client):
+def test_the_model_description_has_the_training_config_and_test_metrics(text_model, serve_client):
     info = serve_client(text_model, max_texts=7).get("/v1/model").json()
     ModelInfo.model_validate(info)
     assert info["name"] == "toy_reviews" and info["labels"] == ["neg", "pos"]
@@ -101,10 +110,12 @@ def test_the_openapi_schema_states_the_real_limits_and_shapes(text_model, serve_
     assert body["required"] == ["texts"] and body["additionalProperties"] is False
     assert (texts["minItems"], texts["maxItems"], texts["items"]["maxLength"]) == (1, 9, 123)
     assert post["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
-        "/PredictResponse")
+        "/PredictResponse"
+    )
     assert {"400", "413", "422"} <= set(post["responses"])
     assert {"PredictResponse", "Prediction", "ModelInfo", "ErrorResponse"} <= set(
-        schema["components"]["schemas"])
+        schema["components"]["schemas"]
+    )
 
 
 def test_the_interactive_docs_and_the_page_are_served(text_model, serve_client):
@@ -125,8 +136,9 @@ def test_unknown_routes_and_methods_are_json_errors(text_model, serve_client):
     assert wrong.status_code == 405 and "GET" in wrong.json()["message"]
 
 
-def test_a_bug_is_a_500_json_error_without_the_traceback(text_model, serve_client, monkeypatch,
-                                                        caplog):
+def test_a_bug_is_a_500_json_error_without_the_traceback(
+    text_model, serve_client, monkeypatch, caplog
+):
     client = serve_client(text_model)
     pipeline = client.app.state.pipeline
 

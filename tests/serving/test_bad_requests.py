@@ -22,14 +22,21 @@ def client(text_model, serve_client):
     return serve_client(text_model, **LIMITS)
 
 
-@pytest.mark.parametrize("content, words", [
-    (b'{"texts": ["good"', ["not valid JSON", "EOF"]),
-    (b"texts=good", ["not valid JSON"]),
-    (b'{"texts": ["\xff"]}', ["not valid JSON"]),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b'{"texts": ["good"', ["not valid JSON", "EOF"]),
+        (b"texts=good", ["not valid JSON"]),
+        (b'{"texts": ["\xff"]}', ["not valid JSON"]),
+    ],
+)
 def test_a_body_that_is_not_json_is_400(client, content, words):
-    check(client.post("/v1/predict", content=content,
-                      headers={"content-type": "application/json"}), 400, "invalid_json", *words)
+    check(
+        client.post("/v1/predict", content=content, headers={"content-type": "application/json"}),
+        400,
+        "invalid_json",
+        *words,
+    )
 
 
 def test_an_empty_body_is_400_and_says_what_to_send(client):
@@ -38,53 +45,81 @@ def test_an_empty_body_is_400_and_says_what_to_send(client):
 
 def test_any_content_type_is_read_as_json(client):
     # curl -d sends application/x-www-form-urlencoded; the body is JSON all the same.
-    response = client.post("/v1/predict", content=b'{"texts": ["good"]}',
-                           headers={"content-type": "application/x-www-form-urlencoded"})
+    response = client.post(
+        "/v1/predict",
+        content=b'{"texts": ["good"]}',
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("body, words", [
-    (["good"], ["must be a JSON object", "got an array"]),
-    ("good", ["must be a JSON object", "got a string"]),
-    ({}, ["`texts` is missing"]),
-    ({"text": ["good"]}, ["`texts` is missing"]),
-    ({"texts": "good"}, ["`texts` must be an array of strings", "got a string"]),
-    ({"texts": None}, ["`texts` must be an array of strings", "got null"]),
-    ({"texts": []}, ["`texts` is empty"]),
-    ({"texts": ["good", 3]}, ["texts[1] must be a string", "got a number"]),
-    ({"texts": [["good"]]}, ["texts[0] must be a string", "got an array"]),
-    ({"texts": ["a"] * 5}, ["too many texts: 5", "limit is 4", "--max-texts"]),
-    ({"texts": ["ok", "x" * 51]}, ["texts[1] has 51 characters", "limit is 50",
-                                   "--max-text-chars"]),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (["good"], ["must be a JSON object", "got an array"]),
+        ("good", ["must be a JSON object", "got a string"]),
+        ({}, ["`texts` is missing"]),
+        ({"text": ["good"]}, ["`texts` is missing"]),
+        ({"texts": "good"}, ["`texts` must be an array of strings", "got a string"]),
+        ({"texts": None}, ["`texts` must be an array of strings", "got null"]),
+        ({"texts": []}, ["`texts` is empty"]),
+        ({"texts": ["good", 3]}, ["texts[1] must be a string", "got a number"]),
+        ({"texts": [["good"]]}, ["texts[0] must be a string", "got an array"]),
+        ({"texts": ["a"] * 5}, ["too many texts: 5", "limit is 4", "--max-texts"]),
+        (
+            {"texts": ["ok", "x" * 51]},
+            ["texts[1] has 51 characters", "limit is 50", "--max-text-chars"],
+        ),
+    ],
+)
 def test_json_that_breaks_the_schema_is_422_naming_the_field(client, body, words):
     check(client.post("/v1/predict", json=body), 422, "invalid_request", *words)
 
 
 def test_an_unknown_field_is_named(client):
-    body = check(client.post("/v1/predict", json={"texts": ["good"], "top_k": 2}), 422,
-                 "invalid_request", "unknown field `top_k`")
-    assert body["details"] == [{"field": "top_k",
-                                "problem": "unknown field `top_k`: the body takes only `texts`"}]
+    body = check(
+        client.post("/v1/predict", json={"texts": ["good"], "top_k": 2}),
+        422,
+        "invalid_request",
+        "unknown field `top_k`",
+    )
+    assert body["details"] == [
+        {"field": "top_k", "problem": "unknown field `top_k`: the body takes only `texts`"}
+    ]
 
 
 def test_every_problem_is_listed_and_counted(client):
-    body = check(client.post("/v1/predict", json={"texts": [1, "ok", None]}), 422,
-                 "invalid_request", "texts[0]", "(and 1 more problem)")
+    body = check(
+        client.post("/v1/predict", json={"texts": [1, "ok", None]}),
+        422,
+        "invalid_request",
+        "texts[0]",
+        "(and 1 more problem)",
+    )
     assert [d["field"] for d in body["details"]] == ["texts[0]", "texts[2]"]
 
 
 def test_a_huge_list_of_bad_items_gets_a_short_answer(text_model, serve_client):
     client = serve_client(text_model, max_texts=10_000)
-    body = check(client.post("/v1/predict", json={"texts": [0] * 5000}), 422, "invalid_request",
-                 "(and 4999 more problems)")
+    body = check(
+        client.post("/v1/predict", json={"texts": [0] * 5000}),
+        422,
+        "invalid_request",
+        "(and 4999 more problems)",
+    )
     assert len(body["details"]) == 20
 
 
 def test_a_declared_body_over_the_limit_is_413_before_it_is_read(client):
     big = b'{"texts": ["' + b"a" * 3000 + b'"]}'
-    check(client.post("/v1/predict", content=big), 413, "body_too_large",
-          f"declares {len(big):,} bytes", "2,000 bytes", "--max-body-bytes")
+    check(
+        client.post("/v1/predict", content=big),
+        413,
+        "body_too_large",
+        f"declares {len(big):,} bytes",
+        "2,000 bytes",
+        "--max-body-bytes",
+    )
 
 
 def test_a_streamed_body_over_the_limit_is_413(client):
@@ -94,8 +129,13 @@ def test_a_streamed_body_over_the_limit_is_413(client):
             yield b"a" * 500
         yield b'"]}'
 
-    check(client.post("/v1/predict", content=chunks()), 413, "body_too_large", "longer than",
-          "2,000 bytes")
+    check(
+        client.post("/v1/predict", content=chunks()),
+        413,
+        "body_too_large",
+        "longer than",
+        "2,000 bytes",
+    )
 
 
 def test_a_streamed_body_under_the_limit_is_read(client):
@@ -110,23 +150,37 @@ def test_a_streamed_body_under_the_limit_is_read(client):
 def test_a_content_length_that_is_not_a_number_is_400(text_model, serve_client):
     # TestClient passes the header through as written; uvicorn refuses it even earlier.
     client = serve_client(text_model)
-    check(client.post("/v1/predict", content=b'{"texts": ["a"]}',
-                      headers={"content-length": "12abc"}), 400, "invalid_request",
-          "Content-Length")
+    check(
+        client.post(
+            "/v1/predict", content=b'{"texts": ["a"]}', headers={"content-length": "12abc"}
+        ),
+        400,
+        "invalid_request",
+        "Content-Length",
+    )
 
 
-@pytest.mark.parametrize("texts, words", [
-    (["1 2", "one two"], ["input 1 must be numbers", "'one two'"]),
-    (["1.5"], ["input 0 must hold non-negative whole-number token ids"]),
-    (["-1"], ["non-negative"]),
-    (["3 100 2"], ["input 0 holds token id 100", "ids 0 to 7"]),
-])
+@pytest.mark.parametrize(
+    "texts, words",
+    [
+        (["1 2", "one two"], ["input 1 must be numbers", "'one two'"]),
+        (["1.5"], ["input 0 must hold non-negative whole-number token ids"]),
+        (["-1"], ["non-negative"]),
+        (["3 100 2"], ["input 0 holds token id 100", "ids 0 to 7"]),
+    ],
+)
 def test_an_input_the_id_model_cannot_read_is_422_with_the_encoders_message(
-        ids_model, serve_client, texts, words):
+    ids_model, serve_client, texts, words
+):
     client = serve_client(ids_model)
     check(client.post("/v1/predict", json={"texts": texts}), 422, "unreadable_input", *words)
 
 
 def test_letters_sent_to_a_numbers_model_are_422(numbers_model, serve_client):
-    check(serve_client(numbers_model).post("/v1/predict", json={"texts": ["0.5", "abc"]}), 422,
-          "unreadable_input", "input 1", "reads numbers, not text")
+    check(
+        serve_client(numbers_model).post("/v1/predict", json={"texts": ["0.5", "abc"]}),
+        422,
+        "unreadable_input",
+        "input 1",
+        "reads numbers, not text",
+    )

@@ -121,8 +121,12 @@ def test_an_input_the_encoder_refuses_fails_only_its_request():
 
     async def main():
         async with batcher_for(model, max_batch=16, max_wait_ms=5) as batcher:
-            return await asyncio.gather(batcher.submit([1.0]), batcher.submit([7.0, 2.0]),
-                                        batcher.submit([3.0]), return_exceptions=True)
+            return await asyncio.gather(
+                batcher.submit([1.0]),
+                batcher.submit([7.0, 2.0]),
+                batcher.submit([3.0]),
+                return_exceptions=True,
+            )
 
     one, bad, three = run(main())
     assert isinstance(bad, DataError) and "cannot read 7.0" in str(bad)
@@ -135,8 +139,12 @@ def test_a_pass_that_fails_on_one_request_is_rerun_request_by_request():
 
     async def main():
         async with batcher_for(model, max_batch=16, max_wait_ms=5) as batcher:
-            answers = await asyncio.gather(batcher.submit([1.0]), batcher.submit([5.0]),
-                                           batcher.submit([2.0]), return_exceptions=True)
+            answers = await asyncio.gather(
+                batcher.submit([1.0]),
+                batcher.submit([5.0]),
+                batcher.submit([2.0]),
+                return_exceptions=True,
+            )
             after = await batcher.submit([3.0])  # the worker lives on
             return answers, after
 

@@ -16,8 +16,9 @@ WORDS = ["good", "bad", "fun", "dull", "great", "boring", "film", "story", "acti
 def texts_of(request: int) -> list[str]:
     """1 to 3 distinct texts per request, so a mix-up between requests or rows shows."""
     rng = np.random.default_rng(request)
-    return [" ".join(rng.choice(WORDS, size=int(rng.integers(1, 9))))
-            for _ in range(1 + request % 3)]
+    return [
+        " ".join(rng.choice(WORDS, size=int(rng.integers(1, 9)))) for _ in range(1 + request % 3)
+    ]
 
 
 def post(url: str, body: bytes) -> tuple[int, dict]:
@@ -42,7 +43,8 @@ def get(url: str, path: str) -> dict:
 
 
 def test_64_requests_from_16_threads_are_batched_and_each_gets_its_own_answers(
-        text_model, live_server):
+    text_model, live_server
+):
     pipeline = rnnlab.load(text_model)
     requests = [texts_of(i) for i in range(64)]
     # What a server answering one text at a time would say.
@@ -50,8 +52,11 @@ def test_64_requests_from_16_threads_are_batched_and_each_gets_its_own_answers(
     server = live_server(text_model, max_batch=32, max_wait_ms=20)
 
     with ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(lambda texts: post(server.url, json.dumps(
-            {"texts": texts}).encode()), requests))
+        answers = list(
+            pool.map(
+                lambda texts: post(server.url, json.dumps({"texts": texts}).encode()), requests
+            )
+        )
 
     worst = 0.0
     for texts, (status, body) in zip(requests, answers):
@@ -74,8 +79,10 @@ def test_clients_that_go_away_do_not_break_the_server(text_model, live_server):
     server = live_server(text_model, max_wait_ms=50)
     host, port = urlparse(server.url).hostname, urlparse(server.url).port
     body = json.dumps({"texts": ["good fun"]}).encode()
-    head = (f"POST /v1/predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    head = (
+        f"POST /v1/predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
     for sent in (head[:20], head, head + body[:5], head + body):
         # Gone mid-headers, mid-body, or before reading the answer it asked for.
         with socket.create_connection((host, port), timeout=10) as sock:
@@ -90,8 +97,9 @@ def test_an_unreadable_request_batched_with_good_ones_fails_alone(ids_model, liv
     server = live_server(ids_model, max_wait_ms=50)
     bodies = [["1 2 3"], ["1 99"], ["4 5"], ["1 x"], ["2"]] * 4
     with ThreadPoolExecutor(10) as pool:
-        answers = list(pool.map(lambda texts: post(server.url, json.dumps(
-            {"texts": texts}).encode()), bodies))
+        answers = list(
+            pool.map(lambda texts: post(server.url, json.dumps({"texts": texts}).encode()), bodies)
+        )
     statuses = [status for status, _ in answers]
     assert statuses == [200, 422, 200, 422, 200] * 4
     assert "token id 99" in answers[1][1]["message"]

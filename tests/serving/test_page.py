@@ -20,16 +20,20 @@ REVIEW = "A good fun film with great acting and a fun story."
 def test_the_page_is_self_contained_and_uses_only_the_json_api():
     html = page_html()
     assert not re.search(r"https?://|//cdn|<script[^>]+src=|<link[^>]+href=", html)
-    assert 'fetch(path' in html and '"/v1/predict"' in html and '"/v1/model"' in html
+    assert "fetch(path" in html and '"/v1/predict"' in html and '"/v1/model"' in html
     # The hook the explanation feature fills in.
     assert 'id="explanation"' in html and "function renderExplanation" in html
 
 
 def test_every_data_file_of_the_serving_package_is_package_data():
     globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "package-data"]["rnnlab"]
-    data = [p.relative_to(SERVING.parent).as_posix() for p in SERVING.iterdir()
-            if p.is_file() and p.suffix not in (".py", ".pyc")]
+        "package-data"
+    ]["rnnlab"]
+    data = [
+        p.relative_to(SERVING.parent).as_posix()
+        for p in SERVING.iterdir()
+        if p.is_file() and p.suffix not in (".py", ".pyc")
+    ]
     assert "serving/page.html" in data
     assert all(any(fnmatch.fnmatch(name, g) for g in globs) for name in data), (data, globs)
 
@@ -37,10 +41,13 @@ def test_every_data_file_of_the_serving_package_is_package_data():
 @pytest.fixture
 def browser():
     sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the browser test needs playwright (pip install playwright)")
+        "playwright.sync_api", reason="the browser test needs playwright (pip install playwright)"
+    )
     if not Path(CHROMIUM).is_file():
-        pytest.skip(f"the browser test needs Chromium at {CHROMIUM} (apt-get install chromium, "
-                    "or set RNNLAB_CHROMIUM)")
+        pytest.skip(
+            f"the browser test needs Chromium at {CHROMIUM} (apt-get install chromium, "
+            "or set RNNLAB_CHROMIUM)"
+        )
     with sync_api.sync_playwright() as playwright:
         try:
             launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
@@ -50,8 +57,9 @@ def browser():
         launched.close()
 
 
-def test_a_person_types_a_review_clicks_and_reads_the_label(text_model, live_server, browser,
-                                                           tmp_path):
+def test_a_person_types_a_review_clicks_and_reads_the_label(
+    text_model, live_server, browser, tmp_path
+):
     pipeline = rnnlab.load(text_model)
     expected = pipeline.predict_proba([REVIEW])[0]
     server = live_server(text_model, max_text_chars=200)

@@ -29,14 +29,36 @@ def test_the_options_and_their_defaults():
     assert (args.host, args.port) == ("127.0.0.1", 8000)  # this machine only, by default
     assert (args.max_texts, args.max_text_chars, args.max_body_bytes) == (256, 20_000, 1 << 20)
     assert (args.max_batch, args.max_wait_ms, args.no_access_log) == (64, 2.0, False)
-    args = build_parser().parse_args(["serve", "m", "--host", "0.0.0.0", "--port", "9000",
-                                      "--max-batch", "1", "--max-wait-ms", "0.5"])
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "m",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "9000",
+            "--max-batch",
+            "1",
+            "--max-wait-ms",
+            "0.5",
+        ]
+    )
     assert (args.host, args.port, args.max_batch, args.max_wait_ms) == ("0.0.0.0", 9000, 1, 0.5)
 
 
 def test_serve_runs_until_terminated_on_loopback(text_model):
-    command = [sys.executable, "-m", "rnnlab", "serve", str(text_model), "--port", "0",
-               "--no-access-log", "--max-texts", "3"]
+    command = [
+        sys.executable,
+        "-m",
+        "rnnlab",
+        "serve",
+        str(text_model),
+        "--port",
+        "0",
+        "--no-access-log",
+        "--max-texts",
+        "3",
+    ]
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stderr.readline()
@@ -52,8 +74,11 @@ def test_serve_runs_until_terminated_on_loopback(text_model):
             except OSError:
                 assert time.monotonic() < deadline and proc.poll() is None, "not healthy"
                 time.sleep(0.1)
-        request = urllib.request.Request(url + "/v1/predict", data=json.dumps(
-            {"texts": ["good fun"]}).encode(), headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url + "/v1/predict",
+            data=json.dumps({"texts": ["good fun"]}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.loads(response.read())["predictions"][0]["label"] in ("pos", "neg")
         with urllib.request.urlopen(url + "/v1/model", timeout=10) as response:
@@ -75,16 +100,22 @@ def test_a_port_in_use_is_one_line(text_model, capsys):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        one_line_error(["serve", str(text_model), "--port", str(port)], capsys,
-                       f"cannot listen on 127.0.0.1:{port}")
+        one_line_error(
+            ["serve", str(text_model), "--port", str(port)],
+            capsys,
+            f"cannot listen on 127.0.0.1:{port}",
+        )
 
 
-@pytest.mark.parametrize("option, value, needle", [
-    ("--max-batch", "0", "`max_batch` must be a positive integer"),
-    ("--max-wait-ms", "-1", "`max_wait_ms` must be non-negative"),
-    ("--max-texts", "0", "`max_texts`"),
-    ("--port", "70000", "`port` must be at most 65535"),
-])
+@pytest.mark.parametrize(
+    "option, value, needle",
+    [
+        ("--max-batch", "0", "`max_batch` must be a positive integer"),
+        ("--max-wait-ms", "-1", "`max_wait_ms` must be non-negative"),
+        ("--max-texts", "0", "`max_texts`"),
+        ("--port", "70000", "`port` must be at most 65535"),
+    ],
+)
 def test_a_bad_setting_is_one_line(text_model, capsys, option, value, needle):
     one_line_error(["serve", str(text_model), option, value], capsys, needle)
 
@@ -93,8 +124,13 @@ def test_without_the_serve_extra_the_error_names_it(text_model, capsys, monkeypa
     # As if uvicorn were not installed: the import fails, the message says what to install.
     monkeypatch.setitem(sys.modules, "uvicorn", None)
     monkeypatch.delitem(sys.modules, "rnnlab.serving.server", raising=False)
-    one_line_error(["serve", str(text_model)], capsys, "`serve` extra", "uvicorn",
-                   "pip install 'rnnlab[serve]'")
+    one_line_error(
+        ["serve", str(text_model)],
+        capsys,
+        "`serve` extra",
+        "uvicorn",
+        "pip install 'rnnlab[serve]'",
+    )
 
 
 def test_the_app_module_without_fastapi_names_the_extra(monkeypatch):

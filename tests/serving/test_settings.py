@@ -13,18 +13,21 @@ def test_the_defaults_are_the_documented_ones():
     assert (s.max_batch, s.max_wait_ms, s.access_log) == (64, 2.0, True)
 
 
-@pytest.mark.parametrize("settings, error, needle", [
-    ({"host": ""}, InvalidValueError, "`host`"),
-    ({"host": 127}, InvalidTypeError, "`host` must be str"),
-    ({"port": -1}, InvalidValueError, "`port`"),
-    ({"port": 65536}, InvalidValueError, "at most 65535"),
-    ({"max_texts": 0}, InvalidValueError, "`max_texts` must be a positive integer"),
-    ({"max_text_chars": 2.5}, InvalidTypeError, "`max_text_chars`"),
-    ({"max_body_bytes": 0}, InvalidValueError, "`max_body_bytes`"),
-    ({"max_batch": True}, InvalidTypeError, "`max_batch`"),
-    ({"max_wait_ms": -0.1}, InvalidValueError, "`max_wait_ms` must be non-negative"),
-    ({"access_log": "yes"}, InvalidTypeError, "`access_log`"),
-])
+@pytest.mark.parametrize(
+    "settings, error, needle",
+    [
+        ({"host": ""}, InvalidValueError, "`host`"),
+        ({"host": 127}, InvalidTypeError, "`host` must be str"),
+        ({"port": -1}, InvalidValueError, "`port`"),
+        ({"port": 65536}, InvalidValueError, "at most 65535"),
+        ({"max_texts": 0}, InvalidValueError, "`max_texts` must be a positive integer"),
+        ({"max_text_chars": 2.5}, InvalidTypeError, "`max_text_chars`"),
+        ({"max_body_bytes": 0}, InvalidValueError, "`max_body_bytes`"),
+        ({"max_batch": True}, InvalidTypeError, "`max_batch`"),
+        ({"max_wait_ms": -0.1}, InvalidValueError, "`max_wait_ms` must be non-negative"),
+        ({"access_log": "yes"}, InvalidTypeError, "`access_log`"),
+    ],
+)
 def test_bad_settings_name_the_setting(settings, error, needle):
     with pytest.raises(error, match=needle):
         ServeSettings(**settings)

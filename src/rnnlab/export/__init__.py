@@ -12,5 +12,11 @@ from rnnlab.export.onnx_export import ExportResult, export_onnx
 from rnnlab.export.registry import EXPORTERS, register_exporter
 from rnnlab.export.runtime import ExportParityError
 
-__all__ = ["EXPORTERS", "ExportParityError", "ExportResult", "MissingDependencyError",
-           "export_onnx", "register_exporter"]
+__all__ = [
+    "EXPORTERS",
+    "ExportParityError",
+    "ExportResult",
+    "MissingDependencyError",
+    "export_onnx",
+    "register_exporter",
+]

@@ -23,8 +23,7 @@ def _require(name: str, purpose: str) -> ModuleType:
         return importlib.import_module(name)
     except ImportError:
         raise MissingDependencyError(
-            f"{purpose} needs the `{name}` package, which is not installed: "
-            f"pip install '{EXTRA}'"
+            f"{purpose} needs the `{name}` package, which is not installed: pip install '{EXTRA}'"
         ) from None
 
 

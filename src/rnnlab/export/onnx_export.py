@@ -44,8 +44,13 @@ class ExportResult:
     max_abs_diff: float | None
 
 
-def export_onnx(model: Pipeline | str | os.PathLike[str], out: str | os.PathLike[str], *,
-                opset: int = MIN_OPSET, verify: bool = True) -> ExportResult:
+def export_onnx(
+    model: Pipeline | str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    opset: int = MIN_OPSET,
+    verify: bool = True,
+) -> ExportResult:
     """Export a model to ONNX, with its JSON sidecar beside it (``out`` with suffix .json).
 
     Args:

@@ -85,8 +85,9 @@ class GraphBuilder:
             if name in self._used:
                 raise InvalidValueError(f"the graph already has a value named {name!r}")
             self._used.add(name)
-            self._nodes.append(self.onnx.helper.make_node("Identity", [value], [name],
-                                                          name=self._name("Identity")))
+            self._nodes.append(
+                self.onnx.helper.make_node("Identity", [value], [name], name=self._name("Identity"))
+            )
         self._outputs.append(self._value_info(name, dtype, shape))
 
     def constant(self, hint: str, value: Any, dtype: Any = None) -> str:
@@ -106,8 +107,15 @@ class GraphBuilder:
             self._ints[key] = self.constant(hint, np.asarray(key, dtype=np.int64))
         return self._ints[key]
 
-    def op(self, op_type: str, *inputs: str, outputs: int = 1, omit: Sequence[int] = (),
-           name: str | None = None, **attributes: Any) -> Any:
+    def op(
+        self,
+        op_type: str,
+        *inputs: str,
+        outputs: int = 1,
+        omit: Sequence[int] = (),
+        name: str | None = None,
+        **attributes: Any,
+    ) -> Any:
         """Append one node; returns its output name, or the list of ``outputs`` names.
 
         An empty string in ``inputs`` is an omitted optional input, as ONNX spells it;
@@ -120,11 +128,13 @@ class GraphBuilder:
             self._used.add(name)
             names = [name]
         else:
-            names = ["" if i in omit else
-                     self._name(f"{op_type}_out{i}" if outputs > 1 else op_type)
-                     for i in range(outputs)]
-        node = self.onnx.helper.make_node(op_type, list(inputs), names,
-                                          name=self._name(f"{op_type}_node"), **attributes)
+            names = [
+                "" if i in omit else self._name(f"{op_type}_out{i}" if outputs > 1 else op_type)
+                for i in range(outputs)
+            ]
+        node = self.onnx.helper.make_node(
+            op_type, list(inputs), names, name=self._name(f"{op_type}_node"), **attributes
+        )
         self._nodes.append(node)
         return names[0] if outputs == 1 else names
 
@@ -138,14 +148,18 @@ class GraphBuilder:
     def model(self, name: str, doc: str = "", metadata: dict[str, str] | None = None) -> Any:
         """The `onnx.ModelProto`, at the lowest IR version that carries this opset."""
         helper = self.onnx.helper
-        graph = helper.make_graph(self._nodes, name, self._inputs, self._outputs,
-                                  self._initializers, doc_string=doc)
+        graph = helper.make_graph(
+            self._nodes, name, self._inputs, self._outputs, self._initializers, doc_string=doc
+        )
         opset = [helper.make_opsetid("", self.opset)]
         # The lowest IR version, not this onnx package's newest: runtimes older than the
         # package refuse IR versions they do not know, though they run the opset.
-        model = helper.make_model(graph, opset_imports=opset,
-                                  ir_version=helper.find_min_ir_version_for(opset),
-                                  producer_name="rnnlab")
+        model = helper.make_model(
+            graph,
+            opset_imports=opset,
+            ir_version=helper.find_min_ir_version_for(opset),
+            producer_name="rnnlab",
+        )
         for key, value in (metadata or {}).items():
             entry = model.metadata_props.add()
             entry.key, entry.value = key, value

@@ -45,8 +45,7 @@ def build_graph(pipeline: Pipeline, opset: int) -> Any:
     module = pipeline.module
     if not isinstance(module, RecurrentClassifier):
         raise InvalidValueError(
-            f"the architecture is 'RecurrentClassifier' but the module is a "
-            f"{type(module).__name__}"
+            f"the architecture is 'RecurrentClassifier' but the module is a {type(module).__name__}"
         )
     kind = pipeline.inputs.kind
     if kind not in EXPORTED_KINDS:
@@ -62,8 +61,7 @@ def build_graph(pipeline: Pipeline, opset: int) -> Any:
         )
     g = GraphBuilder(opset)
     values_name, lengths_name = input_names(pipeline)
-    values = g.input(values_name, np.float32 if kind == "numbers" else np.int64,
-                     ["batch", "time"])
+    values = g.input(values_name, np.float32 if kind == "numbers" else np.int64, ["batch", "time"])
     lengths = g.input(lengths_name, np.int64, ["batch"])
 
     sequence_lens = valid = None
@@ -76,19 +74,27 @@ def build_graph(pipeline: Pipeline, opset: int) -> Any:
     for i, layer in enumerate(layers):
         final = i == len(layers) - 1
         x, features = add_recurrent_layer(
-            g, layer, x, sequence_lens,
+            g,
+            layer,
+            x,
+            sequence_lens,
             need_sequence=not final or module.pooling != "last",
             need_last=final and module.pooling == "last",
         )
     if module.pooling != "last":
         features = _pool(g, module.pooling, x, valid, lengths)
-    logits = g.op("Gemm", features,
-                  g.constant("head_weight", _numpy(module.head.weight)),
-                  g.constant("head_bias", _numpy(module.head.bias)), transB=1)
+    logits = g.op(
+        "Gemm",
+        features,
+        g.constant("head_weight", _numpy(module.head.weight)),
+        g.constant("head_bias", _numpy(module.head.bias)),
+        transB=1,
+    )
     if outputs == 1:
         # [sigmoid(-z), sigmoid(z)]: rnnlab's form of [1 - sigmoid, sigmoid], exact near 1.
-        probabilities = g.op("Sigmoid", g.op("Concat", g.op("Neg", logits), logits, axis=1),
-                             name="probabilities")
+        probabilities = g.op(
+            "Sigmoid", g.op("Concat", g.op("Neg", logits), logits, axis=1), name="probabilities"
+        )
     else:
         probabilities = g.op("Softmax", logits, axis=1, name="probabilities")
     g.output(probabilities, "probabilities", np.float32, ["batch", classes])
@@ -99,20 +105,29 @@ def _numpy(parameter: Any) -> np.ndarray:
     return parameter.detach().cpu().numpy().astype(np.float32)
 
 
-def _masking(g: GraphBuilder, values: str, lengths: str, padding: str
-             ) -> tuple[str, str, str, str]:
+def _masking(g: GraphBuilder, values: str, lengths: str, padding: str) -> tuple[str, str, str, str]:
     """What a masked model needs: (front-aligned values, lengths clamped to [0, time],
     int32 ``sequence_lens`` for the native ops, (time, batch, 1) mask of the real steps)."""
     time = g.op("Shape", values, start=1, end=2)  # (1,): broadcasts against (batch,)
     lengths = g.op("Max", g.op("Min", lengths, time), g.ints("zero", [0]))
-    steps = g.op("Range", g.constant("start", np.int64(0)),
-                 g.op("Squeeze", time, g.ints("axis0", [0])), g.constant("delta", np.int64(1)))
+    steps = g.op(
+        "Range",
+        g.constant("start", np.int64(0)),
+        g.op("Squeeze", time, g.ints("axis0", [0])),
+        g.constant("delta", np.int64(1)),
+    )
     if padding == "pre":
         values = _front_align(g, values, lengths, time, steps)
     sequence_lens = g.op("Cast", lengths, to=g.onnx.TensorProto.INT32)
-    valid = g.op("Unsqueeze", g.op("Less", g.op("Unsqueeze", steps, g.ints("axis1", [1])),
-                                   g.op("Unsqueeze", lengths, g.ints("axis0", [0]))),
-                 g.ints("axis2", [2]))
+    valid = g.op(
+        "Unsqueeze",
+        g.op(
+            "Less",
+            g.op("Unsqueeze", steps, g.ints("axis1", [1])),
+            g.op("Unsqueeze", lengths, g.ints("axis0", [0])),
+        ),
+        g.ints("axis2", [2]),
+    )
     return values, lengths, sequence_lens, valid
 
 
@@ -123,8 +138,15 @@ def _front_align(g: GraphBuilder, values: str, lengths: str, time: str, steps: s
     steps first, in order, then the padding.
     """
     shift = g.op("Sub", time, lengths)
-    index = g.op("Mod", g.op("Add", g.op("Unsqueeze", steps, g.ints("axis0", [0])),
-                             g.op("Unsqueeze", shift, g.ints("axis1", [1]))), time)
+    index = g.op(
+        "Mod",
+        g.op(
+            "Add",
+            g.op("Unsqueeze", steps, g.ints("axis0", [0])),
+            g.op("Unsqueeze", shift, g.ints("axis1", [1])),
+        ),
+        time,
+    )
     return g.op("GatherElements", values, index, axis=1)
 
 
@@ -151,10 +173,12 @@ def _pool(g: GraphBuilder, pooling: str, x: str, valid: str | None, lengths: str
         filled = g.op("Where", valid, x, g.constant("minus_inf", np.float32(-np.inf)))
         pooled = g.reduce("ReduceMax", filled, [0])
         # An empty row (length 0) pools to zeros, as in rnnlab, not to -inf.
-        nonempty = g.op("Unsqueeze", g.op("Greater", lengths, g.ints("zero", [0])),
-                        g.ints("axis1", [1]))
+        nonempty = g.op(
+            "Unsqueeze", g.op("Greater", lengths, g.ints("zero", [0])), g.ints("axis1", [1])
+        )
         return g.op("Where", nonempty, pooled, g.constant("zero_float", np.float32(0.0)))
-    total = g.reduce("ReduceSum", g.op("Mul", x, g.op("Cast", valid, to=g.onnx.TensorProto.FLOAT)),
-                     [0])
+    total = g.reduce(
+        "ReduceSum", g.op("Mul", x, g.op("Cast", valid, to=g.onnx.TensorProto.FLOAT)), [0]
+    )
     count = g.op("Cast", g.op("Max", lengths, g.ints("one", [1])), to=g.onnx.TensorProto.FLOAT)
     return g.op("Div", total, g.op("Unsqueeze", count, g.ints("axis1", [1])))

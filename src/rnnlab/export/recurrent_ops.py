@@ -95,8 +95,7 @@ def _activations(layer: Recurrent) -> list[tuple[str, Any, Any]]:
     act = _activation(activation_name(cell.activation), "activation", layer)
     if cell.kind == "simple_rnn":
         return [act]
-    gates = _activation(activation_name(cell.recurrent_activation), "recurrent_activation",
-                        layer)
+    gates = _activation(activation_name(cell.recurrent_activation), "recurrent_activation", layer)
     return [gates, act, act] if cell.kind == "lstm" else [gates, act]
 
 
@@ -121,13 +120,20 @@ def onnx_weights(layer: Recurrent) -> tuple[np.ndarray, np.ndarray, np.ndarray |
         input_bias, recurrent_bias = bias[0], bias[1]
     else:
         input_bias, recurrent_bias = bias, np.zeros_like(bias)
-    b = np.concatenate([v.reshape(gates, units)[list(order)].reshape(-1)
-                        for v in (input_bias, recurrent_bias)])
+    b = np.concatenate(
+        [v.reshape(gates, units)[list(order)].reshape(-1) for v in (input_bias, recurrent_bias)]
+    )
     return w, r, b
 
 
-def add_recurrent_layer(g: GraphBuilder, layer: Any, x: str, sequence_lens: str | None,
-                        need_sequence: bool, need_last: bool) -> tuple[str | None, str | None]:
+def add_recurrent_layer(
+    g: GraphBuilder,
+    layer: Any,
+    x: str,
+    sequence_lens: str | None,
+    need_sequence: bool,
+    need_last: bool,
+) -> tuple[str | None, str | None]:
     """Run ``layer`` on ``x`` (time, batch, features) float32 in the graph.
 
     Args:
@@ -185,9 +191,13 @@ def add_recurrent_layer(g: GraphBuilder, layer: Any, x: str, sequence_lens: str 
         return sequence, last
     # Y is (time, 2, batch, units): the directions side by side, forward first.
     if need_sequence:
-        sequence = g.op("Reshape", g.op("Transpose", y, perm=[0, 2, 1, 3]),
-                        g.ints("time_batch_features", [0, 0, -1]))
+        sequence = g.op(
+            "Reshape",
+            g.op("Transpose", y, perm=[0, 2, 1, 3]),
+            g.ints("time_batch_features", [0, 0, -1]),
+        )
     if need_last:
-        last = g.op("Reshape", g.op("Transpose", y_h, perm=[1, 0, 2]),
-                    g.ints("batch_features", [0, -1]))
+        last = g.op(
+            "Reshape", g.op("Transpose", y_h, perm=[1, 0, 2]), g.ints("batch_features", [0, -1])
+        )
     return sequence, last

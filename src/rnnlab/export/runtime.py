@@ -43,13 +43,16 @@ def run(onnx_session: Any, values: np.ndarray, lengths: np.ndarray) -> np.ndarra
     """(batch, classes) float32 probabilities of padded inputs and their lengths."""
     first, second = (i.name for i in onnx_session.get_inputs())
     dtype = np.float32 if first == "values" else np.int64
-    feed = {first: np.ascontiguousarray(values, dtype=dtype),
-            second: np.ascontiguousarray(lengths, dtype=np.int64)}
+    feed = {
+        first: np.ascontiguousarray(values, dtype=dtype),
+        second: np.ascontiguousarray(lengths, dtype=np.int64),
+    }
     return onnx_session.run(None, feed)[0]
 
 
-def probe_inputs(pipeline: Pipeline, time: int, rows: int, seed: int = 0
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def probe_inputs(
+    pipeline: Pipeline, time: int, rows: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Padded random inputs the way the model's encoder pads them, lengths from 1 to ``time``."""
     rng = np.random.default_rng(seed)
     encoder = pipeline.inputs
@@ -62,8 +65,11 @@ def probe_inputs(pipeline: Pipeline, time: int, rows: int, seed: int = 0
         vocab_size = int(pipeline.config.get("vocab_size", 2))
         values = rng.integers(1, max(vocab_size, 2), (len(lengths), time)).astype(np.int64)
     steps = np.arange(time)
-    real = (steps[None, :] < lengths[:, None] if encoder.padding == "post"
-            else steps[None, :] >= (time - lengths)[:, None])
+    real = (
+        steps[None, :] < lengths[:, None]
+        if encoder.padding == "post"
+        else steps[None, :] >= (time - lengths)[:, None]
+    )
     return np.where(real, values, 0).astype(values.dtype), lengths
 
 

@@ -34,8 +34,10 @@ from rnnlab.interpret.tokens import align
 from rnnlab.pipeline import Pipeline
 
 METHODS = ("auto", "integrated_gradients", "occlusion")
-BASELINE = ("zero embedding vectors at the token positions; the start token and the padding "
-            "keep their own vectors")
+BASELINE = (
+    "zero embedding vectors at the token positions; the start token and the padding "
+    "keep their own vectors"
+)
 
 
 def explain(
@@ -73,8 +75,10 @@ def explain(
         ``error``, ``baseline_score``); for occlusion ``occlusion``.
     """
     if not isinstance(pipeline, Pipeline):
-        raise InvalidTypeError(f"`pipeline` must be an rnnlab Pipeline (rnnlab.load(...)), got "
-                               f"{type(pipeline).__name__}")
+        raise InvalidTypeError(
+            f"`pipeline` must be an rnnlab Pipeline (rnnlab.load(...)), got "
+            f"{type(pipeline).__name__}"
+        )
     check_choice("method", method, METHODS)
     check_choice("occlusion_mode", occlusion_mode, MODES)
     check_choice("rule", rule, RULES)
@@ -111,15 +115,27 @@ def explain(
                 "model reads ids as numbers (input='raw'): use method='occlusion'"
             )
         per_step, f_input, f_baseline = integrated_gradients(
-            module, embedding, aligned.tensors, [t.position for t in seen], score,
-            steps=steps, rule=rule,
+            module,
+            embedding,
+            aligned.tensors,
+            [t.position for t in seen],
+            score,
+            steps=steps,
+            rule=rule,
         )
         values = [float(per_step[t.position]) for t in seen]
         total = float(np.sum(values))
         result.update(
-            score=f_input, steps=steps, rule=rule, baseline=BASELINE,
-            completeness={"sum": total, "difference": f_input - f_baseline,
-                          "error": total - (f_input - f_baseline), "baseline_score": f_baseline},
+            score=f_input,
+            steps=steps,
+            rule=rule,
+            baseline=BASELINE,
+            completeness={
+                "sum": total,
+                "difference": f_input - f_baseline,
+                "error": total - (f_input - f_baseline),
+                "baseline_score": f_baseline,
+            },
         )
     else:
         changes, f_input = occlusion(module, pipeline.inputs, aligned, score, occlusion_mode)
@@ -127,8 +143,7 @@ def explain(
         result.update(score=f_input, occlusion=occlusion_mode)
     by_token = dict(zip(map(id, seen), values))
     result["tokens"] = [
-        {"token": t.text, "id": t.id, "position": t.position,
-         "attribution": by_token.get(id(t))}
+        {"token": t.text, "id": t.id, "position": t.position, "attribution": by_token.get(id(t))}
         for t in aligned.tokens
     ]
     return result
@@ -145,7 +160,9 @@ def _class_index(labels: list[str], target: str | int) -> int:
     if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
         if 0 <= int(target) < len(labels):
             return int(target)
-        raise InvalidValueError(f"`target` index {target} is out of range: the model has "
-                                f"{len(labels)} classes")
-    raise InvalidTypeError(f"`target` must be a label name or a class index, got "
-                           f"{type(target).__name__}")
+        raise InvalidValueError(
+            f"`target` index {target} is out of range: the model has {len(labels)} classes"
+        )
+    raise InvalidTypeError(
+        f"`target` must be a label name or a class index, got {type(target).__name__}"
+    )

@@ -39,8 +39,10 @@ def render_html(explanation: dict[str, Any], title: str = "rnnlab explanation") 
         if a is None:
             spans.append(f'<span class="tok unseen" title="not seen by the model">{text}</span>')
         else:
-            spans.append(f'<span class="tok" style="background: {_colour(a, scale)}" '
-                         f'title="{a:+.4f}">{text}</span>')
+            spans.append(
+                f'<span class="tok" style="background: {_colour(a, scale)}" '
+                f'title="{a:+.4f}">{text}</span>'
+            )
     rows = "".join(
         f"<tr><td>{html.escape(name)}</td><td>{p:.4f}</td></tr>"
         for name, p in explanation["probabilities"].items()
@@ -48,13 +50,17 @@ def render_html(explanation: dict[str, Any], title: str = "rnnlab explanation") 
     target = html.escape(explanation["target"])
     if explanation["method"] == "integrated_gradients":
         c = explanation["completeness"]
-        how = (f"integrated gradients over the embeddings ({explanation['steps']} steps, "
-               f"{explanation['rule'].replace('_', '-')}); baseline: "
-               f"{html.escape(explanation['baseline'])}. The attributions sum to "
-               f"{c['sum']:+.4f}; the logit moves {c['difference']:+.4f} from baseline to input.")
+        how = (
+            f"integrated gradients over the embeddings ({explanation['steps']} steps, "
+            f"{explanation['rule'].replace('_', '-')}); baseline: "
+            f"{html.escape(explanation['baseline'])}. The attributions sum to "
+            f"{c['sum']:+.4f}; the logit moves {c['difference']:+.4f} from baseline to input."
+        )
     else:
-        how = (f"occlusion ({html.escape(explanation['occlusion'])}): each token's attribution "
-               "is how much the logit falls without it.")
+        how = (
+            f"occlusion ({html.escape(explanation['occlusion'])}): each token's attribution "
+            "is how much the logit falls without it."
+        )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{_STYLE}</style></head>

@@ -105,8 +105,8 @@ def integrated_gradients(
         delta = e - b
         total = torch.zeros_like(e[0], dtype=torch.float64)
         for lo in range(0, len(nodes), batch_size):
-            a = torch.as_tensor(nodes[lo:lo + batch_size], dtype=e.dtype, device=e.device)
-            w = torch.as_tensor(weights[lo:lo + batch_size], dtype=torch.float64, device=e.device)
+            a = torch.as_tensor(nodes[lo : lo + batch_size], dtype=e.dtype, device=e.device)
+            w = torch.as_tensor(weights[lo : lo + batch_size], dtype=torch.float64, device=e.device)
             z = (b + a[:, None, None] * delta).requires_grad_(True)
             replacement[0] = z
             batch = tuple(t.expand(len(a), *t.shape[1:]) for t in inputs)

@@ -45,8 +45,10 @@ def occlusion(
     if mode == "oov":
         vocab = encoder.vocabulary
         if vocab is None or vocab.oov_id is None:
-            raise InvalidValueError("occlusion='oov' needs a vocabulary with an oov id; this "
-                                    "model has none: use 'drop' or 'pad'")
+            raise InvalidValueError(
+                "occlusion='oov' needs a vocabulary with an oov id; this "
+                "model has none: use 'drop' or 'pad'"
+            )
         replacement = vocab.oov_id
     seq_encoder = sequence_encoder(encoder)
     base = aligned.sequence
@@ -60,9 +62,9 @@ def occlusion(
         if token.position is None:
             continue
         if mode == "drop":
-            variants.append(base[:k] + base[k + 1:])
+            variants.append(base[:k] + base[k + 1 :])
         else:
-            variants.append(base[:k] + [replacement] + base[k + 1:])
+            variants.append(base[:k] + [replacement] + base[k + 1 :])
     tensors = seq_encoder.encode(variants)
     for mine, theirs in zip(tensors, aligned.tensors):
         # Row 0 is the input itself: it must be exactly what a prediction reads.

@@ -56,16 +56,23 @@ class Aligned:
 def sequence_encoder(encoder: InputEncoder) -> InputEncoder:
     """An encoder of already-made id (or number) sequences, padded as ``encoder`` pads."""
     kind = "numbers" if encoder.kind == "numbers" else "ids"
-    return InputEncoder(kind, maxlen=encoder.maxlen, padding=encoder.padding,
-                        truncating=encoder.truncating, min_length=encoder.min_length,
-                        lengths=encoder.lengths)
+    return InputEncoder(
+        kind,
+        maxlen=encoder.maxlen,
+        padding=encoder.padding,
+        truncating=encoder.truncating,
+        min_length=encoder.min_length,
+        lengths=encoder.lengths,
+    )
 
 
 def align(encoder: InputEncoder, item: Any) -> Aligned:
     """Tokens of one input with their steps in ``encoder.encode([item])``."""
     if encoder.kind == "array":
-        raise InvalidValueError("this model takes fixed-shape arrays, not sequences of tokens: "
-                                "there is nothing to attribute per token")
+        raise InvalidValueError(
+            "this model takes fixed-shape arrays, not sequences of tokens: "
+            "there is nothing to attribute per token"
+        )
     if encoder.kind == "text":
         if not isinstance(item, str):
             raise InvalidTypeError(f"this model reads text: pass a str, got {type(item).__name__}")

@@ -55,8 +55,9 @@ class Activation(nn.Module):
 class Dense(nn.Module):
     """Keras `Dense`: ``activation(x @ kernel + bias)`` on the last axis, kernel (in, out)."""
 
-    def __init__(self, in_features: int, units: int, activation: str = "linear",
-                 use_bias: bool = True) -> None:
+    def __init__(
+        self, in_features: int, units: int, activation: str = "linear", use_bias: bool = True
+    ) -> None:
         super().__init__()
         self.linear = nn.Linear(in_features, units, bias=use_bias)
         self.activation = Activation(activation)
@@ -68,8 +69,9 @@ class Dense(nn.Module):
     def set_keras_weights(self, weights: Sequence[Any]) -> None:
         """[kernel (in, out), bias (out,)] as Keras `get_weights()` (no bias without use_bias)."""
         w = self.linear.weight
-        shapes = [(w.shape[1], w.shape[0])] + ([(w.shape[0],)] if self.linear.bias is not None
-                                               else [])
+        shapes = [(w.shape[1], w.shape[0])] + (
+            [(w.shape[0],)] if self.linear.bias is not None else []
+        )
         got = [tuple(np.shape(a)) for a in weights]
         if got != shapes:
             raise ModelFileError(f"Dense expects arrays of shapes {shapes}, got {got}")
@@ -79,9 +81,20 @@ class Dense(nn.Module):
 
 
 def _recurrent(spec: dict[str, Any]) -> nn.Module:
-    kwargs = {key: spec[key] for key in ("units", "input_size", "use_bias", "return_sequences",
-                                         "go_backwards", "zero_output_for_mask", "dropout",
-                                         "recurrent_dropout", "activation")}
+    kwargs = {
+        key: spec[key]
+        for key in (
+            "units",
+            "input_size",
+            "use_bias",
+            "return_sequences",
+            "go_backwards",
+            "zero_output_for_mask",
+            "dropout",
+            "recurrent_dropout",
+            "activation",
+        )
+    }
     if spec["cell"] != "simple_rnn":
         kwargs["recurrent_activation"] = spec["recurrent_activation"]
     if spec["cell"] == "gru":
@@ -94,8 +107,11 @@ def _stage(spec: dict[str, Any]) -> nn.Module:
     if kind == "recurrent":
         return _recurrent(spec)
     if kind == "bidirectional":
-        return Bidirectional(_recurrent(spec["forward"]), merge_mode=spec["merge_mode"],
-                             backward_layer=_recurrent(spec["backward"]))
+        return Bidirectional(
+            _recurrent(spec["forward"]),
+            merge_mode=spec["merge_mode"],
+            backward_layer=_recurrent(spec["backward"]),
+        )
     if kind == "dense":
         return Dense(spec["in_features"], spec["units"], spec["activation"], spec["use_bias"])
     if kind == "dropout":
@@ -127,11 +143,14 @@ class KerasSequential(nn.Module):
         self.embedding: Embedding | None = None
         if specs and specs[0]["kind"] == "embedding":
             first = specs.pop(0)
-            self.embedding = Embedding(first["input_dim"], first["output_dim"],
-                                       mask_zero=first["mask_zero"])
+            self.embedding = Embedding(
+                first["input_dim"], first["output_dim"], mask_zero=first["mask_zero"]
+            )
         if (self.embedding is None) != (inputs != "ids"):
-            raise ConfigError(f"keras_sequential: inputs={inputs!r} but the first layer is "
-                              f"{'an' if self.embedding is not None else 'not an'} Embedding")
+            raise ConfigError(
+                f"keras_sequential: inputs={inputs!r} but the first layer is "
+                f"{'an' if self.embedding is not None else 'not an'} Embedding"
+            )
         self.specs = specs
         self.stages = nn.ModuleList(_stage(spec) for spec in specs)
 
@@ -163,10 +182,16 @@ class KerasSequential(nn.Module):
 
     def set_keras_weights(self, weights: dict[str, list[np.ndarray]]) -> None:
         """Load each layer's arrays (layer name -> `get_weights()` list) into its stage."""
-        named = ([(self.config["layers"][0]["name"], self.embedding)]
-                 if self.embedding is not None else [])
-        named += [(spec["name"], stage) for spec, stage in zip(self.specs, self.stages)
-                  if spec["kind"] not in ("dropout", "activation")]
+        named = (
+            [(self.config["layers"][0]["name"], self.embedding)]
+            if self.embedding is not None
+            else []
+        )
+        named += [
+            (spec["name"], stage)
+            for spec, stage in zip(self.specs, self.stages)
+            if spec["kind"] not in ("dropout", "activation")
+        ]
         for name, module in named:
             if name not in weights:
                 raise ModelFileError(f"the weights file has no arrays for layer {name!r}")

@@ -151,8 +151,9 @@ def _collect(group: Any) -> list[np.ndarray]:
         keys = sorted(vars_group, key=lambda k: int(k) if k.isdigit() else k)
         out.extend(np.asarray(vars_group[k][()]) for k in keys)
     children = [k for k in _CHILD_ORDER if k in group]
-    children += sorted(k for k in group if k != "vars" and k not in _CHILD_ORDER
-                       and not hasattr(group[k], "shape"))
+    children += sorted(
+        k for k in group if k != "vars" and k not in _CHILD_ORDER and not hasattr(group[k], "shape")
+    )
     for key in children:
         out.extend(_collect(group[key]))
     return out
@@ -178,8 +179,10 @@ def _read_legacy_h5(path: Path) -> KerasFile:
             weights = {}
             for name in group:
                 layer = group[name]
-                names = [n.decode() if isinstance(n, bytes) else str(n)
-                         for n in layer.attrs.get("weight_names", [])]
+                names = [
+                    n.decode() if isinstance(n, bytes) else str(n)
+                    for n in layer.attrs.get("weight_names", [])
+                ]
                 weights[name] = [np.asarray(layer[n][()]) for n in names]
     except (OSError, KeyError) as exc:
         raise ModelFileError(f"{where} cannot be read as a Keras model: {exc}") from None

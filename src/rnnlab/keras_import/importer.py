@@ -94,16 +94,26 @@ def from_keras(
     module.set_keras_weights(keras_file.weights)
     module.eval()
     num_classes = 2 if found.outputs == 1 else found.outputs
-    encoder = _encoder(inputs, shape, module, maxlen=maxlen, padding=padding,
-                       truncating=truncating, word_index=word_index, num_words=num_words,
-                       lower=lower)
+    encoder = _encoder(
+        inputs,
+        shape,
+        module,
+        maxlen=maxlen,
+        padding=padding,
+        truncating=truncating,
+        word_index=word_index,
+        num_words=num_words,
+        lower=lower,
+    )
     names = _labels(labels, num_classes)
     source = Path(path)
     training = {
         "name": f"keras:{source.stem}",
         "imported_from": {
-            "file": source.name, "container": keras_file.container,
-            "keras_version": keras_file.keras_version, "model_class": found.model_class,
+            "file": source.name,
+            "container": keras_file.container,
+            "keras_version": keras_file.keras_version,
+            "model_class": found.model_class,
             "output_activation": found.output_activation,
             "sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
         },
@@ -111,13 +121,24 @@ def from_keras(
     return Pipeline(module, names, encoder, "keras_sequential", None, {"training": training})
 
 
-def _encoder(inputs: str, shape: tuple, module: KerasSequential, *, maxlen: int | None,
-             padding: str | None, truncating: str, word_index: Any, num_words: int | None,
-             lower: bool | str) -> InputEncoder:
+def _encoder(
+    inputs: str,
+    shape: tuple,
+    module: KerasSequential,
+    *,
+    maxlen: int | None,
+    padding: str | None,
+    truncating: str,
+    word_index: Any,
+    num_words: int | None,
+    lower: bool | str,
+) -> InputEncoder:
     if inputs == "array":
         if word_index is not None:
-            raise ConfigError("`word_index` applies to models on token ids; this model takes "
-                              f"arrays of shape {shape}")
+            raise ConfigError(
+                "`word_index` applies to models on token ids; this model takes "
+                f"arrays of shape {shape}"
+            )
         return InputEncoder("array", shape=tuple(int(d) for d in shape))
     steps = shape[0]
     check_int("maxlen", maxlen, minimum=1, allow_none=True)
@@ -129,8 +150,9 @@ def _encoder(inputs: str, shape: tuple, module: KerasSequential, *, maxlen: int 
             )
         steps = maxlen
     elif maxlen is not None and maxlen != steps:
-        raise ConfigError(f"`maxlen`={maxlen} differs from the model's input length {steps}; "
-                          "leave it out")
+        raise ConfigError(
+            f"`maxlen`={maxlen} differs from the model's input length {steps}; leave it out"
+        )
     if padding is None:
         padding = "pre" if inputs == "ids" else "post"
     check_choice("padding", padding, ("pre", "post"))
@@ -139,8 +161,9 @@ def _encoder(inputs: str, shape: tuple, module: KerasSequential, *, maxlen: int 
     if word_index is not None:
         if num_words is None and module.embedding is not None:
             num_words = module.embedding.input_dim
-        vocabulary = Vocabulary.from_word_index(word_index, tokenizer=Tokenizer(lower=lower),
-                                                num_words=num_words)
+        vocabulary = Vocabulary.from_word_index(
+            word_index, tokenizer=Tokenizer(lower=lower), num_words=num_words
+        )
         if module.embedding is not None and vocabulary.size > module.embedding.input_dim:
             raise InvalidValueError(
                 f"`num_words`={num_words} gives ids up to {vocabulary.size - 1}, but the "
@@ -150,8 +173,9 @@ def _encoder(inputs: str, shape: tuple, module: KerasSequential, *, maxlen: int 
     elif num_words is not None:
         raise ConfigError("`num_words` applies with a `word_index` (it caps the word ids)")
     kind = "text" if vocabulary is not None else inputs
-    return InputEncoder(kind, maxlen=int(steps), padding=padding, truncating=truncating,
-                        vocabulary=vocabulary)
+    return InputEncoder(
+        kind, maxlen=int(steps), padding=padding, truncating=truncating, vocabulary=vocabulary
+    )
 
 
 def _labels(labels: Any, num_classes: int) -> list[str]:

@@ -20,8 +20,17 @@ from rnnlab.errors import ModelFileError
 from rnnlab.keras_import.files import layer_name
 from rnnlab.nn.activations import ACTIVATIONS
 
-SUPPORTED = ("InputLayer", "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense",
-             "Dropout", "Activation")
+SUPPORTED = (
+    "InputLayer",
+    "Embedding",
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
+    "Bidirectional",
+    "Dense",
+    "Dropout",
+    "Activation",
+)
 RECURRENT = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
 # Between layers, the activations computed here; at the end only the ones that make
 # probabilities out of logits (softmax, sigmoid) or leave logits (linear).
@@ -80,11 +89,17 @@ def translate(model: dict[str, Any], keras_major: int = 3) -> Translation:
     if not specs:
         raise ModelFileError("the model has no layers besides its input")
     outputs, activation = _take_off_output(specs, state)
-    return Translation(tuple(input_shape), specs, outputs, activation,
-                       "Sequential" if class_name == "Sequential" else "Functional")
+    return Translation(
+        tuple(input_shape),
+        specs,
+        outputs,
+        activation,
+        "Sequential" if class_name == "Sequential" else "Functional",
+    )
 
 
 # ---------------------------------------------------------------------------- input / chain
+
 
 def _shape_of(config: dict[str, Any]) -> list[Any] | None:
     for key in ("batch_shape", "batch_input_shape"):
@@ -186,20 +201,27 @@ def _chain(inner: dict[str, Any]) -> tuple[list[dict[str, Any]], tuple]:
             break
         users = feeds.get(name, [])
         if not users:
-            raise ModelFileError(f"layer {name!r} leads nowhere: the model's output is not "
-                                 "reached from its input along one chain")
+            raise ModelFileError(
+                f"layer {name!r} leads nowhere: the model's output is not "
+                "reached from its input along one chain"
+            )
         name = users[0]
     unused = [layer_name(layer) for layer in layers if layer not in order]
     if unused:
-        raise ModelFileError(f"layers {unused} are not on the chain from input to output; "
-                             f"{_SUPPORTED_TEXT}")
+        raise ModelFileError(
+            f"layers {unused} are not on the chain from input to output; {_SUPPORTED_TEXT}"
+        )
     shape = _shape_of(order[0].get("config") or {})
     if order[0].get("class_name") != "InputLayer" or shape is None:
         raise ModelFileError("the functional model does not start at an InputLayer with a shape")
-    if masks and not any(layer.get("class_name") == "Embedding"
-                         and (layer.get("config") or {}).get("mask_zero") for layer in order):
-        raise ModelFileError("the functional model masks the steps whose input is 0 without an "
-                             "Embedding(mask_zero=True); rnnlab masks only that way")
+    if masks and not any(
+        layer.get("class_name") == "Embedding" and (layer.get("config") or {}).get("mask_zero")
+        for layer in order
+    ):
+        raise ModelFileError(
+            "the functional model masks the steps whose input is 0 without an "
+            "Embedding(mask_zero=True); rnnlab masks only that way"
+        )
     return order, tuple(shape[1:])
 
 
@@ -215,6 +237,7 @@ def _is_zero_mask(layer: dict[str, Any], model_input: str) -> bool:
 
 
 # ---------------------------------------------------------------------------- shapes
+
 
 class _Shape:
     """The per-sample shape flowing through the layers: (time, features) or (features,)."""
@@ -253,61 +276,96 @@ def _positive_int(layer, cls, config, key) -> int:
     return value
 
 
-def _layer(layer: dict[str, Any], cls: str, state: _Shape, first: bool,
-           keras_major: int) -> dict[str, Any]:
+def _layer(
+    layer: dict[str, Any], cls: str, state: _Shape, first: bool, keras_major: int
+) -> dict[str, Any]:
     config = layer.get("config") or {}
     name = layer_name(layer)
     if cls not in SUPPORTED:
         raise _fail(layer, cls, f"unsupported layer; {_SUPPORTED_TEXT}")
     for key in ("quantization_config", "lora_rank"):
         if config.get(key):
-            raise _fail(layer, cls, f"`{key}` is set (quantized or LoRA weights); import the "
-                                    "model before quantizing it")
+            raise _fail(
+                layer,
+                cls,
+                f"`{key}` is set (quantized or LoRA weights); import the "
+                "model before quantizing it",
+            )
     if cls == "Embedding":
         if not first:
             raise _fail(layer, cls, "an Embedding must be the first layer after the input")
         if len(state.shape) != 1:
-            raise _fail(layer, cls, f"expects (batch, time) token ids, the input is "
-                                    f"(batch, {', '.join(map(str, state.shape))})")
+            raise _fail(
+                layer,
+                cls,
+                f"expects (batch, time) token ids, the input is "
+                f"(batch, {', '.join(map(str, state.shape))})",
+            )
         input_dim = _positive_int(layer, cls, config, "input_dim")
         output_dim = _positive_int(layer, cls, config, "output_dim")
         state.shape = [state.shape[0], output_dim]
-        return {"kind": "embedding", "name": name, "input_dim": input_dim,
-                "output_dim": output_dim, "mask_zero": bool(config.get("mask_zero", False))}
+        return {
+            "kind": "embedding",
+            "name": name,
+            "input_dim": input_dim,
+            "output_dim": output_dim,
+            "mask_zero": bool(config.get("mask_zero", False)),
+        }
     if cls in RECURRENT:
         if len(state.shape) != 2:
-            raise _fail(layer, cls, "a recurrent layer needs a sequence input "
-                                    "(batch, time, features)")
+            raise _fail(
+                layer, cls, "a recurrent layer needs a sequence input (batch, time, features)"
+            )
         spec = _recurrent(layer, cls, config, state.features, keras_major)
-        state.shape = ([state.shape[0], spec["units"]] if spec["return_sequences"]
-                       else [spec["units"]])
+        state.shape = (
+            [state.shape[0], spec["units"]] if spec["return_sequences"] else [spec["units"]]
+        )
         return spec
     if cls == "Bidirectional":
         if len(state.shape) != 2:
-            raise _fail(layer, cls, "a recurrent layer needs a sequence input "
-                                    "(batch, time, features)")
+            raise _fail(
+                layer, cls, "a recurrent layer needs a sequence input (batch, time, features)"
+            )
         merge = config.get("merge_mode", "concat")
         if merge not in MERGE_MODES:
-            raise _fail(layer, cls, f"merge_mode={merge!r} is not supported (it returns both "
-                                    f"directions apart); supported: {', '.join(MERGE_MODES)}")
+            raise _fail(
+                layer,
+                cls,
+                f"merge_mode={merge!r} is not supported (it returns both "
+                f"directions apart); supported: {', '.join(MERGE_MODES)}",
+            )
         inner = config.get("layer") or {}
         inner_cls = str(inner.get("class_name", ""))
         if inner_cls not in RECURRENT:
-            raise _fail(layer, cls, f"wraps a {inner_cls or 'missing'} layer; rnnlab's "
-                                    "Bidirectional wraps SimpleRNN, LSTM or GRU")
-        forward = _recurrent(inner, inner_cls, inner.get("config") or {}, state.features,
-                             keras_major)
+            raise _fail(
+                layer,
+                cls,
+                f"wraps a {inner_cls or 'missing'} layer; rnnlab's "
+                "Bidirectional wraps SimpleRNN, LSTM or GRU",
+            )
+        forward = _recurrent(
+            inner, inner_cls, inner.get("config") or {}, state.features, keras_major
+        )
         if forward["go_backwards"]:
-            raise _fail(layer, cls, "the wrapped layer has go_backwards=True; Keras would then "
-                                    "run both directions reversed, which rnnlab does not")
+            raise _fail(
+                layer,
+                cls,
+                "the wrapped layer has go_backwards=True; Keras would then "
+                "run both directions reversed, which rnnlab does not",
+            )
         back_cfg = config.get("backward_layer")
         if back_cfg:
             back_cls = str(back_cfg.get("class_name", ""))
             if back_cls not in RECURRENT:
-                raise _fail(layer, cls, f"its backward layer is a {back_cls or 'missing'} "
-                                        "layer, not SimpleRNN, LSTM or GRU")
-            backward = _recurrent(back_cfg, back_cls, back_cfg.get("config") or {},
-                                  state.features, keras_major)
+                raise _fail(
+                    layer,
+                    cls,
+                    f"its backward layer is a {back_cls or 'missing'} "
+                    "layer, not SimpleRNN, LSTM or GRU",
+                )
+            backward = _recurrent(
+                back_cfg, back_cls, back_cfg.get("config") or {}, state.features, keras_major
+            )
         else:
             backward = {**forward, "go_backwards": True}
         if backward["return_sequences"] != forward["return_sequences"]:
@@ -317,41 +375,66 @@ def _layer(layer: dict[str, Any], cls: str, state: _Shape, first: bool,
         if merge != "concat" and backward["units"] != forward["units"]:
             raise _fail(layer, cls, f"merge_mode={merge!r} needs equal units in both directions")
         state.shape = [state.shape[0], units] if forward["return_sequences"] else [units]
-        return {"kind": "bidirectional", "name": name, "merge_mode": merge,
-                "forward": forward, "backward": backward}
+        return {
+            "kind": "bidirectional",
+            "name": name,
+            "merge_mode": merge,
+            "forward": forward,
+            "backward": backward,
+        }
     if cls == "Dense":
         units = _positive_int(layer, cls, config, "units")
         activation = _activation(config.get("activation"))
         if activation not in HIDDEN_ACTIVATIONS:
-            raise _fail(layer, cls, f"activation {activation or config.get('activation')!r} is "
-                                    f"not supported; supported: {', '.join(HIDDEN_ACTIVATIONS)}")
+            raise _fail(
+                layer,
+                cls,
+                f"activation {activation or config.get('activation')!r} is "
+                f"not supported; supported: {', '.join(HIDDEN_ACTIVATIONS)}",
+            )
         if state.features is None:
             raise _fail(layer, cls, "the input has no feature axis")
-        spec = {"kind": "dense", "name": name, "in_features": state.features, "units": units,
-                "activation": activation, "use_bias": bool(config.get("use_bias", True))}
+        spec = {
+            "kind": "dense",
+            "name": name,
+            "in_features": state.features,
+            "units": units,
+            "activation": activation,
+            "use_bias": bool(config.get("use_bias", True)),
+        }
         state.shape = [*state.shape[:-1], units]
         return spec
     if cls == "Dropout":
         return {"kind": "dropout", "name": name, "rate": float(config.get("rate", 0.0))}
     activation = _activation(config.get("activation"))
     if activation not in HIDDEN_ACTIVATIONS:
-        raise _fail(layer, cls, f"activation {activation or config.get('activation')!r} is not "
-                                f"supported; supported: {', '.join(HIDDEN_ACTIVATIONS)}")
+        raise _fail(
+            layer,
+            cls,
+            f"activation {activation or config.get('activation')!r} is not "
+            f"supported; supported: {', '.join(HIDDEN_ACTIVATIONS)}",
+        )
     return {"kind": "activation", "name": name, "activation": activation}
 
 
-def _recurrent(layer: dict[str, Any], cls: str, config: dict[str, Any], features: int | None,
-               keras_major: int) -> dict[str, Any]:
-    for key, why in (("stateful", "its state carries over between batches"),
-                     ("return_state", "it returns its states besides the output"),
-                     ("time_major", "it takes time-major input")):
+def _recurrent(
+    layer: dict[str, Any], cls: str, config: dict[str, Any], features: int | None, keras_major: int
+) -> dict[str, Any]:
+    for key, why in (
+        ("stateful", "its state carries over between batches"),
+        ("return_state", "it returns its states besides the output"),
+        ("time_major", "it takes time-major input"),
+    ):
         if config.get(key):
             raise _fail(layer, cls, f"{key}=True is not supported ({why})")
     if features is None:
         raise _fail(layer, cls, "the input has no feature axis")
     spec: dict[str, Any] = {
-        "kind": "recurrent", "name": layer_name(layer), "cell": RECURRENT[cls],
-        "units": _positive_int(layer, cls, config, "units"), "input_size": features,
+        "kind": "recurrent",
+        "name": layer_name(layer),
+        "cell": RECURRENT[cls],
+        "units": _positive_int(layer, cls, config, "units"),
+        "input_size": features,
         "use_bias": bool(config.get("use_bias", True)),
         "return_sequences": bool(config.get("return_sequences", False)),
         "go_backwards": bool(config.get("go_backwards", False)),
@@ -364,12 +447,19 @@ def _recurrent(layer: dict[str, Any], cls: str, config: dict[str, Any], features
         default = "sigmoid" if key == "recurrent_activation" else "tanh"
         activation = _activation(config.get(key, default))
         if activation not in ACTIVATIONS:
-            raise _fail(layer, cls, f"{key} {config.get(key)!r} is not supported; supported: "
-                                    f"{', '.join(ACTIVATIONS)}")
+            raise _fail(
+                layer,
+                cls,
+                f"{key} {config.get(key)!r} is not supported; supported: {', '.join(ACTIVATIONS)}",
+            )
         if activation == "hard_sigmoid" and keras_major < 3:
             # Keras 2's hard_sigmoid is clip(0.2 x + 0.5); Keras 3's (rnnlab's) is x / 6 + 0.5.
-            raise _fail(layer, cls, f"{key}='hard_sigmoid' of Keras 2 (0.2 x + 0.5) differs from "
-                                    "Keras 3's (x / 6 + 0.5), which rnnlab computes")
+            raise _fail(
+                layer,
+                cls,
+                f"{key}='hard_sigmoid' of Keras 2 (0.2 x + 0.5) differs from "
+                "Keras 3's (x / 6 + 0.5), which rnnlab computes",
+            )
         spec[key] = activation
     if cls == "GRU":
         # Keras 2 (TF 1) defaulted to reset_after=False; its configs always name it.
@@ -404,8 +494,10 @@ def _take_off_output(specs: list[dict[str, Any]], state: _Shape) -> tuple[int, s
             "class; import a Dense(k, softmax) or Dense(1, sigmoid) classifier"
         )
     if activation == "softmax" and outputs == 1:
-        raise ModelFileError(f"the output layer {spec['name']!r} is a softmax over one unit, "
-                             "which is always 1: use Dense(1, sigmoid) for two classes")
+        raise ModelFileError(
+            f"the output layer {spec['name']!r} is a softmax over one unit, "
+            "which is always 1: use Dense(1, sigmoid) for two classes"
+        )
     if activation not in ("softmax", "sigmoid", "linear"):
         raise ModelFileError(
             f"the output layer {spec['name']!r} ends in {activation!r}, which makes neither "

@@ -51,11 +51,14 @@ except ModuleNotFoundError as exc:  # the [serve] extra is not installed
 
 log = logging.getLogger("rnnlab.serving")
 
-ERRORS = {status: {"model": ErrorResponse, "description": what} for status, what in (
-    (400, "the body is not JSON"),
-    (413, "the body is over the byte limit"),
-    (422, "the JSON breaks the schema or a limit, or the model cannot read an input"),
-)}
+ERRORS = {
+    status: {"model": ErrorResponse, "description": what}
+    for status, what in (
+        (400, "the body is not JSON"),
+        (413, "the body is over the byte limit"),
+        (422, "the JSON breaks the schema or a limit, or the model cannot read an input"),
+    )
+}
 
 
 def page_html() -> str:
@@ -78,15 +81,20 @@ def request_encoder(pipeline: Pipeline) -> Callable[[Sequence[Any]], tuple[Any, 
     with it; refused here, it fails its own request, with a message that says why.
     """
     limit = pipeline.config.get("vocab_size")
-    checks_ids = (pipeline.inputs.kind == "ids" and pipeline.config.get("input") == "embedding"
-                  and isinstance(limit, int))
+    checks_ids = (
+        pipeline.inputs.kind == "ids"
+        and pipeline.config.get("input") == "embedding"
+        and isinstance(limit, int)
+    )
 
     def encode(items: Sequence[Any]) -> tuple[Any, ...]:
         tensors = pipeline.encode(items)
         if checks_ids and int(tensors[0].max()) >= limit:
             row = int((tensors[0] >= limit).any(dim=1).nonzero()[0, 0])
-            raise DataError(f"input {row} holds token id {int(tensors[0][row].max())}; this "
-                            f"model knows ids 0 to {limit - 1}")
+            raise DataError(
+                f"input {row} holds token id {int(tensors[0][row].max())}; this "
+                f"model knows ids 0 to {limit - 1}"
+            )
         return tensors
 
     return encode
@@ -135,13 +143,18 @@ def create_app(model: str | Path | Pipeline, settings: ServeSettings | None = No
         def run(tensors: tuple[Any, ...]) -> np.ndarray:
             return pipeline.predict_proba_encoded(*tensors, batch_size=settings.max_batch)
 
-        batcher = MicroBatcher(request_encoder(pipeline), run, settings.max_batch,
-                               settings.max_wait_ms)
+        batcher = MicroBatcher(
+            request_encoder(pipeline), run, settings.max_batch, settings.max_wait_ms
+        )
         async with batcher:
             app.state.pipeline, app.state.batcher = pipeline, batcher
             app.state.info = model_info(pipeline, settings)
-            log.info("serving %s (%s input, labels %s)", pipeline.name, pipeline.inputs.kind,
-                     pipeline.labels)
+            log.info(
+                "serving %s (%s input, labels %s)",
+                pipeline.name,
+                pipeline.inputs.kind,
+                pipeline.labels,
+            )
             try:
                 yield
             finally:
@@ -151,8 +164,8 @@ def create_app(model: str | Path | Pipeline, settings: ServeSettings | None = No
         title="rnnlab model server",
         version=__version__,
         description="Predictions of one rnnlab saved model. Limits: "
-                    f"{settings.max_texts} texts per request, {settings.max_text_chars:,} "
-                    f"characters per text, {settings.max_body_bytes:,} bytes per body.",
+        f"{settings.max_texts} texts per request, {settings.max_text_chars:,} "
+        f"characters per text, {settings.max_body_bytes:,} bytes per body.",
         lifespan=lifespan,
     )
     app.state.pipeline = None
@@ -161,11 +174,18 @@ def create_app(model: str | Path | Pipeline, settings: ServeSettings | None = No
 
     # The body is parsed here, not by FastAPI: any content type is read as JSON (curl -d
     # sends form-urlencoded), and Pydantic's parse-and-validate in one pass is the fast path.
-    request_body = {"required": True, "content": {
-        "application/json": {"schema": PredictRequest.model_json_schema()}}}
+    request_body = {
+        "required": True,
+        "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
+    }
 
-    @app.post("/v1/predict", response_model=PredictResponse, responses=ERRORS,
-              summary="Classify texts", openapi_extra={"requestBody": request_body})
+    @app.post(
+        "/v1/predict",
+        response_model=PredictResponse,
+        responses=ERRORS,
+        summary="Classify texts",
+        openapi_extra={"requestBody": request_body},
+    )
     async def predict(request: Request) -> Any:
         """A label and every class's probability for each text, in request order."""
         body = await request.body()
@@ -180,8 +200,10 @@ def create_app(model: str | Path | Pipeline, settings: ServeSettings | None = No
             return error_responses.error_json(422, "unreadable_input", str(exc))
         labels = pipeline.labels
         predictions = [
-            {"label": labels[int(row.argmax())],
-             "probabilities": dict(zip(labels, map(float, row)))}
+            {
+                "label": labels[int(row.argmax())],
+                "probabilities": dict(zip(labels, map(float, row))),
+            }
             for row in rows
         ]
         # Written here rather than validated against PredictResponse and encoded by
@@ -195,17 +217,28 @@ def create_app(model: str | Path | Pipeline, settings: ServeSettings | None = No
         """Name, labels, input kind, the training config and test metrics when it has them."""
         return app.state.info
 
-    @app.get("/health", response_model=Health, summary="Liveness and readiness",
-             responses={503: {"model": ErrorResponse, "description": "not loaded yet"}})
+    @app.get(
+        "/health",
+        response_model=Health,
+        summary="Liveness and readiness",
+        responses={503: {"model": ErrorResponse, "description": "not loaded yet"}},
+    )
     async def health() -> Any:
         """200 once the model is loaded and its batcher runs."""
         batcher = getattr(app.state, "batcher", None)
         if app.state.pipeline is None or batcher is None or not batcher.running:
-            return JSONResponse({"error": "not_ready", "message": "the model is not loaded",
-                                 "details": []}, status_code=503)
+            return JSONResponse(
+                {"error": "not_ready", "message": "the model is not loaded", "details": []},
+                status_code=503,
+            )
         stats = batcher.stats
-        return {"status": "ok", "model": app.state.pipeline.name, "batches": stats.batches,
-                "texts": stats.inputs, "largest_batch": stats.largest}
+        return {
+            "status": "ok",
+            "model": app.state.pipeline.name,
+            "batches": stats.batches,
+            "texts": stats.inputs,
+            "largest_batch": stats.largest,
+        }
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> HTMLResponse:

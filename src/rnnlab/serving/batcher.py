@@ -81,13 +81,15 @@ class MicroBatcher:
     the event loop that calls ``submit``.
     """
 
-    def __init__(self, encode: Encode, run: Run, max_batch: int = 64,
-                 max_wait_ms: float = 2.0) -> None:
+    def __init__(
+        self, encode: Encode, run: Run, max_batch: int = 64, max_wait_ms: float = 2.0
+    ) -> None:
         self.encode = encode
         self.run = run
         self.max_batch = check_int("max_batch", max_batch, minimum=1)
-        self.max_wait = check_positive("max_wait_ms", max_wait_ms, integer=False,
-                                       allow_zero=True) / 1000
+        self.max_wait = (
+            check_positive("max_wait_ms", max_wait_ms, integer=False, allow_zero=True) / 1000
+        )
         self.stats = BatchStats()
         self._pending: collections.deque[_Entry] = collections.deque()
         self._pending_inputs = 0
@@ -238,7 +240,7 @@ class MicroBatcher:
         self.stats.record(sum(counts[k] for k, _ in encoded))
         start = 0
         for k, _ in encoded:
-            outcomes[k] = rows[start:start + counts[k]]
+            outcomes[k] = rows[start : start + counts[k]]
             start += counts[k]
         return outcomes
 

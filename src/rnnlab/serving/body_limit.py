@@ -36,8 +36,12 @@ class BodyLimit:
             return
         declared = _content_length(scope)
         if declared == "invalid":
-            await _answer(send, 400, "invalid_request",
-                          "the Content-Length header is not a non-negative whole number")
+            await _answer(
+                send,
+                400,
+                "invalid_request",
+                "the Content-Length header is not a non-negative whole number",
+            )
             return
         if declared is not None and declared > self.max_bytes:
             await self._too_large(send, f"declares {declared:,} bytes, over")
@@ -69,9 +73,13 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _too_large(self, send: Send, what: str) -> None:
-        await _answer(send, 413, "body_too_large",
-                      f"the request body {what} the limit of {self.max_bytes:,} bytes "
-                      f"(the server's {self.flag})")
+        await _answer(
+            send,
+            413,
+            "body_too_large",
+            f"the request body {what} the limit of {self.max_bytes:,} bytes "
+            f"(the server's {self.flag})",
+        )
 
 
 def _content_length(scope: Scope) -> int | None | str:
@@ -85,8 +93,15 @@ def _content_length(scope: Scope) -> int | None | str:
 async def _answer(send: Send, status: int, error: str, message: str) -> None:
     """A JSON error of the shape every other error of the server has (see `errors.py`)."""
     body = json.dumps({"error": error, "message": message, "details": []}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

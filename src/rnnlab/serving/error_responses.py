@@ -33,10 +33,12 @@ REQUEST_SHAPE = '{"texts": ["...", ...]}'
 MAX_DETAILS = 20  # a request with 10,000 bad items gets a short answer, not an echo
 
 
-def error_json(status: int, error: str, message: str,
-               details: Sequence[dict[str, str]] = ()) -> JSONResponse:
-    return JSONResponse({"error": error, "message": message, "details": list(details)},
-                        status_code=status)
+def error_json(
+    status: int, error: str, message: str, details: Sequence[dict[str, str]] = ()
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": error, "message": message, "details": list(details)}, status_code=status
+    )
 
 
 def json_type(value: Any) -> str:
@@ -85,15 +87,19 @@ def problem(error: dict[str, Any]) -> str:
             return "`texts` is empty: send at least one text"
         if kind == "too_long":
             count = ctx.get("actual_length", len(value) if isinstance(value, list) else "?")
-            return (f"too many texts: {count}; the limit is {ctx.get('max_length')} per request "
-                    "(the server's --max-texts)")
+            return (
+                f"too many texts: {count}; the limit is {ctx.get('max_length')} per request "
+                "(the server's --max-texts)"
+            )
     if field.startswith("texts["):
         if kind == "string_type":
             return f"{field} must be a string, got {json_type(value)}"
         if kind == "string_too_long":
             length = len(value) if isinstance(value, str) else "too many"
-            return (f"{field} has {length:,} characters; the limit is "
-                    f"{ctx.get('max_length'):,} (the server's --max-text-chars)")
+            return (
+                f"{field} has {length:,} characters; the limit is "
+                f"{ctx.get('max_length'):,} (the server's --max-text-chars)"
+            )
     return f"{field}: {error.get('msg', kind)}"
 
 
@@ -103,10 +109,12 @@ def invalid_body(errors: Sequence[dict[str, Any]], body: bytes | None = None) ->
     ``body``: the request body the errors are about, when it was parsed by hand.
     """
     if body is not None and not body.strip():
-        return error_json(400, "invalid_json",
-                          f"the request has no body: send a JSON object {REQUEST_SHAPE}")
-    details = [{"field": field_name(e.get("loc", ())), "problem": problem(e)}
-               for e in errors[:MAX_DETAILS]]
+        return error_json(
+            400, "invalid_json", f"the request has no body: send a JSON object {REQUEST_SHAPE}"
+        )
+    details = [
+        {"field": field_name(e.get("loc", ())), "problem": problem(e)} for e in errors[:MAX_DETAILS]
+    ]
     message = details[0]["problem"] if details else "the request does not match the schema"
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
@@ -122,12 +130,17 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
 
 async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
     if exc.status_code == 404:
-        message = (f"no such route: {request.method} {request.url.path}; see /docs for the "
-                   "API (POST /v1/predict, GET /v1/model, GET /health)")
+        message = (
+            f"no such route: {request.method} {request.url.path}; see /docs for the "
+            "API (POST /v1/predict, GET /v1/model, GET /health)"
+        )
         return error_json(404, "not_found", message)
     if exc.status_code == 405:
-        return error_json(405, "method_not_allowed",
-                          f"{request.url.path} does not take {request.method}; see /docs")
+        return error_json(
+            405,
+            "method_not_allowed",
+            f"{request.url.path} does not take {request.method}; see /docs",
+        )
     return error_json(exc.status_code, "http_error", str(exc.detail))
 
 

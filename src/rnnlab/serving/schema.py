@@ -22,25 +22,33 @@ EXAMPLE = "A moving, beautifully acted film; I loved every minute of it."
 def predict_request_model(settings: ServeSettings) -> type[BaseModel]:
     """``{"texts": [...]}`` with this server's limits on the count and the length of texts."""
     text = Annotated[str, Field(strict=True, max_length=settings.max_text_chars)]
-    texts = Annotated[list[text], Field(
-        min_length=1, max_length=settings.max_texts,
-        description=(f"1 to {settings.max_texts} texts of at most {settings.max_text_chars:,} "
-                     "characters each. Models trained on token ids or numbers read each "
-                     "text as numbers separated by spaces or commas, e.g. \"12 7 431\"."),
-        examples=[[EXAMPLE]],
-    )]
+    texts = Annotated[
+        list[text],
+        Field(
+            min_length=1,
+            max_length=settings.max_texts,
+            description=(
+                f"1 to {settings.max_texts} texts of at most {settings.max_text_chars:,} "
+                "characters each. Models trained on token ids or numbers read each "
+                'text as numbers separated by spaces or commas, e.g. "12 7 431".'
+            ),
+            examples=[[EXAMPLE]],
+        ),
+    ]
     return create_model(
         "PredictRequest",
-        __config__=ConfigDict(extra="forbid",
-                              json_schema_extra={"examples": [{"texts": [EXAMPLE]}]}),
+        __config__=ConfigDict(
+            extra="forbid", json_schema_extra={"examples": [{"texts": [EXAMPLE]}]}
+        ),
         texts=(texts, ...),
     )
 
 
 class Prediction(BaseModel):
     label: str = Field(description="the most likely class")
-    probabilities: dict[str, float] = Field(description="every class's probability, "
-                                                        "in the model's label order")
+    probabilities: dict[str, float] = Field(
+        description="every class's probability, in the model's label order"
+    )
 
 
 class PredictResponse(BaseModel):
@@ -76,9 +84,11 @@ class ModelInfo(BaseModel):
     architecture: str | None
     input: InputInfo
     training_config: dict[str, Any] | None = Field(
-        description="the experiment config the model was trained with, when it has one")
+        description="the experiment config the model was trained with, when it has one"
+    )
     test_metrics: dict[str, Any] | None = Field(
-        description="the metrics on its test set at the end of training, when it has them")
+        description="the metrics on its test set at the end of training, when it has them"
+    )
     limits: Limits
 
 
@@ -88,7 +98,9 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    error: str = Field(description="a short code: invalid_json, invalid_request, "
-                                   "unreadable_input, body_too_large, not_found, ...")
+    error: str = Field(
+        description="a short code: invalid_json, invalid_request, "
+        "unreadable_input, body_too_large, not_found, ..."
+    )
     message: str = Field(description="what is wrong, in one sentence or a few")
     details: list[ErrorDetail] = Field(default_factory=list)

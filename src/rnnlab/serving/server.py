@@ -24,7 +24,8 @@ except ModuleNotFoundError as exc:  # the [serve] extra is not installed
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host``:``port`` (IPv4 or IPv6; port 0: a free one)."""
     family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
     sock = socket.socket(family, kind, proto)
     try:
         # As uvicorn binds: a restart may reuse the port while old connections linger.
@@ -42,8 +43,9 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def serve(model: str | Path, settings: ServeSettings | None = None,
-          log_level: str = "info") -> None:
+def serve(
+    model: str | Path, settings: ServeSettings | None = None, log_level: str = "info"
+) -> None:
     """Serve the saved model in ``model`` until interrupted (Ctrl-C or SIGTERM)."""
     from rnnlab.pipeline import load
     from rnnlab.serving.app import create_app
@@ -52,10 +54,18 @@ def serve(model: str | Path, settings: ServeSettings | None = None,
     pipeline = load(model)
     sock = bind(settings.host, settings.port)
     app = create_app(pipeline, settings)
-    config = uvicorn.Config(app, log_level=log_level, access_log=settings.access_log,
-                            lifespan="on", timeout_graceful_shutdown=10)
-    print(f"rnnlab: serving {pipeline.name} ({pipeline.inputs.kind} input, "
-          f"{len(pipeline.labels)} classes) at {url_of(sock)}  (page /, API docs /docs)",
-          file=sys.stderr, flush=True)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=settings.access_log,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    print(
+        f"rnnlab: serving {pipeline.name} ({pipeline.inputs.kind} input, "
+        f"{len(pipeline.labels)} classes) at {url_of(sock)}  (page /, API docs /docs)",
+        file=sys.stderr,
+        flush=True,
+    )
     with sock:
         uvicorn.Server(config).run(sockets=[sock])

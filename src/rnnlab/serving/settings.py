@@ -61,7 +61,9 @@ class ServeSettings:
         check_int("max_body_bytes", self.max_body_bytes, minimum=1)
         check_int("max_batch", self.max_batch, minimum=1)
         # A frozen dataclass: the checked float goes back through object.__setattr__.
-        object.__setattr__(self, "max_wait_ms",
-                           check_positive("max_wait_ms", self.max_wait_ms, integer=False,
-                                          allow_zero=True))
+        object.__setattr__(
+            self,
+            "max_wait_ms",
+            check_positive("max_wait_ms", self.max_wait_ms, integer=False, allow_zero=True),
+        )
         check_type("access_log", self.access_log, bool)

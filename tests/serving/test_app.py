@@ -40,6 +40,7 @@ def test_the_one_logit_binary_model_answers_both_classes_and_the_label_follows_t
 @pytest.mark.parametrize("fixture, texts, n_classes", [
     ("ids_model", ["1 2 3", "4 5", "7,1", ""], 2),
     ("numbers_model", ["0.5 1.5", "2.5, 1.0, 3.0", "0.1"], 3),
+    ("array_model", ["0.1 0.2 0.3 0.4", "1,1,1,1"], 3),
 ])
 def test_id_and_number_models_read_strings_of_numbers(fixture, texts, n_classes, request,
                                                       serve_client):

@@ -108,6 +108,19 @@ def test_the_openapi_schema_states_the_real_limits_and_shapes(text_model, serve_
         schema["components"]["schemas"])
 
 
+def test_the_documented_route_and_the_one_that_answers_share_the_handler(text_model):
+    from fastapi.routing import APIRoute
+
+    from rnnlab.serving.app import create_app
+
+    routes = [r for r in create_app(text_model).router.routes
+              if getattr(r, "path", None) == "/v1/predict"]
+    # The first match answers (a plain route, no dependency solving); FastAPI documents
+    # the second; both call the one handler.
+    assert [isinstance(r, APIRoute) for r in routes] == [False, True]
+    assert routes[0].endpoint is routes[1].endpoint
+
+
 def test_the_interactive_docs_and_the_page_are_served(text_model, serve_client):
     client = serve_client(text_model)
     docs = client.get("/docs")

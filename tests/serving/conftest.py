@@ -5,7 +5,9 @@ import threading
 import time
 import warnings
 
+import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("fastapi", reason="the serving tests need the `serve` extra")
 pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
@@ -67,6 +69,24 @@ def numbers_model(tmp_path_factory):
     clf = rnnlab.SequenceClassifier(epochs=2, module__units=(4,), random_state=0)
     clf.fit(X, ["x", "y", "z"] * 3)
     return clf.save(tmp_path_factory.mktemp("numbers_model") / "model")
+
+
+@rnnlab.register_model("serving_tests_mlp")
+def small_mlp(num_classes, input_shape, width=4):
+    return torch.nn.Sequential(
+        torch.nn.Linear(input_shape[-1], width),
+        torch.nn.ReLU(),
+        torch.nn.Linear(width, num_classes),
+    )
+
+
+@pytest.fixture(scope="session")
+def array_model(tmp_path_factory):
+    """A ModelClassifier with a registered factory on samples of 4 numbers, saved."""
+    X = np.random.RandomState(0).normal(size=(9, 4)).round(2)
+    clf = rnnlab.ModelClassifier(small_mlp, epochs=2, batch_size=3, random_state=0)
+    clf.fit(X, ["u", "v", "w"] * 3)
+    return clf.save(tmp_path_factory.mktemp("array_model") / "model")
 
 
 @pytest.fixture

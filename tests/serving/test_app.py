@@ -43,6 +43,7 @@ def test_the_one_logit_binary_model_answers_both_classes_and_the_label_follows_t
     [
         ("ids_model", ["1 2 3", "4 5", "7,1", ""], 2),
         ("numbers_model", ["0.5 1.5", "2.5, 1.0, 3.0", "0.1"], 3),
+        ("array_model", ["0.1 0.2 0.3 0.4", "1,1,1,1"], 3),
     ],
 )
 def test_id_and_number_models_read_strings_of_numbers(
@@ -116,6 +117,20 @@ def test_the_openapi_schema_states_the_real_limits_and_shapes(text_model, serve_
     assert {"PredictResponse", "Prediction", "ModelInfo", "ErrorResponse"} <= set(
         schema["components"]["schemas"]
     )
+
+
+def test_the_documented_route_and_the_one_that_answers_share_the_handler(text_model):
+    from fastapi.routing import APIRoute
+
+    from rnnlab.serving.app import create_app
+
+    routes = [
+        r for r in create_app(text_model).router.routes if getattr(r, "path", None) == "/v1/predict"
+    ]
+    # The first match answers (a plain route, no dependency solving); FastAPI documents
+    # the second; both call the one handler.
+    assert [isinstance(r, APIRoute) for r in routes] == [False, True]
+    assert routes[0].endpoint is routes[1].endpoint
 
 
 def test_the_interactive_docs_and_the_page_are_served(text_model, serve_client):

@@ -176,6 +176,16 @@ def test_an_input_the_id_model_cannot_read_is_422_with_the_encoders_message(
     check(client.post("/v1/predict", json={"texts": texts}), 422, "unreadable_input", *words)
 
 
+def test_a_sample_of_the_wrong_size_sent_to_an_array_model_is_422(array_model, serve_client):
+    check(
+        serve_client(array_model).post("/v1/predict", json={"texts": ["1 2 3"]}),
+        422,
+        "unreadable_input",
+        "input 0 has 3 values",
+        "shape (4,)",
+    )
+
+
 def test_letters_sent_to_a_numbers_model_are_422(numbers_model, serve_client):
     check(
         serve_client(numbers_model).post("/v1/predict", json={"texts": ["0.5", "abc"]}),
@@ -184,3 +194,28 @@ def test_letters_sent_to_a_numbers_model_are_422(numbers_model, serve_client):
         "input 1",
         "reads numbers, not text",
     )
+
+
+def test_fastapis_own_validation_errors_have_the_same_shape(text_model):
+    # Routes that let FastAPI validate their parameters (none of the API's today) answer
+    # in the one shape too.
+    from fastapi.testclient import TestClient
+
+    from rnnlab.serving.app import create_app
+
+    app = create_app(text_model)
+
+    @app.get("/probe")
+    async def probe(n: int) -> dict:
+        return {"n": n}
+
+    with TestClient(app) as client:
+        body = check(
+            client.get("/probe", params={"n": "many"}),
+            422,
+            "invalid_request",
+            "query.n",
+            "valid integer",
+        )
+        assert body["details"][0]["field"] == "query.n"
+        assert client.get("/probe", params={"n": "3"}).json() == {"n": 3}

@@ -46,6 +46,7 @@ try:
     from fastapi import FastAPI, Request
     from fastapi.responses import HTMLResponse, JSONResponse, Response
     from pydantic import ValidationError
+    from starlette.routing import Route
 except ModuleNotFoundError as exc:  # the [serve] extra is not installed
     raise missing_extra(exc) from None
 
@@ -211,6 +212,11 @@ def create_app(model: str | Path | Pipeline, settings: ServeSettings | None = No
         # tests check these bytes against the schema.
         content = json.dumps({"model": pipeline.name, "predictions": predictions})
         return Response(content, media_type="application/json")
+
+    # FastAPI documents the route above (the schema, /docs); requests reach the same
+    # handler through this plain Starlette route in front of it, which skips FastAPI's
+    # per-request dependency machinery: 0.1 ms, more than a batched text's share of a pass.
+    app.router.routes.insert(0, Route("/v1/predict", predict, methods=["POST"]))
 
     @app.get("/v1/model", response_model=ModelInfo, summary="What the model is")
     async def describe() -> Any:

@@ -26,7 +26,7 @@ def test_the_standalone_command_prints_both_numbers_the_ratio_and_parity():
     ours_s = float(re.fullmatch(r"rnnlab \S+ Pipeline\.predict_proba_encoded \(torch \S+, "
                                 r"fused path\): (\S+) s .*", lines[2]).group(1))
     ratio = float(re.fullmatch(r"ratio onnxruntime / rnnlab: (\S+)", lines[3]).group(1))
-    assert ratio == pytest.approx(onnx_s / ours_s, abs=0.01)
+    assert ratio == pytest.approx(onnx_s / ours_s, abs=0.011)  # printed to 3 digits, 2 decimals
     diff = float(re.fullmatch(r"parity: max \|probability difference\| (\S+), labels equal: "
                               r"True", lines[4]).group(1))
     assert 0 <= diff < 1e-5

@@ -58,6 +58,17 @@ class Measurements:
         return self.runs("lstm_parity")[0][1]["max_abs_diff"], PARITY_TOLERANCE
 
 
+def ratio_of(values: Callable[[Measurements], tuple[float, float]],
+             m: Measurements) -> tuple[float, float, float, str | None]:
+    """(ours, reference, ours / reference, error): NaNs and the reason when a job failed."""
+    try:
+        ours, reference = values(m)
+        return ours, reference, ours / reference, None
+    except (KeyError, ZeroDivisionError) as exc:  # a job failed: report, do not crash
+        nan = float("nan")
+        return nan, nan, nan, str(exc)
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -68,14 +79,7 @@ class Target:
     what: str  # one line for RESULTS.md
 
     def evaluate(self, m: Measurements) -> dict[str, Any]:
-        try:
-            ours, reference = self.values(m)
-            ratio = ours / reference
-        except (KeyError, ZeroDivisionError) as exc:  # a job failed: report, do not crash
-            ours = reference = ratio = float("nan")
-            error = str(exc)
-        else:
-            error = None
+        ours, reference, ratio, error = ratio_of(self.values, m)
         return {"name": self.name, "ratio": ratio, "bound": self.bound,
                 "passed": ratio <= self.bound, "rnnlab": ours, "reference": reference,
                 "unit": self.unit, "what": self.what, "error": error}
@@ -93,12 +97,7 @@ class Comparison:
     what: str
 
     def evaluate(self, m: Measurements) -> dict[str, Any]:
-        try:
-            measured, reference = self.values(m)
-            ratio, error = measured / reference, None
-        except (KeyError, ZeroDivisionError) as exc:
-            measured = reference = ratio = float("nan")
-            error = str(exc)
+        measured, reference, ratio, error = ratio_of(self.values, m)
         return {"name": self.name, "ratio": ratio, "measured": measured,
                 "reference": reference, "sides": list(self.sides), "unit": self.unit,
                 "what": self.what, "error": error}

@@ -87,11 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"onnxruntime {onnxruntime.__version__} (opset {r['opset']}, "
-        f"{r['onnx_bytes'] / 1e6:.1f} MB): {onnx_s:.2f} s ({rows / onnx_s:,.0f} reviews/s)"
+        f"{r['onnx_bytes'] / 1e6:.1f} MB): {onnx_s:.3g} s ({rows / onnx_s:,.0f} reviews/s)"
     )
     print(
         f"rnnlab {rnnlab.__version__} Pipeline.predict_proba_encoded (torch "
-        f"{torch.__version__}, {'/'.join(r['paths'])} path): {ours_s:.2f} s "
+        f"{torch.__version__}, {'/'.join(r['paths'])} path): {ours_s:.3g} s "
         f"({rows / ours_s:,.0f} reviews/s)"
     )
     print(f"ratio onnxruntime / rnnlab: {onnx_s / ours_s:.2f}")

@@ -54,13 +54,20 @@ class Measurements:
             pairs.append((1e6 / by_length[lengths[-1]], 1e6 / by_length[lengths[0]]))
         return max(pairs, key=lambda p: p[0] / p[1])
 
-    def serving(self) -> tuple[float, float]:
-        """(ms per request of the micro-batching server, of one pass per request)."""
-        ms = self.runs("serve_load")[0][1]["ms_per_request"]
-        return ms["batched"], ms["one_pass_per_request"]
-
     def parity(self) -> tuple[float, float]:
         return self.runs("lstm_parity")[0][1]["max_abs_diff"], PARITY_TOLERANCE
+
+
+def ratio_of(
+    values: Callable[[Measurements], tuple[float, float]], m: Measurements
+) -> tuple[float, float, float, str | None]:
+    """(ours, reference, ours / reference, error): NaNs and the reason when a job failed."""
+    try:
+        ours, reference = values(m)
+        return ours, reference, ours / reference, None
+    except (KeyError, ZeroDivisionError) as exc:  # a job failed: report, do not crash
+        nan = float("nan")
+        return nan, nan, nan, str(exc)
 
 
 @dataclass(frozen=True)
@@ -73,14 +80,7 @@ class Target:
     what: str  # one line for RESULTS.md
 
     def evaluate(self, m: Measurements) -> dict[str, Any]:
-        try:
-            ours, reference = self.values(m)
-            ratio = ours / reference
-        except (KeyError, ZeroDivisionError) as exc:  # a job failed: report, do not crash
-            ours = reference = ratio = float("nan")
-            error = str(exc)
-        else:
-            error = None
+        ours, reference, ratio, error = ratio_of(self.values, m)
         return {
             "name": self.name,
             "ratio": ratio,
@@ -106,12 +106,7 @@ class Comparison:
     what: str
 
     def evaluate(self, m: Measurements) -> dict[str, Any]:
-        try:
-            measured, reference = self.values(m)
-            ratio, error = measured / reference, None
-        except (KeyError, ZeroDivisionError) as exc:
-            measured = reference = ratio = float("nan")
-            error = str(exc)
+        measured, reference, ratio, error = ratio_of(self.values, m)
         return {
             "name": self.name,
             "ratio": ratio,
@@ -202,15 +197,6 @@ TARGETS = [
         "µs/token",
         "recurrent-dropout LSTM layer: time per token at the longest vs the "
         "shortest length (worst hidden size)",
-    ),
-    Target(
-        "serve_batched_vs_one_pass_per_request",
-        0.333,
-        ("serve_load",),
-        Measurements.serving,
-        "ms/request",
-        "`rnnlab serve` (IMDB tutorial model), 2,000 reviews at concurrency 16 on loopback: "
-        "time per request, micro-batching vs max batch 1 (at least 3x the throughput)",
     ),
     Target(
         "fast_path_vs_reference_loop_max_abs_diff",

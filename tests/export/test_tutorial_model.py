@@ -45,6 +45,13 @@ def test_reviews_through_the_sidecar_and_onnx_match_rnnlab(tmp_path, capsys, sid
     assert [sidecar["labels"][k] for k in probabilities.argmax(1)] == pipeline.predict(texts)
     assert expected[:, 1].std() > 1e-3  # the trained model tells the reviews apart
 
+    # docs/export.md's worked example.
+    example = "This movie wasn't GREAT; the plot was poked full of holes. TERRIBLE!"
+    ids, lengths = sidecar_encode(sidecar, [example])
+    assert ids.tolist() == [[0] * 67 + [1, 14, 20, 286, 87, 4, 114, 16, 2, 368, 7, 1512, 394]]
+    assert lengths.tolist() == [13] and "poked" not in sidecar["vocabulary"]["ids"]
+    assert pipeline.vocabulary.word_index["poked"] == 20007
+
     # A time axis other than the export's maxlen: the last 120 tokens of each review.
     x, n = pad_with_lengths(pipeline.vocabulary.encode(texts), 120, "pre", "pre")
     np.testing.assert_allclose(

@@ -59,6 +59,8 @@ _LAZY = {
         "rnnlab.experiments.evaluation",
     ),
     **dict.fromkeys(("write_report", "summarize"), "rnnlab.experiments.report"),
+    "strongest_linear_baseline": "rnnlab.experiments.baselines",
+    "stratified_split": "rnnlab.experiments.splits",
 }
 
 __all__ = list(_LAZY)

@@ -30,7 +30,13 @@ _LAZY = {
     ),
     "ModelSpec": "rnnlab.models.spec",
     **dict.fromkeys(
-        ("PreparedData", "prepare_data", "read_text_splits"), "rnnlab.experiments.prepare"
+        (
+            "PreparedData",
+            "prepare_data",
+            "read_text_splits",
+            "validation_rows",
+        ),
+        "rnnlab.experiments.prepare",
     ),
     **dict.fromkeys(
         (
@@ -41,6 +47,7 @@ _LAZY = {
             "train_one",
             "finished_run",
             "validation_note",
+            "fit_data",
         ),
         "rnnlab.experiments.runner",
     ),

@@ -3,6 +3,11 @@
 Keras sources (`imdb`, `reuters`) go through the Keras-exact loaders; raw text
 (`csv`, `folder`, `imdb_csv`) goes through the tokenizer and a vocabulary fitted
 on the training split only. Either way the result is the same `PreparedData`.
+
+Validation differs on purpose: the Keras arrays keep Keras's `validation_split` (the
+last fraction of the training arrays, which the engine takes), while own data is held
+out by `validation_rows`, a stratified split seeded by `data.seed`, so a file sorted
+by label cannot give a validation set of one class.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ from rnnlab.datasets import imdb, reuters
 from rnnlab.datasets.files import data_dirs
 from rnnlab.errors import DataError, DataFileError
 from rnnlab.experiments.config import DataConfig
+from rnnlab.experiments.splits import stratified_split
 
 # --quick keeps this many examples of each split: enough to exercise every code path.
 QUICK_TRAIN, QUICK_TEST = 256, 128
+# Sources read as raw text: the user's own data (and the raw IMDB reviews).
+OWN_DATA_SOURCES = ("csv", "folder", "imdb_csv")
 
 
 @dataclass
@@ -258,3 +266,18 @@ def prepare_data(cfg: DataConfig, quick: bool = False) -> PreparedData:
         vocab,
         quick=quick,
     )
+
+
+def validation_rows(
+    cfg: DataConfig, y_train: np.ndarray, fraction: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Own data: the (training, validation) rows of the training part; Keras arrays: None.
+
+    Own data is held out class by class (`stratified_split`), seeded by `data.seed` like
+    the train/test split, so every training seed validates on the same rows. For the
+    Keras arrays the answer is None: the engine's `validation_split` takes the last
+    ``fraction``, as Keras does, and the tutorials are reproduced with it.
+    """
+    if cfg.source not in OWN_DATA_SOURCES:
+        return None
+    return stratified_split(y_train, fraction, cfg.seed, name="train.validation_split")

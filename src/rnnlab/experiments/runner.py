@@ -32,7 +32,12 @@ from rnnlab.experiments.evaluation import (
     majority_baseline,
     per_class_table,
 )
-from rnnlab.experiments.prepare import PreparedData, prepare_data
+from rnnlab.experiments.prepare import (
+    OWN_DATA_SOURCES,
+    PreparedData,
+    prepare_data,
+    validation_rows,
+)
 from rnnlab.experiments.report import write_report
 from rnnlab.input_encoder import InputEncoder
 from rnnlab.models import RecurrentClassifier
@@ -58,6 +63,11 @@ def finished_run(cfg: ExperimentConfig, run_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     if any(k not in metrics for k in METRIC_KEYS):
+        return None
+    # Runs written before metrics.json recorded its validation validated own data on the
+    # last fraction: they are not the run this config now gives.
+    recorded = metrics.get("validation")
+    if recorded != validation_note(cfg) and (recorded is not None or _stratified(cfg)):
         return None
     return {**metrics, "history": history, "dir": str(run_dir)}
 
@@ -121,14 +131,10 @@ def run(
     """
     t = cfg.train
     trainer = make_trainer(cfg, model, seed, verbose)
-    fit_kwargs: dict[str, Any] = {}
-    if t.validation_split:
-        fit_kwargs["validation_split"] = t.validation_split
-    elif t.validate_on_test:  # the tutorial's printout only; nothing is selected on it
-        fit_kwargs["validation_data"] = ((data.x_test, data.len_test), data.y_test)
+    train, fit_kwargs = fit_data(cfg, data)
     start = time.perf_counter()
     history = trainer.fit(
-        ((data.x_train, data.len_train), data.y_train),
+        train,
         epochs=1 if quick else t.epochs,
         batch_size=t.batch_size,
         **fit_kwargs,
@@ -159,7 +165,10 @@ def run(
         out.mkdir(parents=True, exist_ok=True)
         dump_config(cfg, out / "config.yaml")
         _write_json(out / "history.json", result["history"])
-        _write_json(out / "metrics.json", {k: result[k] for k in METRIC_KEYS})
+        _write_json(
+            out / "metrics.json",
+            {**{k: result[k] for k in METRIC_KEYS}, "validation": validation_note(cfg)},
+        )
         pipeline.parts["training"] = {
             "name": cfg.name,
             "seed": seed,
@@ -172,10 +181,50 @@ def run(
     return result
 
 
+def _stratified(cfg: ExperimentConfig) -> bool:
+    """Whether the run validates on a stratified split of own data (else Keras's last fraction)."""
+    return bool(cfg.train.validation_split) and cfg.data.source in OWN_DATA_SOURCES
+
+
+def fit_data(cfg: ExperimentConfig, data: PreparedData) -> tuple[Any, dict[str, Any]]:
+    """The training data `Trainer.fit` gets, and its validation keyword.
+
+    Keras arrays: all of the training arrays and ``validation_split`` (the engine holds
+    out the last fraction, as Keras). Own data: the training rows of `validation_rows`
+    and ``validation_data`` (its stratified held-out rows). The tutorial's
+    ``validate_on_test`` passes the test set for the printout only.
+    """
+    t = cfg.train
+    whole = ((data.x_train, data.len_train), data.y_train)
+    if t.validation_split:
+        rows = validation_rows(cfg.data, data.y_train, t.validation_split)
+        if rows is None:
+            return whole, {"validation_split": t.validation_split}
+        kept, held = rows
+        return (
+            ((data.x_train[kept], data.len_train[kept]), data.y_train[kept]),
+            {
+                "validation_data": (
+                    (data.x_train[held], data.len_train[held]),
+                    data.y_train[held],
+                )
+            },
+        )
+    if t.validate_on_test:  # the tutorial's printout only; nothing is selected on it
+        return whole, {"validation_data": ((data.x_test, data.len_test), data.y_test)}
+    return whole, {}
+
+
 def validation_note(cfg: ExperimentConfig) -> str:
     t = cfg.train
     if t.validation_split:
-        note = f"the last {t.validation_split:.0%} of the training set (never the test set)"
+        if _stratified(cfg):
+            note = (
+                f"a stratified {t.validation_split:.0%} of the training part, every class in "
+                f"its proportion, drawn with data.seed={cfg.data.seed} (never the test set)"
+            )
+        else:
+            note = f"the last {t.validation_split:.0%} of the training set (never the test set)"
         if t.early_stopping_patience:
             note += (
                 f"; early stopping on {t.monitor} with patience {t.early_stopping_patience}, "
@@ -271,4 +320,4 @@ def train_one(
     return result
 
 
-__all__ = ["build_model", "make_trainer", "reproduce", "run", "train_one"]
+__all__ = ["build_model", "fit_data", "make_trainer", "reproduce", "run", "train_one"]

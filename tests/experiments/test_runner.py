@@ -63,8 +63,10 @@ def test_reproduce_quick_writes_report_with_baselines_and_figures(tmp_path):
         ["reuters/simple_rnn", "imdb/lstm"], seeds=[0, 1], out_dir=tmp_path, quick=True
     )
     text = report.read_text()
-    assert "| reuters_simple_rnn |" in text and "| imdb_lstm | 0.833 |" in text
+    assert "| reuters_simple_rnn | reuters-tutorial-split | recurrent | - |" in text
+    assert "| imdb_lstm | imdb-keras-arrays | recurrent | 0.833 |" in text
     assert "majority" in text and "bag-of-words" in text and "macro-F1" in text
+    assert "strongest linear" in text and "- Strongest linear baseline, selected on" in text
     assert "Quick mode" in text
     assert (tmp_path / "figures" / "imdb_lstm_curves.png").stat().st_size > 1000
     assert (tmp_path / "figures" / "reuters_simple_rnn_confusion.png").is_file()
@@ -199,3 +201,32 @@ def test_a_finished_own_data_run_validated_the_old_way_is_run_again(tmp_path):
     del metrics["validation"]  # as rnnlab wrote it before the stratified split
     (tmp_path / "r" / "metrics.json").write_text(json.dumps(metrics))
     assert runner.finished_run(cfg, tmp_path / "r") is None
+
+
+def test_results_json_says_the_corpus_the_model_kind_and_the_linear_line(tmp_path):
+    train = _sorted_csv(tmp_path / "sorted.csv", {"a": 60, "b": 40, "c": 20})
+    reproduce(["reuters/simple_rnn"], seeds=[0], out_dir=tmp_path / "k", quick=True)
+    reproduce(
+        ["text/gru"],
+        seeds=[0],
+        out_dir=tmp_path / "o",
+        quick=True,
+        overrides=[f"data.path={train}"],
+    )
+    results = [
+        *json.loads((tmp_path / "k" / "results.json").read_text()),
+        *json.loads((tmp_path / "o" / "results.json").read_text()),
+    ]
+    assert [(r["corpus"], r["model_kind"], r["quick"]) for r in results] == [
+        ("reuters-tutorial-split", "recurrent", True),
+        ("own-data:sorted.csv", "recurrent", True),
+    ]
+    for r in results:
+        linear = r["baselines"]["linear"]
+        on_validation = {m: v["validation_accuracy"] for m, v in linear["models"].items()}
+        assert linear["model"] == max(on_validation, key=on_validation.get)
+        assert 0 <= linear["accuracy"] <= 1 and 0 <= linear["macro_f1"] <= 1
+        assert linear["seconds"] > 0 and r["runs"][0]["seconds"] > 0
+        assert {"majority", "bag_of_words"} <= set(r["baselines"])
+    assert results[1]["validation_note"].startswith("a stratified 10% of the training part")
+    assert results[0]["baselines"]["linear"]["validation"]["train"] == round(256 * 0.8)

@@ -32,6 +32,11 @@ from rnnlab.experiments.splits import stratified_split
 QUICK_TRAIN, QUICK_TEST = 256, 128
 # Sources read as raw text: the user's own data (and the raw IMDB reviews).
 OWN_DATA_SOURCES = ("csv", "folder", "imdb_csv")
+# The Reuters splits the reports name: (load_maxlen, test_split, seed) -> corpus.
+REUTERS_SPLITS = {
+    (50, 0.3, 113): "reuters-tutorial-split",
+    (None, 0.2, 113): "reuters-default-split",
+}
 
 
 @dataclass
@@ -266,6 +271,32 @@ def prepare_data(cfg: DataConfig, quick: bool = False) -> PreparedData:
         vocab,
         quick=quick,
     )
+
+
+def corpus_name(cfg: DataConfig) -> str:
+    """Which documents and which train/test split a `DataConfig` gives, as a stable name.
+
+    The vocabulary settings (`num_words`, `skip_top`, padding) do not change the
+    documents, so they are not part of the name.
+
+    >>> corpus_name(DataConfig(source="reuters", load_maxlen=50, test_split=0.3))
+    'reuters-tutorial-split'
+    >>> corpus_name(DataConfig(source="csv", path="data/reviews.csv"))
+    'own-data:reviews.csv'
+    """
+    if cfg.source == "reuters":
+        key = (cfg.load_maxlen, cfg.test_split, cfg.seed)
+        return REUTERS_SPLITS.get(
+            key,
+            f"reuters-split:load_maxlen={cfg.load_maxlen},test_split={cfg.test_split},"
+            f"seed={cfg.seed}",
+        )
+    if cfg.source == "imdb":
+        maxlen = "" if cfg.load_maxlen is None else f":load_maxlen={cfg.load_maxlen}"
+        return "imdb-keras-arrays" + maxlen
+    if cfg.source == "imdb_csv":
+        return "imdb-raw-reviews"
+    return f"own-data:{Path(cfg.path or '').name}"
 
 
 def validation_rows(

@@ -12,6 +12,7 @@ The three steps read like the IMDB tutorial's data / model / run classes::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -23,8 +24,15 @@ from tqdm import tqdm
 from rnnlab.atomic import write_text_atomic
 from rnnlab.engine import EarlyStopping, GradientClipping, Trainer, build_optimizer, seed_everything
 from rnnlab.errors import ConfigError
+from rnnlab.experiments.baselines import strongest_linear_baseline
 from rnnlab.experiments.catalog import reproduced_configs, resolve_config
-from rnnlab.experiments.config import ExperimentConfig, apply_overrides, dump_config, load_config
+from rnnlab.experiments.config import (
+    DataConfig,
+    ExperimentConfig,
+    apply_overrides,
+    dump_config,
+    load_config,
+)
 from rnnlab.experiments.evaluation import (
     bag_of_words_baseline,
     classification_metrics,
@@ -35,6 +43,7 @@ from rnnlab.experiments.evaluation import (
 from rnnlab.experiments.prepare import (
     OWN_DATA_SOURCES,
     PreparedData,
+    corpus_name,
     prepare_data,
     validation_rows,
 )
@@ -44,6 +53,7 @@ from rnnlab.models import RecurrentClassifier
 from rnnlab.pipeline import Pipeline
 
 METRIC_KEYS = ("seed", "test", "seconds", "epochs_run", "confusion", "per_class")
+MODEL_KINDS = ("recurrent", "hybrid")
 
 
 def finished_run(cfg: ExperimentConfig, run_dir: Path) -> dict[str, Any] | None:
@@ -215,6 +225,23 @@ def fit_data(cfg: ExperimentConfig, data: PreparedData) -> tuple[Any, dict[str, 
     return whole, {}
 
 
+def model_kind(cfg: ExperimentConfig) -> str:
+    """'recurrent' or 'hybrid': the config's own field when it has one, else 'recurrent'.
+
+    Every model `build_model` builds today is a `RecurrentClassifier`; a config that
+    names its kind (``model.kind`` or a top-level ``model_kind``) is taken at its word.
+    """
+    kind = getattr(cfg.model, "kind", None) or getattr(cfg, "model_kind", None) or "recurrent"
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"model kind {kind!r} is not one of {', '.join(MODEL_KINDS)}")
+    return kind
+
+
+def _corpus_key(cfg: DataConfig) -> DataConfig:
+    """The data settings that decide the documents and labels (not their padding)."""
+    return dataclasses.replace(cfg, maxlen=None, padding="pre", truncating="pre")
+
+
 def validation_note(cfg: ExperimentConfig) -> str:
     t = cfg.train
     if t.validation_split:
@@ -261,14 +288,25 @@ def reproduce(
             "imdb/ config; name the experiments or .yaml files to run"
         )
     configs = [load_config(p, list(overrides)) for p in paths]  # validate all before running
+    kinds = [model_kind(cfg) for cfg in configs]
     out = Path(out_dir)
     results = []
+    linear: dict[DataConfig, dict[str, Any]] = {}  # experiments on one corpus share it
     bar = tqdm(total=len(configs) * len(seeds), desc="reproduce", unit="run", disable=None)
-    for cfg in configs:
+    for cfg, kind in zip(configs, kinds):
         data = prepare_data(cfg.data, quick=quick)
+        key = _corpus_key(cfg.data)
+        if key not in linear:
+            bar.set_postfix_str(f"{cfg.name} linear baseline")
+            linear[key] = strongest_linear_baseline(
+                data.seq_train, data.y_train, data.seq_test, data.y_test, seed=cfg.data.seed
+            )
         result: dict[str, Any] = {
             "name": cfg.name,
             "description": cfg.description,
+            "corpus": corpus_name(cfg.data),
+            "model_kind": kind,
+            "quick": quick,
             "published": {k: v for k, v in cfg.published.__dict__.items()},
             "split": data.summary(),
             "label_names": data.label_names,
@@ -277,6 +315,7 @@ def reproduce(
                 "bag_of_words": bag_of_words_baseline(
                     data.seq_train, data.y_train, data.seq_test, data.y_test
                 ),
+                "linear": linear[key],
             },
             "validation_note": validation_note(cfg),
             "val_name": "test (printout only)" if cfg.train.validate_on_test else "validation",
@@ -320,4 +359,4 @@ def train_one(
     return result
 
 
-__all__ = ["build_model", "fit_data", "make_trainer", "reproduce", "run", "train_one"]
+__all__ = ["build_model", "fit_data", "make_trainer", "model_kind", "reproduce", "run", "train_one"]

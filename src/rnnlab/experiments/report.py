@@ -39,6 +39,21 @@ def _fmt(mean_std: tuple[float, float] | None) -> str:
     return "n/a" if mean_std is None else f"{mean_std[0]:.3f} ± {mean_std[1]:.3f}"
 
 
+def legend_entries(handles: list[Any], labels: list[str]) -> tuple[list[Any], list[str]]:
+    """One legend entry per kind of curve, the seeds sharing a colour: 'train (seed 1)' -> 'train'.
+
+    A run without validation has train curves only; naming its second seed's curve
+    "validation" would mislabel it.
+
+    >>> legend_entries(["h0", "h1", "h2"], ["train (seed 0)", "train (seed 1)", "test (seed 0)"])
+    (['h0', 'h2'], ['train', 'test'])
+    """
+    first: dict[str, Any] = {}
+    for handle, label in zip(handles, labels):
+        first.setdefault(label.rsplit(" (seed", 1)[0], handle)
+    return list(first.values()), list(first)
+
+
 def _plot_curves(result: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -67,9 +82,9 @@ def _plot_curves(result: dict[str, Any], path: Path) -> None:
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
+    handles, names = legend_entries(*axes[0].get_legend_handles_labels())
     if handles:
-        axes[0].legend(handles[:2], ["train", result.get("val_name", "validation")], fontsize=8)
+        axes[0].legend(handles, names, fontsize=8)
     fig.suptitle(result["name"])
     fig.tight_layout()
     with atomic_path(path) as tmp:  # the temporary name has no .png: say the format

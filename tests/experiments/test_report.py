@@ -1,6 +1,51 @@
 """The reproduction report: a row per experiment, the published figure only where there is one."""
 
+import pytest
+
 from rnnlab.experiments.report import write_report
+
+LINEAR = {
+    "model": "nbsvm",
+    "C": 0.01,
+    "beta": 0.5,
+    "validation_accuracy": 0.9,
+    "accuracy": 0.91,
+    "macro_f1": 0.905,
+    "seconds": 2.5,
+    "converged": True,
+    "models": {
+        "svm": {
+            "C": 0.3,
+            "validation_accuracy": 0.88,
+            "accuracy": 0.93,
+            "macro_f1": 0.92,
+            "seconds": 1.0,
+            "selection_seconds": 3.0,
+            "converged": True,
+        },
+        "logreg": {
+            "C": 10.0,
+            "validation_accuracy": 0.87,
+            "accuracy": 0.9,
+            "macro_f1": 0.9,
+            "seconds": 2.0,
+            "selection_seconds": 6.0,
+            "converged": False,
+        },
+        "nbsvm": {
+            "C": 0.01,
+            "beta": 0.5,
+            "validation_accuracy": 0.9,
+            "accuracy": 0.91,
+            "macro_f1": 0.905,
+            "seconds": 2.5,
+            "selection_seconds": 5.0,
+            "converged": True,
+        },
+    },
+    "validation": {"fraction": 0.2, "seed": 113, "train": 80, "validation": 20},
+    "features": 1234,
+}
 
 
 def _result(name, published, classes=2):
@@ -24,6 +69,8 @@ def _result(name, published, classes=2):
     return {
         "name": name,
         "description": f"{name} model",
+        "corpus": "imdb-keras-arrays",
+        "model_kind": "recurrent",
         "published": published,
         "split": {
             "train": 100,
@@ -39,6 +86,7 @@ def _result(name, published, classes=2):
         "baselines": {
             "majority": {"accuracy": 0.5, "macro_f1": 0.33},
             "bag_of_words": {"accuracy": 0.85, "macro_f1": 0.85},
+            "linear": LINEAR,
         },
         "runs": runs,
         "confusion": runs[0]["confusion"],
@@ -63,6 +111,38 @@ def test_published_line_only_where_a_figure_was_published(tmp_path):
     for name in ("variant", "noted"):
         assert "Published" not in _section(text, name)
         assert "- Baselines: majority 0.500" in _section(text, name)
-    assert "| tutorial | 0.833 | 0.805 ± 0.007 | -0.028 |" in text
-    assert "| variant | - | 0.805 ± 0.007 |  |" in text
+    assert "| tutorial | imdb-keras-arrays | recurrent | 0.833 | 0.805 ± 0.007 | -0.028 |" in text
+    assert "| variant | imdb-keras-arrays | recurrent | - | 0.805 ± 0.007 |  |" in text
     assert (tmp_path / "figures" / "variant_curves.png").stat().st_size > 1000
+
+
+def test_every_row_shows_the_linear_line_selected_on_validation_and_the_times(tmp_path):
+    text = write_report([_result("tutorial", {"accuracy": 0.833})], tmp_path, "c").read_text()
+    # seconds per run 1, majority, bag of words, then the linear model, accuracy, macro-F1, s/run
+    assert (
+        "| 0.790 ± 0.000 | 1 | 0.500 | 0.850 | nbsvm C=0.01 beta=0.5 | 0.910 | 0.905 | 2.5 |"
+        in text
+    )
+    section = _section(text, "tutorial")
+    assert "- Time per run: 1.0 s of training (mean over seeds).\n" in section
+    assert (
+        "- Strongest linear baseline, selected on validation: nbsvm C=0.01 beta=0.5, test "
+        "accuracy 0.910 (macro-F1 0.905), 2.5 s per run; 1234 n-grams. On the validation split "
+        "(20 of the training documents): svm 0.880 (C=0.3), logreg 0.870 (C=10), nbsvm 0.900 "
+        "(C=0.01 beta=0.5). Test accuracies, never used to choose: svm 0.930, logreg 0.900, "
+        "nbsvm 0.910. Stopped before converging: logreg.\n"
+    ) in section
+    assert (
+        "It is 0.105 below the strongest linear baseline (0.910, nbsvm C=0.01 beta=0.5)." in section
+    )
+
+
+@pytest.mark.parametrize(
+    "missing, shown",
+    [("linear", "| 0.850 | - | - | - | - |"), ("corpus", "| old | - | recurrent | - |")],
+)
+def test_results_written_before_the_linear_line_still_render(tmp_path, missing, shown):
+    old = _result("old", {"accuracy": None})
+    old["baselines"].pop("linear") if missing == "linear" else old.pop("corpus")
+    text = write_report([old], tmp_path, "c").read_text()
+    assert shown in text and "None" not in text

@@ -63,8 +63,10 @@ def test_reproduce_quick_writes_report_with_baselines_and_figures(tmp_path):
         ["reuters/simple_rnn", "imdb/lstm"], seeds=[0, 1], out_dir=tmp_path, quick=True
     )
     text = report.read_text()
-    assert "| reuters_simple_rnn |" in text and "| imdb_lstm | 0.833 |" in text
+    assert "| reuters_simple_rnn | reuters-tutorial-split | recurrent | - |" in text
+    assert "| imdb_lstm | imdb-keras-arrays | recurrent | 0.833 |" in text
     assert "majority" in text and "bag-of-words" in text and "macro-F1" in text
+    assert "strongest linear" in text and "- Strongest linear baseline, selected on" in text
     assert "Quick mode" in text
     assert (tmp_path / "figures" / "imdb_lstm_curves.png").stat().st_size > 1000
     assert (tmp_path / "figures" / "reuters_simple_rnn_confusion.png").is_file()
@@ -108,3 +110,123 @@ def test_reproduce_without_an_experiment_or_a_seed_is_an_error(tmp_path, monkeyp
     with pytest.raises(ConfigError, match="at least one seed"):
         reproduce(["reuters/lstm"], seeds=[], out_dir=tmp_path, quick=True)
     assert list(tmp_path.iterdir()) == []  # no empty report
+
+
+def _sorted_csv(path, counts, seed=0):
+    """A labelled CSV sorted by label (as exports often are): class k's rows, then k+1's."""
+    rng = np.random.RandomState(seed)
+    rows = ["text,label"]
+    for label, count in counts.items():
+        for _ in range(count):
+            words = " ".join(rng.choice(["film", "plot", "actor", "scene", "the", "a"], 6))
+            rows.append(f"{words} {label}word {label}word,{label}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _own_data_config(tmp_path, *more):
+    train = _sorted_csv(tmp_path / "sorted.csv", {"a": 60, "b": 40, "c": 20})
+    test = _sorted_csv(tmp_path / "test.csv", {"a": 6, "b": 4, "c": 2}, seed=1)
+    return load_config(
+        resolve_config("text/gru"), [f"data.path={train}", f"data.test_path={test}", *more]
+    )
+
+
+def test_own_data_validates_on_a_stratified_seeded_split_of_the_training_part(tmp_path):
+    from rnnlab.experiments.runner import fit_data
+
+    cfg = _own_data_config(tmp_path)
+    data = prepare_data(cfg.data)
+    assert data.y_train.tolist() == [0] * 60 + [1] * 40 + [2] * 20  # file order, sorted
+    (x, _), y = fit_data(cfg, data)[0]
+    val = fit_data(cfg, data)[1]["validation_data"]
+    # Keras's last 10 % would be 12 rows of class c; every class gives its share instead.
+    assert np.bincount(val[1]).tolist() == [6, 4, 2]
+    assert np.bincount(y).tolist() == [54, 36, 18] and len(x) == 108
+    assert val[0][0].shape == (12, data.x_train.shape[1]) and val[0][1].shape == (12,)
+    held = lambda c: fit_data(c, prepare_data(c.data))[1]["validation_data"][0][0]  # noqa: E731
+    again, other = _own_data_config(tmp_path), _own_data_config(tmp_path, "data.seed=1")
+    assert np.array_equal(held(again), val[0][0])
+    assert not np.array_equal(held(other), val[0][0])
+
+
+def runner_run(cfg, data):
+    from rnnlab.experiments.runner import run
+
+    return run(cfg, data, build_model(cfg, data), seed=0, verbose=0)
+
+
+def test_run_gives_the_trainer_the_stratified_split(tmp_path, monkeypatch):
+    from rnnlab.engine import Trainer
+
+    seen = {}
+
+    def fit(self, data, **kwargs):
+        seen.update(train=data, **kwargs)
+        raise KeyboardInterrupt  # stop before any training: the arguments are the point
+
+    monkeypatch.setattr(Trainer, "fit", fit)
+    cfg = _own_data_config(tmp_path)
+    data = prepare_data(cfg.data)
+    with pytest.raises(KeyboardInterrupt):
+        runner_run(cfg, data)
+    assert "validation_split" not in seen
+    assert np.bincount(seen["validation_data"][1]).tolist() == [6, 4, 2]
+    assert len(seen["train"][1]) == 108
+
+
+def test_the_keras_arrays_keep_kerass_last_fraction_validation():
+    from rnnlab.engine.data import ArrayData, split_validation
+    from rnnlab.experiments.runner import fit_data
+
+    cfg = load_config(resolve_config("reuters/embedding_bilstm"))
+    data = prepare_data(cfg.data)
+    train, kwargs = fit_data(cfg, data)
+    assert kwargs == {"validation_split": 0.1}
+    assert train[0][0] is data.x_train and train[1] is data.y_train  # all of it, in order
+    fit_part, val = split_validation(ArrayData.from_pair(train, "train"), 0.1)
+    # 1,395 wires: the first floor(1395 * 0.9) = 1,255 train, the last 140 validate.
+    assert len(fit_part) == 1255 and val.target.tolist() == data.y_train[1255:].tolist()
+
+
+def test_a_finished_own_data_run_validated_the_old_way_is_run_again(tmp_path):
+    from rnnlab.experiments import runner
+
+    cfg = _own_data_config(tmp_path, "train.epochs=1")
+    data = prepare_data(cfg.data, quick=True)
+    runner.run(cfg, data, build_model(cfg, data), seed=0, out_dir=tmp_path / "r", verbose=0)
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["validation"].startswith("a stratified 10% of the training part")
+    assert runner.finished_run(cfg, tmp_path / "r") is not None
+    del metrics["validation"]  # as rnnlab wrote it before the stratified split
+    (tmp_path / "r" / "metrics.json").write_text(json.dumps(metrics))
+    assert runner.finished_run(cfg, tmp_path / "r") is None
+
+
+def test_results_json_says_the_corpus_the_model_kind_and_the_linear_line(tmp_path):
+    train = _sorted_csv(tmp_path / "sorted.csv", {"a": 60, "b": 40, "c": 20})
+    reproduce(["reuters/simple_rnn"], seeds=[0], out_dir=tmp_path / "k", quick=True)
+    reproduce(
+        ["text/gru"],
+        seeds=[0],
+        out_dir=tmp_path / "o",
+        quick=True,
+        overrides=[f"data.path={train}"],
+    )
+    results = [
+        *json.loads((tmp_path / "k" / "results.json").read_text()),
+        *json.loads((tmp_path / "o" / "results.json").read_text()),
+    ]
+    assert [(r["corpus"], r["model_kind"], r["quick"]) for r in results] == [
+        ("reuters-tutorial-split", "recurrent", True),
+        ("own-data:sorted.csv", "recurrent", True),
+    ]
+    for r in results:
+        linear = r["baselines"]["linear"]
+        on_validation = {m: v["validation_accuracy"] for m, v in linear["models"].items()}
+        assert linear["model"] == max(on_validation, key=on_validation.get)
+        assert 0 <= linear["accuracy"] <= 1 and 0 <= linear["macro_f1"] <= 1
+        assert linear["seconds"] > 0 and r["runs"][0]["seconds"] > 0
+        assert {"majority", "bag_of_words"} <= set(r["baselines"])
+    assert results[1]["validation_note"].startswith("a stratified 10% of the training part")
+    assert results[0]["baselines"]["linear"]["validation"]["train"] == round(256 * 0.8)

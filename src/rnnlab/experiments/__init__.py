@@ -30,7 +30,14 @@ _LAZY = {
     ),
     "ModelSpec": "rnnlab.models.spec",
     **dict.fromkeys(
-        ("PreparedData", "prepare_data", "read_text_splits"), "rnnlab.experiments.prepare"
+        (
+            "PreparedData",
+            "prepare_data",
+            "read_text_splits",
+            "corpus_name",
+            "validation_rows",
+        ),
+        "rnnlab.experiments.prepare",
     ),
     **dict.fromkeys(
         (
@@ -41,6 +48,8 @@ _LAZY = {
             "train_one",
             "finished_run",
             "validation_note",
+            "fit_data",
+            "model_kind",
         ),
         "rnnlab.experiments.runner",
     ),
@@ -59,6 +68,8 @@ _LAZY = {
         "rnnlab.experiments.evaluation",
     ),
     **dict.fromkeys(("write_report", "summarize"), "rnnlab.experiments.report"),
+    "strongest_linear_baseline": "rnnlab.experiments.baselines",
+    "stratified_split": "rnnlab.experiments.splits",
 }
 
 __all__ = list(_LAZY)

@@ -3,6 +3,11 @@
 Keras sources (`imdb`, `reuters`) go through the Keras-exact loaders; raw text
 (`csv`, `folder`, `imdb_csv`) goes through the tokenizer and a vocabulary fitted
 on the training split only. Either way the result is the same `PreparedData`.
+
+Validation differs on purpose: the Keras arrays keep Keras's `validation_split` (the
+last fraction of the training arrays, which the engine takes), while own data is held
+out by `validation_rows`, a stratified split seeded by `data.seed`, so a file sorted
+by label cannot give a validation set of one class.
 """
 
 from __future__ import annotations
@@ -21,9 +26,17 @@ from rnnlab.datasets import imdb, reuters
 from rnnlab.datasets.files import data_dirs
 from rnnlab.errors import DataError, DataFileError
 from rnnlab.experiments.config import DataConfig
+from rnnlab.experiments.splits import stratified_split
 
 # --quick keeps this many examples of each split: enough to exercise every code path.
 QUICK_TRAIN, QUICK_TEST = 256, 128
+# Sources read as raw text: the user's own data (and the raw IMDB reviews).
+OWN_DATA_SOURCES = ("csv", "folder", "imdb_csv")
+# The Reuters splits the reports name: (load_maxlen, test_split, seed) -> corpus.
+REUTERS_SPLITS = {
+    (50, 0.3, 113): "reuters-tutorial-split",
+    (None, 0.2, 113): "reuters-default-split",
+}
 
 
 @dataclass
@@ -258,3 +271,44 @@ def prepare_data(cfg: DataConfig, quick: bool = False) -> PreparedData:
         vocab,
         quick=quick,
     )
+
+
+def corpus_name(cfg: DataConfig) -> str:
+    """Which documents and which train/test split a `DataConfig` gives, as a stable name.
+
+    The vocabulary settings (`num_words`, `skip_top`, padding) do not change the
+    documents, so they are not part of the name.
+
+    >>> corpus_name(DataConfig(source="reuters", load_maxlen=50, test_split=0.3))
+    'reuters-tutorial-split'
+    >>> corpus_name(DataConfig(source="csv", path="data/reviews.csv"))
+    'own-data:reviews.csv'
+    """
+    if cfg.source == "reuters":
+        key = (cfg.load_maxlen, cfg.test_split, cfg.seed)
+        return REUTERS_SPLITS.get(
+            key,
+            f"reuters-split:load_maxlen={cfg.load_maxlen},test_split={cfg.test_split},"
+            f"seed={cfg.seed}",
+        )
+    if cfg.source == "imdb":
+        maxlen = "" if cfg.load_maxlen is None else f":load_maxlen={cfg.load_maxlen}"
+        return "imdb-keras-arrays" + maxlen
+    if cfg.source == "imdb_csv":
+        return "imdb-raw-reviews"
+    return f"own-data:{Path(cfg.path or '').name}"
+
+
+def validation_rows(
+    cfg: DataConfig, y_train: np.ndarray, fraction: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Own data: the (training, validation) rows of the training part; Keras arrays: None.
+
+    Own data is held out class by class (`stratified_split`), seeded by `data.seed` like
+    the train/test split, so every training seed validates on the same rows. For the
+    Keras arrays the answer is None: the engine's `validation_split` takes the last
+    ``fraction``, as Keras does, and the tutorials are reproduced with it.
+    """
+    if cfg.source not in OWN_DATA_SOURCES:
+        return None
+    return stratified_split(y_train, fraction, cfg.seed, name="train.validation_split")

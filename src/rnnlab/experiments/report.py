@@ -1,9 +1,10 @@
 """The Markdown report of a `reproduce` run, with its PNG figures.
 
-For each experiment: the published figure, rnnlab's mean and standard deviation
-over seeds and the difference, the majority and bag-of-words baselines on the same
-split, macro-F1, split sizes and class counts, learning curves, and (for many
-classes) a confusion matrix.
+For each experiment: the corpus and the model kind, the published figure, rnnlab's
+mean and standard deviation over seeds and the difference, its time per run, the
+majority and bag-of-words baselines on the same split, the strongest linear baseline
+(the one selected on validation, with its macro-F1 and time per run), macro-F1, split
+sizes and class counts, learning curves, and (for many classes) a confusion matrix.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from rnnlab.atomic import atomic_path, write_text_atomic
+from rnnlab.experiments.baselines import GRIDS, NBSVM_BETAS, describe, settings
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -35,6 +37,21 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
 
 def _fmt(mean_std: tuple[float, float] | None) -> str:
     return "n/a" if mean_std is None else f"{mean_std[0]:.3f} ± {mean_std[1]:.3f}"
+
+
+def legend_entries(handles: list[Any], labels: list[str]) -> tuple[list[Any], list[str]]:
+    """One legend entry per kind of curve, the seeds sharing a colour: 'train (seed 1)' -> 'train'.
+
+    A run without validation has train curves only; naming its second seed's curve
+    "validation" would mislabel it.
+
+    >>> legend_entries(["h0", "h1", "h2"], ["train (seed 0)", "train (seed 1)", "test (seed 0)"])
+    (['h0', 'h2'], ['train', 'test'])
+    """
+    first: dict[str, Any] = {}
+    for handle, label in zip(handles, labels):
+        first.setdefault(label.rsplit(" (seed", 1)[0], handle)
+    return list(first.values()), list(first)
 
 
 def _plot_curves(result: dict[str, Any], path: Path) -> None:
@@ -65,9 +82,9 @@ def _plot_curves(result: dict[str, Any], path: Path) -> None:
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
+    handles, names = legend_entries(*axes[0].get_legend_handles_labels())
     if handles:
-        axes[0].legend(handles[:2], ["train", result.get("val_name", "validation")], fontsize=8)
+        axes[0].legend(handles, names, fontsize=8)
     fig.suptitle(result["name"])
     fig.tight_layout()
     with atomic_path(path) as tmp:  # the temporary name has no .png: say the format
@@ -128,7 +145,52 @@ def _verdict(result: dict[str, Any], acc: tuple[float, float]) -> str:
             f"rnnlab's figure is within 0.01 of the majority baseline ({majority:.3f}): this "
             "model learns little beyond the class prior (see its macro-F1)."
         )
+    linear = result["baselines"].get("linear")
+    if linear is not None:
+        diff = acc[0] - linear["accuracy"]
+        lines.append(
+            f"It is {abs(diff):.3f} {'above' if diff >= 0 else 'below'} the strongest linear "
+            f"baseline ({linear['accuracy']:.3f}, {describe(linear)})."
+        )
     return " ".join(lines)
+
+
+def _seconds(seconds: float) -> str:
+    """Seconds with two significant digits below 10 (a linear fit can take 0.04 s)."""
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.2g}"
+
+
+def _linear_cells(linear: dict[str, Any] | None) -> str:
+    """The table's linear-baseline cells: model, accuracy, macro-F1, seconds per run."""
+    if linear is None:  # results written before the linear baseline existed
+        return "- | - | - | -"
+    return (
+        f"{describe(linear)} | {linear['accuracy']:.3f} | {linear['macro_f1']:.3f} | "
+        f"{_seconds(linear['seconds'])}"
+    )
+
+
+def _linear_line(linear: dict[str, Any]) -> str:
+    """The section's line: the selected model, then every model on validation and on test."""
+    models = linear["models"]
+    on_validation = ", ".join(
+        f"{name} {m['validation_accuracy']:.3f} ({settings(m)})" for name, m in models.items()
+    )
+    on_test = ", ".join(f"{name} {m['accuracy']:.3f}" for name, m in models.items())
+    unconverged = [name for name, m in models.items() if not m.get("converged", True)]
+    return (
+        f"- Strongest linear baseline, selected on validation: {describe(linear)}, test "
+        f"accuracy {linear['accuracy']:.3f} (macro-F1 {linear['macro_f1']:.3f}), "
+        f"{_seconds(linear['seconds'])} s per run; {linear['features']} n-grams. On the validation "
+        f"split ({linear['validation']['validation']} of the training documents): "
+        f"{on_validation}. Test accuracies, never used to choose: {on_test}."
+        + (f" Stopped before converging: {', '.join(unconverged)}." if unconverged else "")
+    )
+
+
+def _grid(model: str | None) -> str:
+    values = GRIDS[model] if model is not None else NBSVM_BETAS
+    return "{" + ", ".join(f"{v:g}" for v in values) + "}"
 
 
 def write_report(
@@ -153,22 +215,35 @@ def write_report(
             "",
         ]
     lines += [
-        "| experiment | published acc. | rnnlab acc. | diff | macro-F1 | majority | bag-of-words | s/run |",
-        "|---|---|---|---|---|---|---|---|",
+        "| experiment | corpus | model | published acc. | rnnlab acc. | diff | macro-F1 | s/run "
+        "| majority | bag-of-words | strongest linear | linear acc. | linear macro-F1 "
+        "| linear s/run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for res in results:
         s = summarize(res)
         pub = res["published"].get("accuracy")
         diff = "" if pub is None else f"{s['accuracy'][0] - pub:+.3f}"
         lines.append(
-            f"| {res['name']} | {pub if pub is not None else '-'} | {_fmt(s.get('accuracy'))} | "
-            f"{diff} | {_fmt(s.get('macro_f1'))} | {res['baselines']['majority']['accuracy']:.3f} | "
-            f"{res['baselines']['bag_of_words']['accuracy']:.3f} | {s['seconds']:.0f} |"
+            f"| {res['name']} | {res.get('corpus', '-')} | {res.get('model_kind', '-')} | "
+            f"{pub if pub is not None else '-'} | {_fmt(s.get('accuracy'))} | "
+            f"{diff} | {_fmt(s.get('macro_f1'))} | {s['seconds']:.0f} | "
+            f"{res['baselines']['majority']['accuracy']:.3f} | "
+            f"{res['baselines']['bag_of_words']['accuracy']:.3f} | "
+            f"{_linear_cells(res['baselines'].get('linear'))} |"
         )
     lines += [
         "",
         "Majority: always the most frequent training class. Bag-of-words: TF-IDF over the same "
         "token ids + logistic regression (scikit-learn, C=10, not tuned on the test set). "
+        "Strongest linear: word unigrams and bigrams of the same token ids (in at least 2 "
+        "training documents), tf-idf with sublinear tf for a linear SVM (C in "
+        f"{_grid('svm')}) and logistic regression (C in {_grid('logreg')}), binarized for "
+        f"NBSVM (C in {_grid('nbsvm')}, beta in {_grid(None)}); each model's settings are "
+        "chosen by accuracy on a stratified, seeded 20 % validation split of the training "
+        "part, the line is the model best on validation (never the best on test), refitted "
+        "on the whole training part and scored once on test; its s/run counts features, fit "
+        "and predict. rnnlab's s/run is the mean training time of one run. "
         "Macro-F1 averages over the classes present in the test labels or the predictions.",
         "",
     ]
@@ -182,6 +257,7 @@ def write_report(
             "",
             res.get("description", ""),
             "",
+            f"- Corpus: {res.get('corpus', '-')}; model kind: {res.get('model_kind', '-')}.",
             f"- Split: {split['train']} train / {split['test']} test, {split['classes']} classes "
             f"({split['classes_in_train']} occur in train, {split['classes_in_test']} in test), "
             f"sequences padded to {split['maxlen']}, vocabulary {split['vocab_size']} ids.",
@@ -194,7 +270,10 @@ def write_report(
             f"(macro-F1 {res['baselines']['majority']['macro_f1']:.3f}), bag-of-words "
             f"{res['baselines']['bag_of_words']['accuracy']:.3f} "
             f"(macro-F1 {res['baselines']['bag_of_words']['macro_f1']:.3f})",
+            f"- Time per run: {s['seconds']:.1f} s of training (mean over seeds).",
         ]
+        if res["baselines"].get("linear") is not None:
+            lines.append(_linear_line(res["baselines"]["linear"]))
         verdict = _verdict(res, s["accuracy"])
         if verdict:
             lines.append(f"- {verdict}")

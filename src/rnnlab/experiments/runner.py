@@ -12,6 +12,7 @@ The three steps read like the IMDB tutorial's data / model / run classes::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -23,8 +24,15 @@ from tqdm import tqdm
 from rnnlab.atomic import write_text_atomic
 from rnnlab.engine import EarlyStopping, GradientClipping, Trainer, build_optimizer, seed_everything
 from rnnlab.errors import ConfigError
+from rnnlab.experiments.baselines import strongest_linear_baseline
 from rnnlab.experiments.catalog import reproduced_configs, resolve_config
-from rnnlab.experiments.config import ExperimentConfig, apply_overrides, dump_config, load_config
+from rnnlab.experiments.config import (
+    DataConfig,
+    ExperimentConfig,
+    apply_overrides,
+    dump_config,
+    load_config,
+)
 from rnnlab.experiments.evaluation import (
     bag_of_words_baseline,
     classification_metrics,
@@ -32,13 +40,20 @@ from rnnlab.experiments.evaluation import (
     majority_baseline,
     per_class_table,
 )
-from rnnlab.experiments.prepare import PreparedData, prepare_data
+from rnnlab.experiments.prepare import (
+    OWN_DATA_SOURCES,
+    PreparedData,
+    corpus_name,
+    prepare_data,
+    validation_rows,
+)
 from rnnlab.experiments.report import write_report
 from rnnlab.input_encoder import InputEncoder
 from rnnlab.models import RecurrentClassifier
 from rnnlab.pipeline import Pipeline
 
 METRIC_KEYS = ("seed", "test", "seconds", "epochs_run", "confusion", "per_class")
+MODEL_KINDS = ("recurrent", "hybrid")
 
 
 def finished_run(cfg: ExperimentConfig, run_dir: Path) -> dict[str, Any] | None:
@@ -58,6 +73,11 @@ def finished_run(cfg: ExperimentConfig, run_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     if any(k not in metrics for k in METRIC_KEYS):
+        return None
+    # Runs written before metrics.json recorded its validation validated own data on the
+    # last fraction: they are not the run this config now gives.
+    recorded = metrics.get("validation")
+    if recorded != validation_note(cfg) and (recorded is not None or _stratified(cfg)):
         return None
     return {**metrics, "history": history, "dir": str(run_dir)}
 
@@ -121,14 +141,10 @@ def run(
     """
     t = cfg.train
     trainer = make_trainer(cfg, model, seed, verbose)
-    fit_kwargs: dict[str, Any] = {}
-    if t.validation_split:
-        fit_kwargs["validation_split"] = t.validation_split
-    elif t.validate_on_test:  # the tutorial's printout only; nothing is selected on it
-        fit_kwargs["validation_data"] = ((data.x_test, data.len_test), data.y_test)
+    train, fit_kwargs = fit_data(cfg, data)
     start = time.perf_counter()
     history = trainer.fit(
-        ((data.x_train, data.len_train), data.y_train),
+        train,
         epochs=1 if quick else t.epochs,
         batch_size=t.batch_size,
         **fit_kwargs,
@@ -159,7 +175,10 @@ def run(
         out.mkdir(parents=True, exist_ok=True)
         dump_config(cfg, out / "config.yaml")
         _write_json(out / "history.json", result["history"])
-        _write_json(out / "metrics.json", {k: result[k] for k in METRIC_KEYS})
+        _write_json(
+            out / "metrics.json",
+            {**{k: result[k] for k in METRIC_KEYS}, "validation": validation_note(cfg)},
+        )
         pipeline.parts["training"] = {
             "name": cfg.name,
             "seed": seed,
@@ -172,10 +191,67 @@ def run(
     return result
 
 
+def _stratified(cfg: ExperimentConfig) -> bool:
+    """Whether the run validates on a stratified split of own data (else Keras's last fraction)."""
+    return bool(cfg.train.validation_split) and cfg.data.source in OWN_DATA_SOURCES
+
+
+def fit_data(cfg: ExperimentConfig, data: PreparedData) -> tuple[Any, dict[str, Any]]:
+    """The training data `Trainer.fit` gets, and its validation keyword.
+
+    Keras arrays: all of the training arrays and ``validation_split`` (the engine holds
+    out the last fraction, as Keras). Own data: the training rows of `validation_rows`
+    and ``validation_data`` (its stratified held-out rows). The tutorial's
+    ``validate_on_test`` passes the test set for the printout only.
+    """
+    t = cfg.train
+    whole = ((data.x_train, data.len_train), data.y_train)
+    if t.validation_split:
+        rows = validation_rows(cfg.data, data.y_train, t.validation_split)
+        if rows is None:
+            return whole, {"validation_split": t.validation_split}
+        kept, held = rows
+        return (
+            ((data.x_train[kept], data.len_train[kept]), data.y_train[kept]),
+            {
+                "validation_data": (
+                    (data.x_train[held], data.len_train[held]),
+                    data.y_train[held],
+                )
+            },
+        )
+    if t.validate_on_test:  # the tutorial's printout only; nothing is selected on it
+        return whole, {"validation_data": ((data.x_test, data.len_test), data.y_test)}
+    return whole, {}
+
+
+def model_kind(cfg: ExperimentConfig) -> str:
+    """'recurrent' or 'hybrid': the config's own field when it has one, else 'recurrent'.
+
+    Every model `build_model` builds today is a `RecurrentClassifier`; a config that
+    names its kind (``model.kind`` or a top-level ``model_kind``) is taken at its word.
+    """
+    kind = getattr(cfg.model, "kind", None) or getattr(cfg, "model_kind", None) or "recurrent"
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"model kind {kind!r} is not one of {', '.join(MODEL_KINDS)}")
+    return kind
+
+
+def _corpus_key(cfg: DataConfig) -> DataConfig:
+    """The data settings that decide the documents and labels (not their padding)."""
+    return dataclasses.replace(cfg, maxlen=None, padding="pre", truncating="pre")
+
+
 def validation_note(cfg: ExperimentConfig) -> str:
     t = cfg.train
     if t.validation_split:
-        note = f"the last {t.validation_split:.0%} of the training set (never the test set)"
+        if _stratified(cfg):
+            note = (
+                f"a stratified {t.validation_split:.0%} of the training part, every class in "
+                f"its proportion, drawn with data.seed={cfg.data.seed} (never the test set)"
+            )
+        else:
+            note = f"the last {t.validation_split:.0%} of the training set (never the test set)"
         if t.early_stopping_patience:
             note += (
                 f"; early stopping on {t.monitor} with patience {t.early_stopping_patience}, "
@@ -212,14 +288,25 @@ def reproduce(
             "imdb/ config; name the experiments or .yaml files to run"
         )
     configs = [load_config(p, list(overrides)) for p in paths]  # validate all before running
+    kinds = [model_kind(cfg) for cfg in configs]
     out = Path(out_dir)
     results = []
+    linear: dict[DataConfig, dict[str, Any]] = {}  # experiments on one corpus share it
     bar = tqdm(total=len(configs) * len(seeds), desc="reproduce", unit="run", disable=None)
-    for cfg in configs:
+    for cfg, kind in zip(configs, kinds):
         data = prepare_data(cfg.data, quick=quick)
+        key = _corpus_key(cfg.data)
+        if key not in linear:
+            bar.set_postfix_str(f"{cfg.name} linear baseline")
+            linear[key] = strongest_linear_baseline(
+                data.seq_train, data.y_train, data.seq_test, data.y_test, seed=cfg.data.seed
+            )
         result: dict[str, Any] = {
             "name": cfg.name,
             "description": cfg.description,
+            "corpus": corpus_name(cfg.data),
+            "model_kind": kind,
+            "quick": quick,
             "published": {k: v for k, v in cfg.published.__dict__.items()},
             "split": data.summary(),
             "label_names": data.label_names,
@@ -228,6 +315,7 @@ def reproduce(
                 "bag_of_words": bag_of_words_baseline(
                     data.seq_train, data.y_train, data.seq_test, data.y_test
                 ),
+                "linear": linear[key],
             },
             "validation_note": validation_note(cfg),
             "val_name": "test (printout only)" if cfg.train.validate_on_test else "validation",
@@ -271,4 +359,4 @@ def train_one(
     return result
 
 
-__all__ = ["build_model", "make_trainer", "reproduce", "run", "train_one"]
+__all__ = ["build_model", "fit_data", "make_trainer", "model_kind", "reproduce", "run", "train_one"]

@@ -257,7 +257,9 @@ def test_regression_labels_must_match_the_number_of_classes(tmp_path):
 def test_regression_a_vocabulary_larger_than_the_embedding_is_refused(tmp_path):
     _text_model(tmp_path / "m")
     _edit_json(tmp_path / "m", "vocabulary.json", lambda v: v.__setitem__("index_from", 50))
-    with pytest.raises(ModelFileError, match="the vocabulary gives ids up to 59, the model embeds 13 ids"):
+    with pytest.raises(
+        ModelFileError, match="the vocabulary gives ids up to 59, the model embeds 13 ids"
+    ):
         rnnlab.load(tmp_path / "m")
 
 

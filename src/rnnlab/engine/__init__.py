@@ -17,7 +17,12 @@ from rnnlab.engine.callbacks import (
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
-from rnnlab.engine.checkpoint import load_checkpoint, save_checkpoint
+from rnnlab.engine.checkpoint import (
+    CheckpointFallbackWarning,
+    load_checkpoint,
+    load_latest_checkpoint,
+    save_checkpoint,
+)
 from rnnlab.engine.data import split_validation
 from rnnlab.engine.device import resolve_device
 from rnnlab.engine.inference import batched_logits, class_probabilities, predict_logits
@@ -32,6 +37,7 @@ __all__ = [
     "METRICS",
     "Callback",
     "Checkpoint",
+    "CheckpointFallbackWarning",
     "EarlyStopping",
     "GradientClipping",
     "History",
@@ -49,6 +55,7 @@ __all__ = [
     "get_metrics",
     "get_rng_state",
     "load_checkpoint",
+    "load_latest_checkpoint",
     "make_optimizer",
     "predict_logits",
     "resolve_device",

@@ -20,7 +20,8 @@ first for a fully reproducible run.)
 Resume. A `Checkpoint` callback (or ``fit(checkpoint_dir=...)``) saves the
 whole state; ``fit(resume_from=...)`` restores it, including every random
 generator and the position within the epoch, so an interrupted run ends with
-exactly the weights and history of an uninterrupted one.
+exactly the weights and history of an uninterrupted one. A damaged latest
+checkpoint falls back to the one before it (with a warning).
 
 >>> _ = torch.manual_seed(0)
 >>> model = torch.nn.Linear(1, 1, bias=False)
@@ -41,9 +42,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnlab.engine.callbacks import Callback, History
+from rnnlab.engine.callbacks import Callback, Checkpoint, History
 from rnnlab.engine.callbacks.assembly import assemble, check_callbacks
-from rnnlab.engine.checkpoint import checkpoint_path, load_checkpoint
+from rnnlab.engine.checkpoint import has_checkpoint, load_latest_checkpoint
 from rnnlab.engine.data import ArrayData, LoaderData, as_data, split_validation
 from rnnlab.engine.device import resolve_device, to_device
 from rnnlab.engine.inference import batched_logits, class_probabilities
@@ -221,12 +222,11 @@ class Trainer(ResumableRun):
             train, val = split_validation(train, validation_split)
         elif validation_data is not None:
             val = as_data(validation_data, "validation_data")
-        resume = None
-        if resume_from is not None:
-            resume = checkpoint_path(resume_from)
-        elif checkpoint_dir is not None and checkpoint_path(checkpoint_dir).is_file():
-            resume = checkpoint_path(checkpoint_dir)
-        state = load_checkpoint(resume) if resume is not None else None
+        resume = resume_from
+        if resume is None and checkpoint_dir is not None and has_checkpoint(checkpoint_dir):
+            resume = checkpoint_dir
+        # The latest checkpoint, or the one before it when the latest is damaged (a warning).
+        state = load_latest_checkpoint(resume)[0] if resume is not None else None
 
         given = self.callbacks + check_callbacks(callbacks)
         self._cbs, self._cb_keys, self.history = assemble(given, self.verbose, checkpoint_dir)
@@ -244,6 +244,11 @@ class Trainer(ResumableRun):
             self._cbs = []
         assert self.history is not None
         return self.history
+
+    @property
+    def checkpoints(self) -> list[Checkpoint]:
+        """The `Checkpoint` callbacks of the running fit (empty outside a fit)."""
+        return [cb for cb in self._cbs if isinstance(cb, Checkpoint)]
 
     def _seed_once(self) -> None:
         if self._seeded:

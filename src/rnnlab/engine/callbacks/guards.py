@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from rnnlab.engine.callbacks.base import Callback
+from rnnlab.engine.callbacks.base import Callback, state_number
 from rnnlab.errors import InvalidValueError, check_positive
 
 if TYPE_CHECKING:
@@ -66,8 +66,15 @@ class TerminateOnNaN(Callback):
         return {"reason": self.reason, "stopped_at": self.stopped_at}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.reason = state["reason"]
-        self.stopped_at = None if state["stopped_at"] is None else tuple(state["stopped_at"])
+        reason, at = state["reason"], state["stopped_at"]
+        if reason is not None and not isinstance(reason, str):
+            raise InvalidValueError("the checkpointed state of TerminateOnNaN has no valid reason")
+        self.reason = reason
+        self.stopped_at = (
+            None
+            if at is None
+            else (state_number(self, "epoch", at[0]), state_number(self, "batch", at[1]))
+        )
 
     def __repr__(self) -> str:
         return f"TerminateOnNaN(check_gradients={self.check_gradients})"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from rnnlab.engine.callbacks.base import Callback, state_number
+from rnnlab.engine.rng import get_rng_state
 from rnnlab.errors import InvalidValueError, check_positive
 
 if TYPE_CHECKING:
@@ -21,6 +22,14 @@ class TerminateOnNaN(Callback):
     step, so the model keeps the weights of the last good step: nothing
     non-finite ever reaches the weights or the optimiser state. The epoch then
     ends as usual (its logs show the non-finite loss) and fit returns.
+
+    With checkpoints (a `Checkpoint` callback, or ``fit(checkpoint_dir=...)``),
+    the last good state is also what is saved: the state just before the bad
+    batch (weights, optimiser, running sums, every random generator, the
+    position), and no later save of that fit replaces it. A resumed run
+    continues from there, so after a fix that makes the batch finite (a lower
+    learning rate, repaired data) it ends as if the bad step never happened;
+    with nothing changed it meets the same batch and stops again.
 
     Args:
         check_gradients: also check every gradient (one extra pass over them per
@@ -37,10 +46,21 @@ class TerminateOnNaN(Callback):
         self.check_gradients = bool(check_gradients)
         self.reason: str | None = None
         self.stopped_at: tuple[int, int] | None = None
+        self._before_batch: tuple[dict[str, Any], dict[str, Any]] | None = None
 
     def on_fit_begin(self, trainer: Trainer) -> None:
         self.reason = None
         self.stopped_at = None
+        self._before_batch = None
+
+    def on_batch_begin(self, trainer: Trainer, batch: int) -> None:
+        # The generators as they are before this batch draws (dropout masks): what a
+        # checkpoint of the last good state must hold. Only needed with checkpoints.
+        if trainer.checkpoints:
+            data_rng = trainer._data_rng(trainer._train)
+            if trainer.batch == 0 and trainer._epoch_data_rng is not None:
+                data_rng = trainer._epoch_data_rng  # before this epoch's shuffle was drawn
+            self._before_batch = (get_rng_state(), data_rng)
 
     def on_after_backward(self, trainer: Trainer, batch: int, loss: torch.Tensor) -> None:
         value = float(loss)
@@ -55,12 +75,27 @@ class TerminateOnNaN(Callback):
         if what is None:
             return
         trainer.skip_step = True
+        self._save_last_good_state(trainer)
         self.stopped_at = (trainer.epoch, batch)
         self.reason = (
             f"TerminateOnNaN: {what} in epoch {trainer.epoch + 1}, batch {batch + 1}; that step "
             "was skipped, the weights are those of the last finite step"
         )
+        if trainer.checkpoints:
+            self.reason += " (saved in the checkpoint, which a resumed run continues from)"
+            for cb in trainer.checkpoints:
+                cb.hold(self.reason)
         trainer.stop(self.reason)
+
+    def _save_last_good_state(self, trainer: Trainer) -> None:
+        """Checkpoint the state before this batch: its step has not run, its sums are not added."""
+        if not trainer.checkpoints or self._before_batch is None:
+            return
+        state = trainer.state_dict()  # taken before this callback records the stop
+        state["rng"], state["data_rng"] = self._before_batch
+        for cb in trainer.checkpoints:
+            if cb.held is None:
+                cb.write(state)
 
     def state_dict(self) -> dict[str, Any]:
         return {"reason": self.reason, "stopped_at": self.stopped_at}

@@ -17,6 +17,7 @@ import pytest
 import torch
 from torch import nn
 
+import rnnlab
 from rnnlab.engine import Callback, Checkpoint, EarlyStopping, TerminateOnNaN, load_checkpoint
 from tests.engine.engine_helpers import Trainer, blobs, mlp, same_weights
 
@@ -145,3 +146,58 @@ def test_an_infinite_loss_stops_the_same_way(tmp_path):
     state = load_checkpoint(tmp_path)
     assert (state["position"]["batch"], state["position"]["step"]) == (2, 2)
     assert all(torch.equal(state["model"][k], v) for k, v in model.state_dict().items())
+
+
+class Overflow(Callback):
+    """Sets a learning rate of 1e39 for global step ``step``: a finite loss, then inf weights."""
+
+    order = -100
+
+    def __init__(self, step):
+        self.at = step
+
+    def on_batch_begin(self, trainer, batch):
+        if trainer.step + 1 == self.at:
+            for group in trainer.optimizer.param_groups:
+                group["lr"] = 1e39  # past float32: the update is inf
+
+
+def test_check_weights_undoes_a_step_that_overflows_the_weights(tmp_path):
+    trainer = Trainer(
+        mlp(0), seed=3, verbose=0, callbacks=[TerminateOnNaN(check_weights=True), Overflow(6)]
+    )
+    trainer.fit((X, Y), epochs=3, batch_size=8, shuffle=False, validation_split=0.2)
+    assert trainer.stop_reason.startswith("TerminateOnNaN: the step made `")
+    assert "in epoch 2, batch 2; that step was undone" in trainer.stop_reason
+    reference, _ = fit(X, extra=[StopAfter(5)], shuffle=False)
+    assert same_weights(trainer.model, reference.model)
+    # Without check_weights the same step leaves inf weights behind (and NaN follows).
+    unchecked = Trainer(mlp(0), seed=3, verbose=0, callbacks=[TerminateOnNaN(), Overflow(6)])
+    unchecked.fit((X, Y), epochs=3, batch_size=8, shuffle=False, validation_split=0.2)
+    assert not all(torch.isfinite(p).all() for p in unchecked.model.parameters())
+
+
+def test_rnnlab_train_stops_on_overflowing_weights_and_keeps_the_checkpoint_of_the_last_good_state(
+    tmp_path,
+):
+    from rnnlab.experiments import train_one
+
+    rows = ["text,label"] + [
+        f"{'good fun great' if i % 2 else 'bad dull awful'} film {i},{'pos' if i % 2 else 'neg'}"
+        for i in range(60)
+    ]
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    overrides = [
+        "data.source=csv", f"data.path={tmp_path / 'data.csv'}", "train.lr=1.0e+38",
+        "train.epochs=3", "train.early_stopping_patience=null", "model.units=[4]",
+        "model.embedding_dim=4",
+    ]  # fmt: skip
+    with pytest.warns(
+        RuntimeWarning, match="training stopped early: TerminateOnNaN: the step made"
+    ):
+        result = train_one("text/gru", overrides, out_dir=tmp_path / "run", verbose=0)
+    assert result["stop_reason"].startswith("TerminateOnNaN")
+    model_weights = rnnlab.load(tmp_path / "run" / "model").module.state_dict()
+    assert all(torch.isfinite(v).all() for v in model_weights.values())  # the last good weights
+    state = load_checkpoint(tmp_path / "run" / "checkpoints")  # kept: it is the resume point
+    assert all(torch.equal(state["model"][k], v) for k, v in model_weights.items())

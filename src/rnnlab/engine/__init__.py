@@ -26,6 +26,7 @@ from rnnlab.engine.checkpoint import (
 from rnnlab.engine.data import split_validation
 from rnnlab.engine.device import resolve_device
 from rnnlab.engine.inference import batched_logits, class_probabilities, predict_logits
+from rnnlab.engine.interrupt import TrainingInterrupted
 from rnnlab.engine.losses import LOSSES, get_loss
 from rnnlab.engine.metrics import METRICS, accuracy, get_metrics, top_k_accuracy
 from rnnlab.engine.optim import build_optimizer, make_optimizer
@@ -47,6 +48,7 @@ __all__ = [
     "ReduceLROnPlateau",
     "TerminateOnNaN",
     "Trainer",
+    "TrainingInterrupted",
     "accuracy",
     "batched_logits",
     "build_optimizer",

@@ -21,7 +21,9 @@ Resume. A `Checkpoint` callback (or ``fit(checkpoint_dir=...)``) saves the
 whole state; ``fit(resume_from=...)`` restores it, including every random
 generator and the position within the epoch, so an interrupted run ends with
 exactly the weights and history of an uninterrupted one. A damaged latest
-checkpoint falls back to the one before it (with a warning).
+checkpoint falls back to the one before it (with a warning), and while
+checkpoints are written, SIGINT / SIGTERM stop the fit after the running batch
+with a checkpoint (`TrainingInterrupted`).
 
 >>> _ = torch.manual_seed(0)
 >>> model = torch.nn.Linear(1, 1, bias=False)
@@ -48,6 +50,7 @@ from rnnlab.engine.checkpoint import has_checkpoint, load_latest_checkpoint
 from rnnlab.engine.data import ArrayData, LoaderData, as_data, split_validation
 from rnnlab.engine.device import resolve_device, to_device
 from rnnlab.engine.inference import batched_logits, class_probabilities
+from rnnlab.engine.interrupt import SignalCatcher, TrainingInterrupted
 from rnnlab.engine.losses import (
     PROBABILITY,
     class_indices,
@@ -131,6 +134,7 @@ class Trainer(ResumableRun):
         self.generator = torch.Generator()  # shuffling only; CPU, whatever the device
         self._seeded = False
         self.history: History | None = None
+        self._signals: SignalCatcher | None = None
         self._cbs: list[Callback] = []
         self._cb_keys: list[str] = []
         self._reset_run(epochs=0, batch_size=32, shuffle=False, train=None)
@@ -233,15 +237,20 @@ class Trainer(ResumableRun):
         self._reset_run(epochs, batch_size, bool(shuffle), train)
         if state is None:
             self._seed_once()
+        # With checkpoints to resume from, SIGINT / SIGTERM stop the fit at the end of a
+        # batch, after saving (`rnnlab.engine.interrupt`); without, they act as always.
+        self._signals = SignalCatcher(enabled=bool(self.checkpoints))
         try:
-            self.dispatch("on_fit_begin")
-            if state is not None:
-                self._restore(state, train)
-            while self.epoch < self.epochs and not self.stop_training:
-                self.fit_epoch(train, val)
-            self.dispatch("on_fit_end")
+            with self._signals:
+                self.dispatch("on_fit_begin")
+                if state is not None:
+                    self._restore(state, train)
+                while self.epoch < self.epochs and not self.stop_training:
+                    self.fit_epoch(train, val)
+                self.dispatch("on_fit_end")
         finally:
             self._cbs = []
+            self._signals = None
         assert self.history is not None
         return self.history
 
@@ -249,6 +258,15 @@ class Trainer(ResumableRun):
     def checkpoints(self) -> list[Checkpoint]:
         """The `Checkpoint` callbacks of the running fit (empty outside a fit)."""
         return [cb for cb in self._cbs if isinstance(cb, Checkpoint)]
+
+    def _stop_if_signalled(self, where: str) -> None:
+        """After a batch or an epoch: on a caught signal, checkpoint and raise `TrainingInterrupted`."""
+        signals = self._signals
+        if signals is None or signals.received is None:
+            return
+        signals.handled = True
+        paths = [cb.save(self) for cb in self.checkpoints]
+        raise TrainingInterrupted(signals.received, where, paths)
 
     def _seed_once(self) -> None:
         if self._seeded:
@@ -285,12 +303,14 @@ class Trainer(ResumableRun):
             self.batch = index + 1
             self.step += 1
             self.dispatch("on_batch_end", batch=index, logs=self._means(self._sums, self._count))
+            self._stop_if_signalled(f"after batch {index + 1} of epoch {epoch + 1}")
         logs = self._means(self._sums, self._count)
         if val is not None:
             logs.update({f"val_{k}": v for k, v in self._evaluate(val, self.batch_size).items()})
         logs["learning_rate"] = float(self.optimizer.param_groups[0]["lr"])
         self._epoch_done = True
         self.dispatch("on_epoch_end", epoch=epoch, logs=logs)
+        self._stop_if_signalled(f"at the end of epoch {epoch + 1}")
         self.epoch, self.batch, self._epoch_done = epoch + 1, 0, False
         self._sums, self._count, self._epoch_data_rng = {}, 0, None
         return logs

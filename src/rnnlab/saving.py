@@ -103,6 +103,7 @@ def save_model_dir(
         }
         _write_json(staging / MANIFEST, manifest)
         replace_directory(staging, directory)
+        _remove_leftovers(directory)  # an old copy a killed swap left aside is now obsolete
     except OSError as exc:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)

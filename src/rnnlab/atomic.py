@@ -39,15 +39,34 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = ".tmp") -> Iterato
     temporary file is removed. The directory of ``target`` must exist.
     """
     target = Path(target)
-    tmp = _create_beside(target, suffix)
+    try:
+        tmp = _create_beside(target, suffix)
+    except OSError as exc:
+        raise _about(exc, target) from exc
     try:
         yield tmp
         _fsync_file(tmp)
         os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _about(exc, target) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(target.parent)
+
+
+def _about(exc: OSError, target: Path) -> OSError:
+    """``exc`` naming ``target``, not the temporary file (a full disk, a read-only directory).
+
+    "/run/.history.json.3f2a9c.tmp: No space left on device" would send the user
+    looking for a file that never existed.
+    """
+    if exc.errno is None or (
+        exc.filename is not None and Path(exc.filename).parent != target.parent
+    ):
+        return exc  # not about the write itself: leave it as it is
+    return type(exc)(exc.errno, exc.strerror, str(target))
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:

@@ -39,7 +39,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_tensors
 
-from rnnlab.atomic import write_bytes_atomic
+from rnnlab.atomic import atomic_path, write_bytes_atomic
 from rnnlab.errors import InvalidTypeError, ModelFileError
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
@@ -176,9 +176,13 @@ def save_checkpoint(
     file = checkpoint_path(path)
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        if keep_previous and file.is_file():
-            _keep_as_previous(file)
-        return write_bytes_atomic(file, data)
+        with atomic_path(file) as tmp:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            # Only once the new state is on disk: a failed write must not cost the previous.
+            if keep_previous and file.is_file():
+                _keep_as_previous(file)
+        return file
     except OSError as exc:
         raise ModelFileError(
             f"cannot write the checkpoint {str(file)!r}: {exc.strerror or exc}"

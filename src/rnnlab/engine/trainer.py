@@ -202,11 +202,15 @@ class Trainer(ResumableRun):
                 taken from the end before any shuffling, as in Keras. Not with
                 ``validation_data``.
             callbacks: more callbacks, for this fit only.
-            resume_from: a checkpoint file, or a directory holding one, to continue from.
+            resume_from: a checkpoint file, or a directory holding one, to continue from
+                (from the checkpoint before it, with a `CheckpointFallbackWarning`,
+                when it is damaged).
             checkpoint_dir: checkpoint every epoch into this directory (adds a
                 `Checkpoint` unless one writes there already) and resume from it
                 when it already holds a checkpoint: rerunning an interrupted
-                script continues it.
+                script continues it. While checkpoints are written, SIGINT and
+                SIGTERM end the fit after the running batch with a checkpoint and
+                `TrainingInterrupted`.
 
         Returns:
             The `History` (also ``self.history``).

@@ -92,6 +92,7 @@ def replace_directory(staging: str | os.PathLike[str], target: str | os.PathLike
     The old directory is deleted afterwards.
     """
     staging, target = Path(staging), Path(target)
+    _fsync_dir(staging)  # its entries (the files' names) reach the disk before the swap
     if not target.exists():
         os.replace(staging, target)
     elif _exchange(staging, target):

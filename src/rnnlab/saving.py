@@ -120,7 +120,12 @@ def save_model_dir(
 
 def _check_replaceable(directory: Path) -> None:
     """Refuse to replace what is not a saved model: replacing deletes the old directory."""
-    if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
+    if directory.is_symlink():
+        raise ModelFileError(
+            f"cannot save a model to {str(directory)!r}: it is a symbolic link; save to the "
+            f"directory it points to, {str(directory.resolve())!r}"
+        )
+    if directory.exists() and not directory.is_dir():
         raise ModelFileError(
             f"cannot save a model to {str(directory)!r}: it exists and is not a directory"
         )

@@ -288,7 +288,10 @@ def load_latest_checkpoint(
         except ModelFileError:
             raise latest_error from None
         if file.is_file():
-            os.replace(file, file.with_name(file.name + ".damaged"))
+            try:
+                os.replace(file, file.with_name(file.name + ".damaged"))
+            except OSError:  # a read-only directory: resuming still works, saving will not
+                pass
         warnings.warn(
             f"{latest_error}; resuming from the checkpoint before it, {str(previous)!r}",
             CheckpointFallbackWarning,

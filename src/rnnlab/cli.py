@@ -512,9 +512,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("rnnlab: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        # A fit stopped by SIGINT / SIGTERM says where its checkpoint is (TrainingInterrupted).
+        print(f"rnnlab: {str(exc) or 'interrupted'}", file=sys.stderr)
+        return getattr(exc, "exit_code", EXIT_INTERRUPTED)
     except (RnnlabError, OSError) as exc:
         # Only errors about the user's input become one line; a plain ValueError from deep
         # inside is a bug, and its traceback is what gets it fixed.

@@ -26,7 +26,7 @@ def upgrade(parts: dict[str, Any], directory: str | Path) -> dict[str, Any]:
             return _from_pipeline(parts)
         if isinstance(parts.get("estimator"), dict) and isinstance(parts.get("fitted"), dict):
             return _from_estimator(parts)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelFileError(f"{where} is a damaged format-1 model: {exc}") from None
     raise ModelFileError(f"{where} is a format-1 directory that holds no model")
 

@@ -146,24 +146,96 @@ class Pipeline:
                 "with ModelClassifier.load(directory, build_fn=...)"
             )
         try:
+            if not isinstance(architecture, str) or not isinstance(info.get("config"), dict):
+                raise ModelFileError(f"{where}: {MODEL_PART}.json names no architecture config")
             config = {key: decode(value) for key, value in info["config"].items()}
+            labels = _labels(info.get("labels"), config, where)
+            inputs = encoder_of(parts)
+            _check_vocabulary_fits(inputs, config, where)
+            _check_weights_fit(architecture, config, state, where)
             with torch.random.fork_rng(devices=[]):  # building draws initial weights
                 module = build_architecture(architecture, config)
             module.load_state_dict(state, strict=True)
             module.eval()
             return cls(
                 module,
-                info["labels"],
-                encoder_of(parts),
+                labels,
+                inputs,
                 architecture,
                 config,
                 {k: parts[k] for k in OPTIONAL_PARTS if k in parts},
             )
         except ModelFileError:
             raise
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            RuntimeError,
+            AttributeError,
+            RecursionError,
+        ) as exc:
+            # The parts passed their checksums, so they are as written: by a writer that did
+            # not make a model this rnnlab can build (an edited file, re-hashed).
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ModelFileError(f"{where} holds an inconsistent model: {first}") from None
+
+
+def _labels(labels: Any, config: dict[str, Any], where: str) -> list[str]:
+    """The class names, as many as the module has classes (when its config says how many)."""
+    if not isinstance(labels, list) or not labels:
+        raise ModelFileError(f"{where}: {MODEL_PART}.json has no list of class labels")
+    names = [str(n) for n in labels]
+    classes = config.get("num_classes")
+    if isinstance(classes, int) and classes != len(names):
+        raise ModelFileError(
+            f"{where} is inconsistent: {len(names)} class labels for a model of {classes} classes"
+        )
+    return names
+
+
+def _check_vocabulary_fits(inputs: InputEncoder, config: dict[str, Any], where: str) -> None:
+    """Every id the vocabulary can give must have a row in the embedding."""
+    rows = config.get("vocab_size")
+    vocab = inputs.vocabulary
+    if vocab is None or not isinstance(rows, int) or config.get("input") == "raw":
+        return
+    if vocab.size > rows:
+        raise ModelFileError(
+            f"{where} is inconsistent: the vocabulary gives ids up to {vocab.size - 1}, "
+            f"the model embeds {rows} ids"
+        )
+
+
+def _check_weights_fit(
+    architecture: str, config: dict[str, Any], state: dict[str, torch.Tensor], where: str
+) -> None:
+    """Build the module on the meta device (no memory) and compare it with the weights.
+
+    A config edited to ``vocab_size: 10**9`` would otherwise allocate gigabytes
+    before `load_state_dict` notices the weights do not fit. Factories that cannot
+    build on the meta device are checked by `load_state_dict` alone.
+    """
+    try:
+        with torch.device("meta"), torch.random.fork_rng(devices=[]):
+            shapes = {
+                k: tuple(v.shape)
+                for k, v in build_architecture(architecture, config).state_dict().items()
+            }
+    except ModelFileError:
+        raise
+    except Exception:  # noqa: BLE001 - only a pre-check: the real build reports the error
+        return
+    saved = {k: tuple(v.shape) for k, v in state.items()}
+    if shapes != saved:
+        wrong = sorted(set(shapes) ^ set(saved)) or sorted(
+            k for k in shapes if shapes[k] != saved[k]
+        )
+        key = wrong[0]
+        raise ModelFileError(
+            f"{where} is inconsistent: its weights do not fit the {architecture} its config "
+            f"builds (`{key}`: saved {saved.get(key, 'nothing')}, built {shapes.get(key, 'nothing')})"
+        )
 
 
 def encoder_of(parts: dict[str, Any]) -> InputEncoder:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnlab.errors import InvalidValueError
+from rnnlab.errors import InvalidTypeError, InvalidValueError
 
 UNSAVED = object()
 
@@ -55,20 +55,29 @@ def encode(value: Any) -> Any:
 
 
 def decode(value: Any) -> Any:
-    """Invert `encode`."""
+    """Invert `encode`; a malformed tag (``{"__dict__": null}``) raises `InvalidValueError`."""
     if isinstance(value, list):
         return [decode(v) for v in value]
     if not isinstance(value, dict):
         return value
+    try:
+        return _decode_tagged(value)
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+        if isinstance(exc, InvalidValueError):
+            raise
+        raise InvalidValueError(f"malformed tagged value {sorted(value)}: {exc}") from None
+
+
+def _decode_tagged(value: dict[str, Any]) -> Any:
     if "__tuple__" in value:
-        return tuple(decode(v) for v in value["__tuple__"])
+        return tuple(decode(v) for v in _list(value["__tuple__"]))
     if "__range__" in value:
         return range(*value["__range__"])
     if "__float__" in value:
         return float(value["__float__"])
     if "__array__" in value:
         dtype = value["dtype"]
-        items = decode(value["__array__"])
+        items = decode(_list(value["__array__"]))
         if dtype == "O":
             out = np.empty(len(items), dtype=object)
             out[:] = items
@@ -77,3 +86,9 @@ def decode(value: Any) -> Any:
     if "__dict__" in value:
         return {k: decode(v) for k, v in value["__dict__"].items()}
     raise InvalidValueError(f"unknown tagged value {sorted(value)}")
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidTypeError(f"a list, got {type(value).__name__}")
+    return value

@@ -197,11 +197,21 @@ def test_early_stopping_warns_about_a_missing_monitor():
 # ---------------------------------------------------------------- checkpoints
 
 
-def test_checkpoint_saves_every_n_batches_and_every_epoch_into_one_file(tmp_path):
+def test_checkpoint_saves_every_n_batches_and_every_epoch_keeping_the_last_two(tmp_path):
     ckpt = Checkpoint(tmp_path / "run", every_n_batches=3)
     trainer, _ = fit([ckpt], epochs=2, batch_size=4)  # 4 batches per epoch, 8 steps
     assert ckpt.saves == 2 + 2  # steps 3 and 6, and the two epoch ends
-    assert os.listdir(tmp_path / "run") == ["checkpoint.safetensors"]
+    assert sorted(os.listdir(tmp_path / "run")) == [
+        "checkpoint.previous.safetensors",  # step 6
+        "checkpoint.safetensors",
+    ]
+    assert (
+        load_checkpoint(tmp_path / "run" / "checkpoint.previous.safetensors")["position"]["step"]
+        == 6
+    )
+    only = Checkpoint(tmp_path / "one", every_n_batches=3, keep=1)
+    fit([only], epochs=2, batch_size=4)
+    assert os.listdir(tmp_path / "one") == ["checkpoint.safetensors"]
     state = load_checkpoint(tmp_path / "run")
     assert state["position"] == {
         "epoch": 2,

@@ -1,11 +1,20 @@
-"""Hypothesis for the reliability suite: no example database in the checkout, failures replayable.
+"""Hypothesis for the reliability suite: nothing written into the checkout, failures replayable.
 
 Every property sets its own bounds (`tests.reliability.fuzzing.bounded`); this
-profile only fixes what they share. ``RNNLAB_FUZZ_SCALE=10`` runs ten times the
-examples of every property (a longer hunt than the default test run affords).
+profile only fixes what they share: no example database, and Hypothesis's own
+caches (constants, Unicode tables) in the temporary directory instead of
+``./.hypothesis``. ``RNNLAB_FUZZ_SCALE=10`` runs ten times the examples of every
+property (a longer hunt than the default test run affords).
 """
 
-from hypothesis import settings
+import os
+import tempfile
+from pathlib import Path
 
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
+
+_user = os.getuid() if hasattr(os, "getuid") else "user"
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / f"rnnlab-hypothesis-{_user}")
 settings.register_profile("reliability", database=None, print_blob=True)
 settings.load_profile("reliability")

@@ -17,10 +17,16 @@ from rnnlab.engine.callbacks import (
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
-from rnnlab.engine.checkpoint import load_checkpoint, save_checkpoint
+from rnnlab.engine.checkpoint import (
+    CheckpointFallbackWarning,
+    load_checkpoint,
+    load_latest_checkpoint,
+    save_checkpoint,
+)
 from rnnlab.engine.data import split_validation
 from rnnlab.engine.device import resolve_device
 from rnnlab.engine.inference import batched_logits, class_probabilities, predict_logits
+from rnnlab.engine.interrupt import TrainingInterrupted
 from rnnlab.engine.losses import LOSSES, get_loss
 from rnnlab.engine.metrics import METRICS, accuracy, get_metrics, top_k_accuracy
 from rnnlab.engine.optim import build_optimizer, make_optimizer
@@ -32,6 +38,7 @@ __all__ = [
     "METRICS",
     "Callback",
     "Checkpoint",
+    "CheckpointFallbackWarning",
     "EarlyStopping",
     "GradientClipping",
     "History",
@@ -41,6 +48,7 @@ __all__ = [
     "ReduceLROnPlateau",
     "TerminateOnNaN",
     "Trainer",
+    "TrainingInterrupted",
     "accuracy",
     "batched_logits",
     "build_optimizer",
@@ -49,6 +57,7 @@ __all__ = [
     "get_metrics",
     "get_rng_state",
     "load_checkpoint",
+    "load_latest_checkpoint",
     "make_optimizer",
     "predict_logits",
     "resolve_device",

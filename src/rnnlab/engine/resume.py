@@ -12,6 +12,7 @@ exactly the same numbers, and ends with bit-identical weights and history.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ import torch
 
 from rnnlab.engine.data import ArrayData, LoaderData
 from rnnlab.engine.rng import get_rng_state, set_rng_state
-from rnnlab.errors import InvalidValueError
+from rnnlab.errors import InvalidValueError, ModelFileError, RnnlabError
 
 if TYPE_CHECKING:
     from rnnlab.engine.callbacks import Callback
@@ -119,6 +120,69 @@ class ResumableRun:
         }
 
     def _restore(self, state: dict[str, Any], train: Data) -> None:
+        """Put a checkpointed state back; a state that does not fit is a `ModelFileError`.
+
+        The checkpoint passed its checksum, so a state of the wrong shape was written
+        that way (by another program or version): refused, whatever part is wrong.
+        """
+        try:
+            ours = self.state_dict()
+            _check_fits(state, ours, "state")
+            if isinstance(state, dict) and state.get("epoch_data_rng") is not None:
+                _check_fits(state["epoch_data_rng"], ours["data_rng"], "state.epoch_data_rng")
+            self._restore_state(state, train)
+            self._check_optimizer_state()
+        except RnnlabError:
+            raise
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            IndexError,
+            RuntimeError,
+            OverflowError,
+        ) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ModelFileError(
+                f"the checkpoint cannot be resumed: its state does not fit this run ({first})"
+            ) from None
+
+    def _check_optimizer_state(self) -> None:
+        """`Optimizer.load_state_dict` takes any values, and a step would then fail on them.
+
+        So the restored state is tried: a scratch copy of the optimiser, on cloned
+        parameters, loads a copy of it and takes one step with zero gradients; any
+        failure refuses the checkpoint. Keys a newer torch added are filled in by
+        torch itself, as in any load. Optimisers that cannot be rebuilt from their
+        defaults (a custom class) are not tried.
+        """
+        optimizer = self.optimizer
+        if not all(isinstance(key, torch.Tensor) for key in optimizer.state):
+            raise ModelFileError("the checkpoint's optimiser state names unknown parameters")
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        try:
+            clones = [p.detach().clone().requires_grad_(True) for p in params]
+            scratch = type(optimizer)(clones, **optimizer.defaults)
+        except Exception:  # noqa: BLE001 - nothing to try the state on: not checked
+            return
+        try:
+            scratch.load_state_dict(copy.deepcopy(optimizer.state_dict()))
+            for clone in clones:
+                clone.grad = torch.zeros_like(clone)
+            scratch.step()
+        except Exception as exc:  # noqa: BLE001 - whatever the step trips on, refuse the state
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ModelFileError(
+                f"the checkpoint's optimiser state does not work with this optimiser ({first})"
+            ) from None
+        for param, clone in zip(params, clones, strict=True):
+            saved, made = optimizer.state.get(param), scratch.state.get(clone)
+            if isinstance(saved, dict) and isinstance(made, dict):
+                for key in saved.keys() & made.keys():  # a step may broadcast a wrong shape
+                    _check_fits(saved[key], made[key], f"optimizer.state.{key}")
+
+    def _restore_state(self, state: dict[str, Any], train: Data) -> None:
         data = state["data"]
         ours = {
             "batch_size": self.batch_size,
@@ -146,10 +210,72 @@ class ResumableRun:
         for key, cb_state in state["callbacks"].items():
             by_key[key].load_state_dict(cb_state)
         pos = state["position"]
+        for key in ("epoch", "batch", "step"):
+            if not isinstance(pos[key], int) or isinstance(pos[key], bool) or pos[key] < 0:
+                raise ModelFileError(f"the checkpoint's position `{key}` is not a count")
+        if pos["batch"] and not isinstance(state["epoch_data_rng"], dict):
+            raise ModelFileError("the checkpoint's mid-epoch position lacks the epoch's data order")
         self.epoch, self.batch, self.step = pos["epoch"], pos["batch"], pos["step"]
         self.stop_training, self.stop_reason = pos["stop_training"], pos["stop_reason"]
-        self._sums, self._count = dict(state["sums"]), state["count"]
+        sums, count = state["sums"], state["count"]
+        if not isinstance(count, int) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in sums.values()
+        ):
+            raise ModelFileError("the checkpoint's running sums are not numbers")
+        self._sums, self._count = dict(sums), count
         self._epoch_data_rng = state["epoch_data_rng"]
         set_rng_state(state["rng"])
         self._set_data_rng(train, state["data_rng"])
         self._seeded = True  # a later fit continues these generators, as after any fit
+
+
+# Mappings whose keys may differ from this run's: callbacks with state, the optimiser
+# (torch fills in keys a newer version added; the trial step judges the rest), the
+# running sums; and the CUDA generators, present only where CUDA was used.
+_OPEN_MAPPINGS = ("state.callbacks", "state.optimizer", "state.sums")
+_OPTIONAL = ("state.rng.cuda",)
+
+
+def _check_fits(saved: Any, ours: Any, where: str) -> None:
+    """Refuse a checkpointed state whose shape differs from the state this run writes.
+
+    Where this run's own state has a tensor, the checkpoint must have a tensor of
+    the same dtype and shape; a number where a number is, a mapping where a
+    mapping is. Slots that are None here (a best value not yet seen) or empty (no
+    optimiser steps yet) are checked where they are used.
+    """
+    if ours is None:
+        return
+    if isinstance(ours, torch.Tensor):
+        if not isinstance(saved, torch.Tensor) or (saved.dtype, saved.shape) != (
+            ours.dtype,
+            ours.shape,
+        ):
+            raise ModelFileError(f"the checkpoint's `{where}` is not the tensor this run has")
+    elif isinstance(ours, bool):
+        if not isinstance(saved, bool):
+            raise ModelFileError(f"the checkpoint's `{where}` is not a boolean")
+    elif isinstance(ours, (int, float)):
+        if not isinstance(saved, (int, float)) or isinstance(saved, bool):
+            raise ModelFileError(f"the checkpoint's `{where}` is not a number")
+    elif isinstance(ours, str):
+        if not isinstance(saved, (str, type(None))):
+            raise ModelFileError(f"the checkpoint's `{where}` is not a string")
+    elif isinstance(ours, dict):
+        if not isinstance(saved, dict):
+            raise ModelFileError(f"the checkpoint's `{where}` is not a mapping")
+        missing = [k for k in ours if k not in saved and f"{where}.{k}" not in _OPTIONAL]
+        if missing and not any(where == m or where.startswith(m + ".") for m in _OPEN_MAPPINGS):
+            raise ModelFileError(f"the checkpoint's `{where}` lacks `{missing[0]}`")
+        for key in ours.keys() & saved.keys():
+            _check_fits(saved[key], ours[key], f"{where}.{key}")
+    elif isinstance(ours, (list, tuple)):
+        if not isinstance(saved, (list, tuple)):
+            raise ModelFileError(f"the checkpoint's `{where}` is not a list")
+        if isinstance(ours, tuple) and len(saved) != len(ours):  # fixed size: Adam's betas
+            raise ModelFileError(
+                f"the checkpoint's `{where}` has {len(saved)} items, not {len(ours)}"
+            )
+        if ours:
+            for i, item in enumerate(saved):
+                _check_fits(item, ours[min(i, len(ours) - 1)], f"{where}[{i}]")

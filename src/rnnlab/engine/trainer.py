@@ -20,7 +20,10 @@ first for a fully reproducible run.)
 Resume. A `Checkpoint` callback (or ``fit(checkpoint_dir=...)``) saves the
 whole state; ``fit(resume_from=...)`` restores it, including every random
 generator and the position within the epoch, so an interrupted run ends with
-exactly the weights and history of an uninterrupted one.
+exactly the weights and history of an uninterrupted one. A damaged latest
+checkpoint falls back to the one before it (with a warning), and while
+checkpoints are written, SIGINT / SIGTERM stop the fit after the running batch
+with a checkpoint (`TrainingInterrupted`).
 
 >>> _ = torch.manual_seed(0)
 >>> model = torch.nn.Linear(1, 1, bias=False)
@@ -41,12 +44,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnlab.engine.callbacks import Callback, History
+from rnnlab.engine.callbacks import Callback, Checkpoint, History
 from rnnlab.engine.callbacks.assembly import assemble, check_callbacks
-from rnnlab.engine.checkpoint import checkpoint_path, load_checkpoint
+from rnnlab.engine.checkpoint import has_checkpoint, load_latest_checkpoint
 from rnnlab.engine.data import ArrayData, LoaderData, as_data, split_validation
 from rnnlab.engine.device import resolve_device, to_device
 from rnnlab.engine.inference import batched_logits, class_probabilities
+from rnnlab.engine.interrupt import SignalCatcher, TrainingInterrupted
 from rnnlab.engine.losses import (
     PROBABILITY,
     class_indices,
@@ -130,6 +134,7 @@ class Trainer(ResumableRun):
         self.generator = torch.Generator()  # shuffling only; CPU, whatever the device
         self._seeded = False
         self.history: History | None = None
+        self._signals: SignalCatcher | None = None
         self._cbs: list[Callback] = []
         self._cb_keys: list[str] = []
         self._reset_run(epochs=0, batch_size=32, shuffle=False, train=None)
@@ -197,11 +202,15 @@ class Trainer(ResumableRun):
                 taken from the end before any shuffling, as in Keras. Not with
                 ``validation_data``.
             callbacks: more callbacks, for this fit only.
-            resume_from: a checkpoint file, or a directory holding one, to continue from.
+            resume_from: a checkpoint file, or a directory holding one, to continue from
+                (from the checkpoint before it, with a `CheckpointFallbackWarning`,
+                when it is damaged).
             checkpoint_dir: checkpoint every epoch into this directory (adds a
                 `Checkpoint` unless one writes there already) and resume from it
                 when it already holds a checkpoint: rerunning an interrupted
-                script continues it.
+                script continues it. While checkpoints are written, SIGINT and
+                SIGTERM end the fit after the running batch with a checkpoint and
+                `TrainingInterrupted`.
 
         Returns:
             The `History` (also ``self.history``).
@@ -221,29 +230,47 @@ class Trainer(ResumableRun):
             train, val = split_validation(train, validation_split)
         elif validation_data is not None:
             val = as_data(validation_data, "validation_data")
-        resume = None
-        if resume_from is not None:
-            resume = checkpoint_path(resume_from)
-        elif checkpoint_dir is not None and checkpoint_path(checkpoint_dir).is_file():
-            resume = checkpoint_path(checkpoint_dir)
-        state = load_checkpoint(resume) if resume is not None else None
+        resume = resume_from
+        if resume is None and checkpoint_dir is not None and has_checkpoint(checkpoint_dir):
+            resume = checkpoint_dir
+        # The latest checkpoint, or the one before it when the latest is damaged (a warning).
+        state = load_latest_checkpoint(resume)[0] if resume is not None else None
 
         given = self.callbacks + check_callbacks(callbacks)
         self._cbs, self._cb_keys, self.history = assemble(given, self.verbose, checkpoint_dir)
         self._reset_run(epochs, batch_size, bool(shuffle), train)
         if state is None:
             self._seed_once()
+        # With checkpoints to resume from, SIGINT / SIGTERM stop the fit at the end of a
+        # batch, after saving (`rnnlab.engine.interrupt`); without, they act as always.
+        self._signals = SignalCatcher(enabled=bool(self.checkpoints))
         try:
-            self.dispatch("on_fit_begin")
-            if state is not None:
-                self._restore(state, train)
-            while self.epoch < self.epochs and not self.stop_training:
-                self.fit_epoch(train, val)
-            self.dispatch("on_fit_end")
+            with self._signals:
+                self.dispatch("on_fit_begin")
+                if state is not None:
+                    self._restore(state, train)
+                while self.epoch < self.epochs and not self.stop_training:
+                    self.fit_epoch(train, val)
+                self.dispatch("on_fit_end")
         finally:
             self._cbs = []
+            self._signals = None
         assert self.history is not None
         return self.history
+
+    @property
+    def checkpoints(self) -> list[Checkpoint]:
+        """The `Checkpoint` callbacks of the running fit (empty outside a fit)."""
+        return [cb for cb in self._cbs if isinstance(cb, Checkpoint)]
+
+    def _stop_if_signalled(self, where: str) -> None:
+        """After a batch or an epoch: on a caught signal, checkpoint and raise `TrainingInterrupted`."""
+        signals = self._signals
+        if signals is None or signals.received is None:
+            return
+        signals.handled = True
+        paths = [cb.save(self) for cb in self.checkpoints]
+        raise TrainingInterrupted(signals.received, where, paths)
 
     def _seed_once(self) -> None:
         if self._seeded:
@@ -280,12 +307,14 @@ class Trainer(ResumableRun):
             self.batch = index + 1
             self.step += 1
             self.dispatch("on_batch_end", batch=index, logs=self._means(self._sums, self._count))
+            self._stop_if_signalled(f"after batch {index + 1} of epoch {epoch + 1}")
         logs = self._means(self._sums, self._count)
         if val is not None:
             logs.update({f"val_{k}": v for k, v in self._evaluate(val, self.batch_size).items()})
         logs["learning_rate"] = float(self.optimizer.param_groups[0]["lr"])
         self._epoch_done = True
         self.dispatch("on_epoch_end", epoch=epoch, logs=logs)
+        self._stop_if_signalled(f"at the end of epoch {epoch + 1}")
         self.epoch, self.batch, self._epoch_done = epoch + 1, 0, False
         self._sums, self._count, self._epoch_data_rng = {}, 0, None
         return logs

@@ -16,6 +16,7 @@ rnnlab.errors.ConfigError: unknown key `train.epoch` (did you mean `epochs`?); v
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -99,6 +100,16 @@ class TrainConfig:
         check_int("train.batch_size", self.batch_size, minimum=1)
         check_choice("train.optimizer", self.optimizer, OPTIMIZERS)
         check_positive("train.lr", self.lr, integer=False)
+        # The optimiser refuses these too, but only once training starts, and with a bare
+        # ValueError; here the config names the key.
+        check_positive("train.epsilon", self.epsilon, integer=False)
+        check_positive("train.weight_decay", self.weight_decay, integer=False, allow_zero=True)
+        if self.clipnorm is not None:
+            check_positive("train.clipnorm", self.clipnorm, integer=False)
+        for name in ("lr", "epsilon", "weight_decay", "clipnorm"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ConfigError(f"`train.{name}` must be a finite number, got {value}")
         check_fraction("train.validation_split", self.validation_split)
         check_int("train.early_stopping_patience", self.early_stopping_patience, 1, allow_none=True)
         if self.early_stopping_patience is not None and self.validation_split == 0:
@@ -217,12 +228,49 @@ def _build(cls: type, raw: dict[str, Any], prefix: str) -> Any:
 
 
 def _parse_override(text: str) -> tuple[list[str], Any]:
-    if "=" not in text:
+    if not isinstance(text, str) or "=" not in text:
         raise ConfigError(
             f"override {text!r} must look like `section.key=value`, e.g. train.epochs=5"
         )
     key, _, value = text.partition("=")
-    return key.strip().split("."), yaml.safe_load(value) if value.strip() else None
+    if not value.strip():
+        return key.strip().split("."), None
+    if _nesting(value) > _MAX_NESTING:
+        # PyYAML parses nesting recursively, and slowly: 1200 levels took 2.5 s to end in a
+        # RecursionError. No setting nests deeper than a list of lists.
+        raise ConfigError(f"override {key.strip()!r}: the value is nested too deeply")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"override {text!r}: the value is not valid YAML ({first}); quote a string "
+            "value, e.g. data.path='my file.csv'"
+        ) from None
+    except RecursionError:  # block nesting ("- - - ... 1") is not counted by _nesting
+        raise ConfigError(f"override {key.strip()!r}: the value is nested too deeply") from None
+    return key.strip().split("."), parsed
+
+
+_MAX_NESTING = 32
+
+
+def _nesting(text: str) -> int:
+    """How deep the flow brackets of a YAML value nest (brackets inside quotes do not count)."""
+    depth = deepest = 0
+    quote = None
+    for ch in text:
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 def apply_overrides(cfg: ExperimentConfig, overrides: list[str]) -> ExperimentConfig:

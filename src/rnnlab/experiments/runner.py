@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,14 @@ from typing import Any
 from tqdm import tqdm
 
 from rnnlab.atomic import write_text_atomic
-from rnnlab.engine import EarlyStopping, GradientClipping, Trainer, build_optimizer, seed_everything
+from rnnlab.engine import (
+    EarlyStopping,
+    GradientClipping,
+    TerminateOnNaN,
+    Trainer,
+    build_optimizer,
+    seed_everything,
+)
 from rnnlab.errors import ConfigError
 from rnnlab.experiments.baselines import strongest_linear_baseline
 from rnnlab.experiments.catalog import reproduced_configs, resolve_config
@@ -100,7 +109,11 @@ def make_trainer(
     cfg: ExperimentConfig, model: RecurrentClassifier, seed: int, verbose: int
 ) -> Trainer:
     t = cfg.train
-    callbacks: list[Any] = []
+    # A non-finite loss, or a step that overflows the weights, stops the run with the weights
+    # of the last finite step (and, with a run directory, checkpoints that state) instead of
+    # training on NaN weights. The copy per step that check_weights costs is small next to
+    # a recurrent layer's step.
+    callbacks: list[Any] = [TerminateOnNaN(check_weights=True)]
     if t.early_stopping_patience is not None:
         callbacks.append(
             EarlyStopping(
@@ -137,19 +150,34 @@ def run(
     """Fit ``model`` on ``data`` as ``cfg.train`` says, evaluate on test, save everything.
 
     Writes into ``out_dir`` (when given): config.yaml (resolved), history.json,
-    metrics.json and model/ (a saved model: `rnnlab.load` reads it).
+    metrics.json and model/ (a saved model: `rnnlab.load` reads it). While the fit
+    runs, ``out_dir/checkpoints`` holds its checkpoints; the same call with the same
+    ``out_dir`` resumes from them, and they are deleted once the model is saved
+    (kept when a non-finite loss stopped the run: they hold its last good state).
     """
     t = cfg.train
     trainer = make_trainer(cfg, model, seed, verbose)
     train, fit_kwargs = fit_data(cfg, data)
+    checkpoints = None
+    if out_dir is not None:
+        # Checkpoints of the run live in its directory: rerunning the same command after a
+        # kill, a crash or Ctrl-C / SIGTERM resumes the fit where it stopped.
+        checkpoints = Path(out_dir) / CHECKPOINTS
+        _claim_checkpoints(checkpoints, {"config": cfg.to_dict(), "seed": seed, "quick": quick})
     start = time.perf_counter()
     history = trainer.fit(
         train,
         epochs=1 if quick else t.epochs,
         batch_size=t.batch_size,
+        checkpoint_dir=checkpoints,
         **fit_kwargs,
     )
     seconds = time.perf_counter() - start
+    nan_stop = bool(trainer.stop_reason and trainer.stop_reason.startswith("TerminateOnNaN"))
+    if nan_stop:
+        warnings.warn(
+            f"training stopped early: {trainer.stop_reason}", RuntimeWarning, stacklevel=2
+        )
     test_eval = trainer.evaluate(((data.x_test, data.len_test), data.y_test), batch_size=256)
     inputs = InputEncoder(
         "text" if data.vocabulary is not None else "ids",
@@ -167,6 +195,7 @@ def run(
         "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
         "seconds": seconds,
         "epochs_run": len(history.history.get("loss", [])),
+        "stop_reason": trainer.stop_reason,
         "confusion": confusion(data.y_test, y_pred, data.num_classes).tolist(),
         "per_class": per_class_table(data.y_test, y_pred, data.label_names),
     }
@@ -188,6 +217,8 @@ def run(
         }
         pipeline.save(out / "model")
         result["dir"] = str(out)
+        if checkpoints is not None and not nan_stop:
+            shutil.rmtree(checkpoints, ignore_errors=True)  # finished: nothing left to resume
     return result
 
 
@@ -240,6 +271,33 @@ def model_kind(cfg: ExperimentConfig) -> str:
 def _corpus_key(cfg: DataConfig) -> DataConfig:
     """The data settings that decide the documents and labels (not their padding)."""
     return dataclasses.replace(cfg, maxlen=None, padding="pre", truncating="pre")
+
+
+CHECKPOINTS = "checkpoints"
+RUN_IDENTITY = "run.json"
+
+
+def _claim_checkpoints(directory: Path, identity: dict[str, Any]) -> None:
+    """Make ``directory`` this run's checkpoint directory; refuse one that belongs to another.
+
+    A checkpoint resumes only the run that wrote it: the same config, seed and
+    --quick. Anything else in the same run directory would mix two runs.
+    """
+    marker = directory / RUN_IDENTITY
+    if marker.is_file():
+        try:
+            theirs = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            theirs = None
+        if theirs != json.loads(json.dumps(identity)):
+            raise ConfigError(
+                f"{str(directory.parent)!r} holds checkpoints of another run (a different "
+                f"config, seed or --quick, see {str(marker)!r}); pass another --out, or delete "
+                f"{str(directory)!r} to start this run over"
+            )
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_json(marker, identity)
 
 
 def validation_note(cfg: ExperimentConfig) -> str:

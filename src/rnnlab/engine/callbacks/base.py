@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from rnnlab.errors import InvalidValueError
+
 if TYPE_CHECKING:  # the trainer imports callbacks, not the other way round
     from rnnlab.engine.trainer import Trainer
 
@@ -84,6 +86,22 @@ class Callback:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def state_number(owner: Callback, key: str, value: Any, allow_none: bool = False) -> Any:
+    """``value`` from a checkpointed state, refused unless it is a number (or None if allowed).
+
+    A checkpoint passes its checksum only as written; this catches a state written
+    wrongly (by another program), before a comparison deep in training fails on it.
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidValueError(
+            f"the checkpointed state of {type(owner).__name__} has `{key}` = {value!r:.40}, "
+            "not a number"
+        )
+    return value
 
 
 HOOKS = (

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 from safetensors.torch import save as save_tensors
 
 from rnnlab.atomic import write_bytes_atomic
-from rnnlab.engine.callbacks.base import Callback
+from rnnlab.engine.callbacks.base import Callback, state_number
 from rnnlab.engine.checkpoint import CHECKPOINT_FILE, save_checkpoint
 from rnnlab.engine.metrics import monitor_mode
-from rnnlab.errors import InvalidValueError, UnknownKeyError, check_int, check_type
+from rnnlab.errors import InvalidValueError, UnknownKeyError, check_choice, check_int, check_type
 
 if TYPE_CHECKING:
     from rnnlab.engine.trainer import Trainer
@@ -28,15 +28,21 @@ class Checkpoint(Callback):
     ``checkpoint_dir=directory`` to fit, which adds this callback and resumes
     automatically when the directory already holds a checkpoint.
 
+    The last two checkpoints are kept (``keep=2``): when the latest cannot be
+    read, resuming falls back to the one before it, and says so.
+
     Args:
         directory: where `CHECKPOINT_FILE` is written (replaced each time).
         every_n_epochs: save after every N-th epoch (None: never at epoch ends).
         every_n_batches: also save after every N-th optimiser step (None: never
             mid-epoch). A saved mid-epoch position is replayed exactly on resume.
+        keep: 2 keeps the checkpoint before the latest as
+            ``checkpoint.previous.safetensors``; 1 keeps only the latest.
 
     Attributes:
         path: the checkpoint file.
         saves: how many times it was written during this fit.
+        held: why saving stopped for the rest of this fit (`hold`), or None.
     """
 
     order = 100  # last: every other callback has updated its state for this batch / epoch
@@ -46,6 +52,7 @@ class Checkpoint(Callback):
         directory: str | os.PathLike[str],
         every_n_epochs: int | None = 1,
         every_n_batches: int | None = None,
+        keep: int = 2,
     ) -> None:
         check_type("directory", directory, (str, os.PathLike), "a path")
         self.directory = Path(directory)
@@ -60,15 +67,34 @@ class Checkpoint(Callback):
             raise InvalidValueError(
                 "Checkpoint needs `every_n_epochs` or `every_n_batches`; both are None"
             )
+        self.keep = check_choice("keep", keep, (1, 2))
         self.saves = 0
+        self.held: str | None = None
+        self._saved_at: tuple[int, int, int, bool] | None = None
 
     def save(self, trainer: Trainer) -> Path:
-        """Write the trainer's state now."""
+        """Write the trainer's state now (once per position: a second call there is a no-op)."""
+        # The end of an epoch and its last batch share epoch, batch and step: not the state.
+        position = (trainer.epoch, trainer.batch, trainer.step, trainer._epoch_done)
+        if self.held is not None or position == self._saved_at:
+            return self.path
+        self.write(trainer.state_dict())
+        self._saved_at = position
+        return self.path
+
+    def write(self, state: dict[str, Any]) -> Path:
+        """Write ``state`` (a trainer's `state_dict`, possibly amended) as the latest checkpoint."""
         self.saves += 1
-        return save_checkpoint(trainer.state_dict(), self.path)
+        return save_checkpoint(state, self.path, keep_previous=self.keep == 2)
+
+    def hold(self, reason: str) -> None:
+        """Write nothing more in this fit: the checkpoint on disk is the one to resume from."""
+        self.held = reason
 
     def on_fit_begin(self, trainer: Trainer) -> None:
         self.saves = 0
+        self.held = None
+        self._saved_at = None
 
     def on_batch_end(self, trainer: Trainer, batch: int, logs: dict[str, float]) -> None:
         if self.every_n_batches is not None and trainer.step % self.every_n_batches == 0:
@@ -81,7 +107,7 @@ class Checkpoint(Callback):
     def __repr__(self) -> str:
         return (
             f"Checkpoint('{self.directory}', every_n_epochs={self.every_n_epochs}, "
-            f"every_n_batches={self.every_n_batches})"
+            f"every_n_batches={self.every_n_batches}, keep={self.keep})"
         )
 
 
@@ -153,7 +179,7 @@ class ModelCheckpoint(Callback):
         return {"best": self.best}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best = state["best"]
+        self.best = state_number(self, "best", state["best"], allow_none=True)
 
     def __repr__(self) -> str:
         return (

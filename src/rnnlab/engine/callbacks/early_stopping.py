@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import torch
+
+from rnnlab.engine.callbacks.base import state_number
 from rnnlab.engine.callbacks.monitor import MonitorCallback
 from rnnlab.engine.metrics import monitor_mode
-from rnnlab.errors import check_int, check_positive, check_type
+from rnnlab.errors import InvalidValueError, check_int, check_positive, check_type
 
 if TYPE_CHECKING:
     from rnnlab.engine.trainer import Trainer
@@ -107,11 +110,18 @@ class EarlyStopping(MonitorCallback):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.wait = state["wait"]
-        self.stopped_epoch = state["stopped_epoch"]
-        self.best = state["best"]
-        self.best_epoch = state["best_epoch"]
-        self.best_weights = state["best_weights"]
+        self.wait = state_number(self, "wait", state["wait"])
+        self.stopped_epoch = state_number(self, "stopped_epoch", state["stopped_epoch"])
+        self.best = state_number(self, "best", state["best"], allow_none=True)
+        self.best_epoch = state_number(self, "best_epoch", state["best_epoch"])
+        weights = state["best_weights"]
+        if weights is not None and not (
+            isinstance(weights, dict) and all(isinstance(v, torch.Tensor) for v in weights.values())
+        ):
+            raise InvalidValueError(
+                "the checkpointed state of EarlyStopping has `best_weights` that are not tensors"
+            )
+        self.best_weights = weights
 
     def __repr__(self) -> str:
         return (

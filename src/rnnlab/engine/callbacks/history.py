@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rnnlab.engine.callbacks.base import Callback
+from rnnlab.engine.callbacks.base import Callback, state_number
 
 if TYPE_CHECKING:
     from rnnlab.engine.trainer import Trainer
@@ -44,8 +44,11 @@ class History(Callback):
         return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in self.history.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.epoch = list(state["epoch"])
-        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.epoch = [state_number(self, "epoch", e) for e in state["epoch"]]
+        self.history = {
+            str(k): [state_number(self, f"history.{k}", x) for x in v]
+            for k, v in state["history"].items()
+        }
 
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"

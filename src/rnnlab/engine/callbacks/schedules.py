@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.optim.lr_scheduler import ReduceLROnPlateau as TorchPlateau
 
-from rnnlab.engine.callbacks.base import Callback
+from rnnlab.engine.callbacks.base import Callback, state_number
 from rnnlab.engine.callbacks.monitor import MonitorCallback
 from rnnlab.engine.metrics import monitor_mode
 from rnnlab.errors import (
@@ -186,9 +186,9 @@ class ReduceLROnPlateau(MonitorCallback):
         return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best = state["best"]
-        self.wait = state["wait"]
-        self.cooldown_counter = state["cooldown_counter"]
+        self.best = state_number(self, "best", state["best"], allow_none=True)
+        self.wait = state_number(self, "wait", state["wait"])
+        self.cooldown_counter = state_number(self, "cooldown_counter", state["cooldown_counter"])
 
     def __repr__(self) -> str:
         return (

@@ -131,9 +131,7 @@ def test_the_linear_part_is_refitted_on_every_training_row_after_selection():
     model, info, (x, lengths, y) = _hybrid()
     docs = row_tokens(x[:240])
     ngrams = IdNgrams().fit(docs)
-    nbsvm = NBSVM(C=info["linear"]["C"], beta=info["linear"]["beta"]).fit(
-        ngrams.transform(docs), y
-    )
+    nbsvm = NBSVM(C=info["linear"]["C"], beta=info["linear"]["beta"]).fit(ngrams.transform(docs), y)
     expected = nbsvm.decision_function(ngrams.transform(docs))
     with torch.no_grad():
         got = model.ngrams(torch.as_tensor(x)).numpy()

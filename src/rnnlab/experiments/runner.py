@@ -52,6 +52,7 @@ from rnnlab.experiments.evaluation import (
     majority_baseline,
     per_class_table,
 )
+from rnnlab.experiments.hybrid_fit import fit_hybrid
 from rnnlab.experiments.prepare import (
     OWN_DATA_SOURCES,
     PreparedData,
@@ -59,7 +60,6 @@ from rnnlab.experiments.prepare import (
     prepare_data,
     validation_rows,
 )
-from rnnlab.experiments.hybrid_fit import fit_hybrid
 from rnnlab.experiments.report import write_report
 from rnnlab.input_encoder import InputEncoder
 from rnnlab.models import RecurrentClassifier

@@ -85,12 +85,21 @@ def _data_overrides(path: str | None) -> list[str]:
     return [f"data.source={'folder' if p.is_dir() else 'csv'}", f"data.path={path}"]
 
 
+DEFAULT_TEXT_CONFIG = "text/default"
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    from rnnlab.errors import ConfigError
     from rnnlab.experiments import train_one
 
+    if args.config is None and args.data is None:
+        raise ConfigError(
+            "rnnlab train needs --config NAME (e.g. imdb/lstm) or --data FILE (your own text, "
+            f"trained with the {DEFAULT_TEXT_CONFIG} recipe)"
+        )
     overrides = _data_overrides(args.data) + args.overrides
     result = train_one(
-        args.config,
+        args.config or DEFAULT_TEXT_CONFIG,
         overrides,
         seed=args.seed,
         out_dir=args.out,
@@ -347,7 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=_cmd_reproduce)
 
     train = sub.add_parser("train", help="train one config (dotted key=value overrides)")
-    train.add_argument("--config", required=True, help="a YAML file or a name like imdb/lstm")
+    train.add_argument(
+        "--config",
+        help=f"a YAML file or a name like imdb/lstm (default with --data: {DEFAULT_TEXT_CONFIG})",
+    )
     train.add_argument("--data", help="your CSV/TSV file or folder-per-label tree (sets data.*)")
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. train.epochs=5")
     train.add_argument("--seed", type=int, help="random seed (default: the config's train.seed)")

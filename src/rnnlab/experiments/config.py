@@ -39,6 +39,7 @@ from rnnlab.models.spec import ModelSpec
 
 SOURCES = ("imdb", "reuters", "csv", "folder", "imdb_csv")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
+CLASS_WEIGHTS = ("balanced",)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class DataConfig:
     test_split: float = 0.2  # Reuters only: Keras's train/test split fraction
     seed: int = 113  # Keras's shuffle seed for the loaders
     maxlen: int | None = None  # pad_sequences maxlen (truncates)
+    # Size the padded length by the data: this quantile of the training lengths (capped
+    # by maxlen when both are set), so a few long documents do not set it for all.
+    maxlen_quantile: float | None = None
     padding: str = "pre"
     truncating: str = "pre"
     lower: str = "true"  # tokenizer lowercasing for raw text: 'true', 'false' or 'ascii'
@@ -74,6 +78,10 @@ class DataConfig:
         check_int("data.maxlen", self.maxlen, minimum=1, allow_none=True)
         check_int("data.num_words", self.num_words, minimum=1, allow_none=True)
         check_int("data.min_freq", self.min_freq, minimum=1)
+        if self.maxlen_quantile is not None:
+            check_fraction(
+                "data.maxlen_quantile", self.maxlen_quantile, low_open=True, high_open=False
+            )
 
 
 @dataclass(frozen=True)
@@ -94,9 +102,14 @@ class TrainConfig:
     # The IMDB tutorial passes the test set as validation data; only for its printout.
     validate_on_test: bool = False
     seed: int = 0
+    # 'balanced': each class's training loss weighted by n / (classes * its count), so
+    # rare classes are not ignored; None: every sample counts once (Keras's default).
+    class_weight: str | None = None
 
     def __post_init__(self) -> None:
         check_int("train.epochs", self.epochs, minimum=1)
+        if self.class_weight is not None:
+            check_choice("train.class_weight", self.class_weight, CLASS_WEIGHTS)
         check_int("train.batch_size", self.batch_size, minimum=1)
         check_choice("train.optimizer", self.optimizer, OPTIMIZERS)
         check_positive("train.lr", self.lr, integer=False)

@@ -100,7 +100,7 @@ def _finish(
     if quick:
         seq_train, y_train = seq_train[:QUICK_TRAIN], y_train[:QUICK_TRAIN]
         seq_test, y_test = seq_test[:QUICK_TEST], y_test[:QUICK_TEST]
-    maxlen = cfg.maxlen or max((len(s) for s in seq_train + seq_test), default=1) or 1
+    maxlen = padded_length(cfg, seq_train, seq_test)
     x_train, len_train = pad_with_lengths(seq_train, maxlen, cfg.padding, cfg.truncating)
     x_test, len_test = pad_with_lengths(seq_test, maxlen, cfg.padding, cfg.truncating)
     return PreparedData(
@@ -116,6 +116,22 @@ def _finish(
         int(vocab_size),
         vocabulary,
     )
+
+
+def padded_length(cfg: DataConfig, seq_train: list, seq_test: list) -> int:
+    """The padded length: ``maxlen``; with ``maxlen_quantile``, that quantile of the training
+    lengths (at most ``maxlen`` when both are set); else the longest sequence.
+
+    >>> cfg = DataConfig(maxlen_quantile=0.5, maxlen=3)
+    >>> padded_length(cfg, [[1], [1, 2], [1, 2, 3, 4, 5, 6]], []), padded_length(
+    ...     DataConfig(maxlen_quantile=0.5), [[1], [1, 2], [1, 2, 3, 4, 5, 6]], [])
+    (2, 2)
+    """
+    if cfg.maxlen_quantile is not None and seq_train:
+        lengths = np.fromiter((len(s) for s in seq_train), np.int64, len(seq_train))
+        quantile = int(np.ceil(np.quantile(lengths, cfg.maxlen_quantile)))
+        return max(1, min(quantile, cfg.maxlen or quantile))
+    return cfg.maxlen or max((len(s) for s in seq_train + seq_test), default=1) or 1
 
 
 def _keras_vocab_size(cfg: DataConfig, seqs: list) -> int:

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from rnnlab.atomic import write_text_atomic
 from rnnlab.engine import (
+    Checkpoint,
     EarlyStopping,
     GradientClipping,
     TerminateOnNaN,
@@ -108,9 +109,25 @@ def build_model(cfg: ExperimentConfig, data: PreparedData) -> RecurrentClassifie
     )
 
 
+def balanced_class_weight(y: np.ndarray, num_classes: int) -> list[float]:
+    """scikit-learn's 'balanced' weights, ``n / (classes present * count)``; 1 for absent classes.
+
+    >>> balanced_class_weight(np.array([0, 0, 0, 1]), 3)
+    [0.6666666666666666, 2.0, 1.0]
+    """
+    counts = np.bincount(np.asarray(y, np.int64), minlength=num_classes)
+    present = int((counts > 0).sum())
+    return [len(y) / (present * c) if c else 1.0 for c in counts.tolist()]
+
+
 def make_trainer(
-    cfg: ExperimentConfig, model: RecurrentClassifier, seed: int, verbose: int
+    cfg: ExperimentConfig,
+    model: RecurrentClassifier,
+    seed: int,
+    verbose: int,
+    y_train: np.ndarray | None = None,
 ) -> Trainer:
+    """The config's Trainer; ``y_train`` (the rows it trains on) sizes `train.class_weight`."""
     t = cfg.train
     # A non-finite loss, or a step that overflows the weights, stops the run with the weights
     # of the last finite step (and, with a run directory, checkpoints that state) instead of
@@ -130,8 +147,14 @@ def make_trainer(
         t.optimizer, model.parameters(), lr=t.lr, weight_decay=t.weight_decay, **extra
     )
     loss = "binary_crossentropy" if model.config["num_classes"] == 2 else "cross_entropy"
+    class_weight = None
+    if t.class_weight == "balanced":
+        if y_train is None:
+            raise ConfigError("`train.class_weight: balanced` needs the training labels")
+        class_weight = balanced_class_weight(y_train, int(model.config["num_classes"]))
     return Trainer(
         model,
+        class_weight=class_weight,
         loss=loss,
         optimizer=optimizer,
         metrics=["accuracy"],
@@ -159,8 +182,8 @@ def run(
     (kept when a non-finite loss stopped the run: they hold its last good state).
     """
     t = cfg.train
-    trainer = make_trainer(cfg, model, seed, verbose)
     train, fit_kwargs = fit_data(cfg, data)
+    trainer = make_trainer(cfg, model, seed, verbose, y_train=train[1])
     checkpoints = None
     if out_dir is not None:
         # Checkpoints of the run live in its directory: rerunning the same command after a
@@ -173,6 +196,11 @@ def run(
         epochs=1 if quick else t.epochs,
         batch_size=t.batch_size,
         checkpoint_dir=checkpoints,
+        # A run of many short epochs (the Reuters tutorials train 200 of about 0.1 s) must not
+        # spend its time writing checkpoints; a kill loses at most this many seconds.
+        callbacks=[Checkpoint(checkpoints, min_interval_s=CHECKPOINT_INTERVAL_S)]
+        if checkpoints is not None
+        else None,
         **fit_kwargs,
     )
     seconds = time.perf_counter() - start
@@ -302,6 +330,7 @@ def _corpus_key(cfg: DataConfig) -> DataConfig:
 
 
 CHECKPOINTS = "checkpoints"
+CHECKPOINT_INTERVAL_S = 30.0
 RUN_IDENTITY = "run.json"
 
 

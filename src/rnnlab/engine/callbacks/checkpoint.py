@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,14 @@ from rnnlab.atomic import write_bytes_atomic
 from rnnlab.engine.callbacks.base import Callback, state_number
 from rnnlab.engine.checkpoint import CHECKPOINT_FILE, save_checkpoint
 from rnnlab.engine.metrics import monitor_mode
-from rnnlab.errors import InvalidValueError, UnknownKeyError, check_choice, check_int, check_type
+from rnnlab.errors import (
+    InvalidValueError,
+    UnknownKeyError,
+    check_choice,
+    check_int,
+    check_positive,
+    check_type,
+)
 
 if TYPE_CHECKING:
     from rnnlab.engine.trainer import Trainer
@@ -38,6 +46,10 @@ class Checkpoint(Callback):
             mid-epoch). A saved mid-epoch position is replayed exactly on resume.
         keep: 2 keeps the checkpoint before the latest as
             ``checkpoint.previous.safetensors``; 1 keeps only the latest.
+        min_interval_s: skip a scheduled save when the last one of this fit was
+            written less than this many seconds ago (None: never skip). A run of
+            many short epochs then pays for a few checkpoints, not one per epoch, and
+            loses at most this much work to a crash; a signal still saves at once.
 
     Attributes:
         path: the checkpoint file.
@@ -53,6 +65,7 @@ class Checkpoint(Callback):
         every_n_epochs: int | None = 1,
         every_n_batches: int | None = None,
         keep: int = 2,
+        min_interval_s: float | None = None,
     ) -> None:
         check_type("directory", directory, (str, os.PathLike), "a path")
         self.directory = Path(directory)
@@ -68,6 +81,10 @@ class Checkpoint(Callback):
                 "Checkpoint needs `every_n_epochs` or `every_n_batches`; both are None"
             )
         self.keep = check_choice("keep", keep, (1, 2))
+        if min_interval_s is not None:
+            check_positive("min_interval_s", min_interval_s, integer=False, allow_zero=True)
+        self.min_interval_s = min_interval_s
+        self._last_write: float | None = None
         self.saves = 0
         self.held: str | None = None
         self._saved_at: tuple[int, int, int, bool] | None = None
@@ -85,7 +102,15 @@ class Checkpoint(Callback):
     def write(self, state: dict[str, Any]) -> Path:
         """Write ``state`` (a trainer's `state_dict`, possibly amended) as the latest checkpoint."""
         self.saves += 1
-        return save_checkpoint(state, self.path, keep_previous=self.keep == 2)
+        path = save_checkpoint(state, self.path, keep_previous=self.keep == 2)
+        self._last_write = time.monotonic()
+        return path
+
+    def _due(self) -> bool:
+        """Whether a scheduled save may be written now (``min_interval_s`` since the last)."""
+        if self.min_interval_s is None or self._last_write is None:
+            return True
+        return time.monotonic() - self._last_write >= self.min_interval_s
 
     def hold(self, reason: str) -> None:
         """Write nothing more in this fit: the checkpoint on disk is the one to resume from."""
@@ -95,19 +120,29 @@ class Checkpoint(Callback):
         self.saves = 0
         self.held = None
         self._saved_at = None
+        self._last_write = None
 
     def on_batch_end(self, trainer: Trainer, batch: int, logs: dict[str, float]) -> None:
-        if self.every_n_batches is not None and trainer.step % self.every_n_batches == 0:
+        if (
+            self.every_n_batches is not None
+            and trainer.step % self.every_n_batches == 0
+            and self._due()
+        ):
             self.save(trainer)
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        if self.every_n_epochs is not None and (epoch + 1) % self.every_n_epochs == 0:
+        if (
+            self.every_n_epochs is not None
+            and (epoch + 1) % self.every_n_epochs == 0
+            and self._due()
+        ):
             self.save(trainer)
 
     def __repr__(self) -> str:
         return (
             f"Checkpoint('{self.directory}', every_n_epochs={self.every_n_epochs}, "
-            f"every_n_batches={self.every_n_batches}, keep={self.keep})"
+            f"every_n_batches={self.every_n_batches}, keep={self.keep}, "
+            f"min_interval_s={self.min_interval_s})"
         )
 
 

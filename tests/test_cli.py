@@ -278,3 +278,39 @@ def test_rnnlab_errors_and_os_errors_are_one_line_and_interrupts_exit_130(monkey
     monkeypatch.setattr(cli, "_cmd_train", _raising(KeyboardInterrupt()))
     assert cli.main(["train", "--config", "text/gru"]) == 130
     assert capsys.readouterr().err == "rnnlab: interrupted\n"
+
+
+def test_train_with_data_and_no_config_runs_the_default_own_data_recipe(toy_csv, tmp_path, capsys):
+    out = tmp_path / "default"
+    args = ["--data", str(toy_csv), "--out", str(out), "--quiet", "--quick"]
+    columns = ["data.text_column=review", "data.label_column=sentiment"]
+    assert main(["train", *args, *columns]) == 0
+    config = (out / "config.yaml").read_text()
+    assert "name: text_default" in config and "model_kind: hybrid" in config
+    assert json.loads((out / "model" / "model.json").read_text())["architecture"] == (
+        "HybridClassifier"
+    )
+    # The same as naming the default config.
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                "text/default",
+                *args[:2],
+                "--out",
+                str(tmp_path / "n"),
+                "--quiet",
+                "--quick",
+                *columns,
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "n" / "config.yaml").read_text() == config
+    # The padded length is sized by the training lengths (8 words and the start id here).
+    assert json.loads((out / "model" / "model.json").read_text())["inputs"]["maxlen"] == 9
+
+
+def test_train_with_neither_config_nor_data_names_both(capsys):
+    _fails(["train"], capsys, "--config NAME", "--data FILE", "text/default")

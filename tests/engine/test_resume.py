@@ -283,3 +283,33 @@ def test_resume_after_sigkill_in_a_new_process(tmp_path):
     )
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert (ref / "history.json").read_text() == (killed / "history.json").read_text()
+
+
+def test_min_interval_skips_scheduled_saves_that_come_too_soon(tmp_path, monkeypatch):
+    clock = iter(np.arange(0.0, 1000.0, 4.0))  # each call to the clock moves it 4 s on
+    monkeypatch.setattr("rnnlab.engine.callbacks.checkpoint.time.monotonic", lambda: next(clock))
+    every_epoch = Checkpoint(tmp_path / "a")
+    throttled = Checkpoint(tmp_path / "b", min_interval_s=10.0)
+    trainer = Trainer(mlp(0), seed=1, verbose=0, callbacks=[every_epoch, throttled])
+    trainer.fit((X, Y), epochs=8, batch_size=8)
+    assert every_epoch.saves == 8
+    # The first epoch always saves; then only once 10 s have passed since the last write
+    # (the clock is read once per due-check and once per write).
+    assert 1 < throttled.saves < 8
+    state = load_checkpoint(tmp_path / "b")
+    assert state["position"]["epoch"] < 8  # the latest saved epoch, not necessarily the last
+
+
+def test_a_direct_save_is_never_throttled(tmp_path):
+    # What the SIGTERM / Ctrl-C handler calls: it writes at once, whatever the interval.
+    cb = Checkpoint(tmp_path, min_interval_s=1e9)
+
+    class SaveNow(rnnlab.engine.Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            if epoch == 2:
+                cb.save(trainer)
+
+    trainer = Trainer(mlp(0), seed=1, verbose=0, callbacks=[SaveNow(), cb])
+    trainer.fit((X, Y), epochs=4, batch_size=8)
+    assert cb.saves == 2  # the first epoch's, then the direct one; the others were too soon
+    assert load_checkpoint(tmp_path)["position"]["epoch"] == 3

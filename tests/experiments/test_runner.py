@@ -230,3 +230,27 @@ def test_results_json_says_the_corpus_the_model_kind_and_the_linear_line(tmp_pat
         assert {"majority", "bag_of_words"} <= set(r["baselines"])
     assert results[1]["validation_note"].startswith("a stratified 10% of the training part")
     assert results[0]["baselines"]["linear"]["validation"]["train"] == round(256 * 0.8)
+
+
+def test_balanced_class_weights_reach_the_trainer_from_the_rows_it_trains_on(tmp_path):
+    from rnnlab.experiments.runner import fit_data, make_trainer
+
+    cfg = _own_data_config(tmp_path, "train.class_weight=balanced")
+    data = prepare_data(cfg.data)
+    train, _ = fit_data(cfg, data)
+    trainer = make_trainer(cfg, build_model(cfg, data), seed=0, verbose=0, y_train=train[1])
+    counts = np.bincount(train[1], minlength=3)
+    expected = len(train[1]) / (3 * counts)
+    np.testing.assert_allclose(trainer.class_weight.numpy(), expected, rtol=1e-6)
+    assert trainer.class_weight[2] > trainer.class_weight[0]  # the rarest class counts most
+
+
+def test_a_hybrid_experiment_is_recorded_as_hybrid_with_what_validation_chose(tmp_path):
+    reproduce(["reuters/hybrid"], seeds=[0], out_dir=tmp_path, quick=True)
+    (result,) = json.loads((tmp_path / "results.json").read_text())
+    assert (result["corpus"], result["model_kind"]) == ("reuters-tutorial-split", "hybrid")
+    chosen = result["runs"][0]["hybrid"]
+    assert 0.0 <= chosen["blend_share"] <= 1.0
+    assert chosen["linear"]["C"] in (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
+    model = json.loads((tmp_path / "reuters_hybrid" / "seed0" / "model" / "model.json").read_text())
+    assert model["architecture"] == "HybridClassifier"

@@ -251,7 +251,10 @@ def run(
         _write_json(out / "history.json", result["history"])
         _write_json(
             out / "metrics.json",
-            {**{k: result[k] for k in METRIC_KEYS}, "validation": validation_note(cfg)},
+            {
+                **{k: result[k] for k in (*METRIC_KEYS, "hybrid") if k in result},
+                "validation": validation_note(cfg),
+            },
         )
         pipeline.parts["training"] = {
             "name": cfg.name,

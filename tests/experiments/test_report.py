@@ -146,3 +146,31 @@ def test_results_written_before_the_linear_line_still_render(tmp_path, missing, 
     old["baselines"].pop("linear") if missing == "linear" else old.pop("corpus")
     text = write_report([old], tmp_path, "c").read_text()
     assert shown in text and "None" not in text
+
+
+def test_the_best_per_corpus_is_chosen_on_validation_never_on_test(tmp_path):
+    from rnnlab.experiments.report import best_per_corpus
+
+    plain = _result("plain", {"accuracy": None}) | {"val_name": "validation"}
+    better_on_test = _result("lucky", {"accuracy": None}) | {"val_name": "validation"}
+    for run in better_on_test["runs"]:  # higher test accuracy, lower validation accuracy
+        run["test"] = {**run["test"], "accuracy": 0.99}
+        run["history"] = {**run["history"], "val_accuracy": [0.7, 0.6]}
+    hybrid = _result("hybrid", {"accuracy": None}) | {"val_name": "validation"}
+    hybrid["model_kind"] = "hybrid"
+    for run in hybrid["runs"]:
+        run["hybrid"] = {
+            "blend_share": 0.6,
+            "blend_validation_accuracy": 0.8,
+            "linear": {"C": 0.01, "beta": 0.5},
+        }
+    printout = _result("tutorial", {"accuracy": None}) | {"val_name": "test (printout only)"}
+    for run in printout["runs"]:
+        run["history"] = {**run["history"], "val_accuracy": [0.99, 0.99]}
+    (row,) = best_per_corpus([plain, better_on_test, hybrid, printout])
+    # plain keeps the epoch of the lowest val_loss (0.55): val. accuracy 0.75 > lucky's 0.6.
+    assert row["recurrent"][1]["name"] == "plain" and row["recurrent"][0] == 0.75
+    assert row["any"][1]["name"] == "hybrid" and row["any"][0] == 0.8
+    text = write_report([plain, better_on_test, hybrid, printout], tmp_path, "cmd").read_text()
+    assert "| imdb-keras-arrays | plain | 0.750 | 0.805 ± 0.007 | hybrid | 0.800 |" in text
+    assert "0: share 0.6, C=0.01 beta=0.5, validation 0.800" in _section(text, "hybrid")

@@ -286,6 +286,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
         max_wait_ms=args.max_wait_ms,
         access_log=not args.no_access_log,
+        header_timeout_s=args.header_timeout_s,
         body_timeout_s=args.body_timeout_s,
         max_explain_steps=args.max_explain_steps,
         max_explains=args.max_explains,
@@ -479,6 +480,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=defaults.max_wait_ms,
         help="longest wait for a batch to fill, ms (default %(default)s)",
+    )
+    sv.add_argument(
+        "--header-timeout-s",
+        type=float,
+        default=defaults.header_timeout_s,
+        help="seconds a connection may take to send a request's headers; then it is closed "
+        "(default %(default)s)",
     )
     sv.add_argument(
         "--body-timeout-s",

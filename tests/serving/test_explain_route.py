@@ -69,6 +69,8 @@ def test_target_steps_and_method_are_passed_on(text_model, serve_client):
     served = client.post("/v1/explain", json=asked).json()
     same(served, rnnlab.explain(pipeline, REVIEW, target="neg", steps=8))
     assert served["target"] == "neg" and served["steps"] == 8
+    # 8.0 is a JSON Schema integer (Schemathesis sent 14.0): the same as 8.
+    assert client.post("/v1/explain", json={**asked, "steps": 8.0}).json() == served
     # Explaining the other class of a one-logit model flips every sign.
     pos = client.post("/v1/explain", json={**asked, "target": "pos"}).json()
     flipped = [-t["attribution"] for t in served["tokens"]]
@@ -169,6 +171,10 @@ def test_the_schema_documents_the_route_and_its_limits(text_model, serve_client)
     assert request["required"] == ["text"]
     assert request["properties"]["text"]["maxLength"] == 50
     assert request["properties"]["steps"]["maximum"] == 32
+    assert request["properties"]["target"]["anyOf"] == [
+        {"type": "string", "enum": ["neg", "pos"]},
+        {"type": "null"},
+    ]
     assert post["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ExplainResponse"
     }

@@ -143,6 +143,7 @@ def create_app(model: str | Path | Pipeline, settings: ServeSettings | None = No
     PredictRequest = predict_request_model(settings)
     ExplainRequest = explain_request_model(settings)
     page = page_html()
+    explain_body = ExplainRequest.model_json_schema()
     # Explanations run in threads, this many at once: each is a forward and backward
     # pass of `steps` inputs, and the batcher's model thread must keep its share of CPU.
     explaining = asyncio.Semaphore(settings.max_explains)
@@ -160,6 +161,10 @@ def create_app(model: str | Path | Pipeline, settings: ServeSettings | None = No
         async with batcher:
             app.state.pipeline, app.state.batcher = pipeline, batcher
             app.state.encode = encoder
+            # The schema names the labels a `target` may be, once the model says them (the
+            # schema is built at the first GET /openapi.json, after this).
+            explain_body["properties"]["target"]["anyOf"][0]["enum"] = list(pipeline.labels)
+            app.openapi_schema = None
             app.state.info = model_info(pipeline, settings)
             log.info(
                 "serving %s (%s input, labels %s)",
@@ -242,7 +247,7 @@ def create_app(model: str | Path | Pipeline, settings: ServeSettings | None = No
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": ExplainRequest.model_json_schema()}},
+                "content": {"application/json": {"schema": explain_body}},
             }
         },
     )

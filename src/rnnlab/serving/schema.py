@@ -12,7 +12,7 @@ from rnnlab.serving.extra import missing_extra
 from rnnlab.serving.settings import ServeSettings
 
 try:
-    from pydantic import BaseModel, ConfigDict, Field, create_model
+    from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 except ModuleNotFoundError as exc:  # the [serve] extra is not installed
     raise missing_extra(exc) from None
 
@@ -42,6 +42,13 @@ def predict_request_model(settings: ServeSettings) -> type[BaseModel]:
         ),
         texts=(texts, ...),
     )
+
+
+def whole_number(value: Any) -> Any:
+    """8.0 -> 8: JSON Schema's ``integer`` is any number without a fraction; the rest as sent."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def explain_request_model(settings: ServeSettings) -> type[BaseModel]:
@@ -85,6 +92,7 @@ def explain_request_model(settings: ServeSettings) -> type[BaseModel]:
                     description="integration points of integrated gradients (1 to "
                     f"{settings.max_explain_steps}, the server's --max-explain-steps)",
                 ),
+                BeforeValidator(whole_number),
             ],
             64,
         ),

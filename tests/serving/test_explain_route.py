@@ -80,6 +80,17 @@ def test_target_steps_and_method_are_passed_on(text_model, serve_client):
     same(occluded, rnnlab.explain(pipeline, REVIEW, method="occlusion"))
 
 
+def test_only_ascii_blanks_are_refused_as_blank(text_model, serve_client):
+    # The schema's pattern refuses ASCII blanks only: U+0085 is a word to this tokenizer
+    # (an unknown one, the oov id), and punctuation leaves nothing to attribute.
+    client = serve_client(text_model)
+    (token,) = client.post("/v1/explain", json={"text": "\u0085\u0085"}).json()["tokens"]
+    assert token["token"] == "\x85\x85" and token["id"] == 2  # the oov id
+    served = client.post("/v1/explain", json={"text": "!!!"})
+    assert served.status_code == 200, served.text
+    assert served.json()["tokens"] == [] and served.json()["completeness"]["sum"] == 0
+
+
 def test_id_models_are_explained_and_unknown_ids_refused(ids_model, serve_client):
     pipeline = rnnlab.load(ids_model)
     client = serve_client(ids_model)

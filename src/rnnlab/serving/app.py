@@ -262,13 +262,6 @@ def create_app(model: str | Path | Pipeline, settings: ServeSettings | None = No
             asked = ExplainRequest.model_validate_json(body)
         except ValidationError as exc:
             return error_responses.invalid_body(exc.errors(), body, error_responses.EXPLAIN_SHAPE)
-        if not asked.text.strip():
-            return error_responses.error_json(
-                422,
-                "invalid_request",
-                "`text` holds only spaces: send a text to explain",
-                [{"field": "text", "problem": "only spaces"}],
-            )
         pipeline: Pipeline = app.state.pipeline
         if asked.target is not None and asked.target not in pipeline.labels:
             return error_responses.error_json(

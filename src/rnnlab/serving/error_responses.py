@@ -106,6 +106,8 @@ def problem(error: dict[str, Any], shape: str = REQUEST_SHAPE) -> str:
             )
         if kind == "string_too_short":
             return f"`{field}` is empty: send a text to explain"
+        if kind == "string_pattern_mismatch":
+            return f"`{field}` holds only spaces: send a text to explain"
     if field == "steps":
         if kind == "int_type":
             return f"`steps` must be a whole number, got {json_type(value)}"

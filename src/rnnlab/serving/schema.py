@@ -63,6 +63,9 @@ def explain_request_model(settings: ServeSettings) -> type[BaseModel]:
                     strict=True,
                     min_length=1,
                     max_length=settings.max_text_chars,
+                    # Not only ASCII spaces, said in the schema; spelt out because engines
+                    # differ on what \s holds (U+0085 is one in Python and Rust, not in JS).
+                    pattern=r"[^ \t\n\r\f\v]",
                     description=f"one text of 1 to {settings.max_text_chars:,} characters "
                     "(not only spaces); numbers separated by spaces or commas for models "
                     "trained on token ids or numbers",

@@ -143,7 +143,7 @@ def test_bad_requests_get_a_4xx_that_names_the_problem(
     check(response, status, error, *words)
 
 
-def test_explanations_run_off_the_event_loop_while_predictions_go_on(text_model, live_server):
+def test_explanations_and_predictions_at_once_are_all_answered_exactly(text_model, live_server):
     import http.client
     from urllib.parse import urlparse
 

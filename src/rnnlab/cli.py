@@ -295,6 +295,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
         max_wait_ms=args.max_wait_ms,
         access_log=not args.no_access_log,
+        header_timeout_s=args.header_timeout_s,
+        body_timeout_s=args.body_timeout_s,
+        max_explain_steps=args.max_explain_steps,
+        max_explains=args.max_explains,
     )
     serve(args.model, settings)
     return 0
@@ -488,6 +492,31 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=defaults.max_wait_ms,
         help="longest wait for a batch to fill, ms (default %(default)s)",
+    )
+    sv.add_argument(
+        "--header-timeout-s",
+        type=float,
+        default=defaults.header_timeout_s,
+        help="seconds a connection may take to send a request's headers; then it is closed "
+        "(default %(default)s)",
+    )
+    sv.add_argument(
+        "--body-timeout-s",
+        type=float,
+        default=defaults.body_timeout_s,
+        help="seconds a request body may take after its headers; then 408 (default %(default)s)",
+    )
+    sv.add_argument(
+        "--max-explain-steps",
+        type=int,
+        default=defaults.max_explain_steps,
+        help="integration points one POST /v1/explain may ask for (default %(default)s)",
+    )
+    sv.add_argument(
+        "--max-explains",
+        type=int,
+        default=defaults.max_explains,
+        help="explanations computed at once; more wait (default %(default)s)",
     )
     sv.add_argument("--no-access-log", action="store_true", help="no log line per request")
     sv.set_defaults(func=_cmd_serve)

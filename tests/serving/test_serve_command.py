@@ -29,6 +29,8 @@ def test_the_options_and_their_defaults():
     assert (args.host, args.port) == ("127.0.0.1", 8000)  # this machine only, by default
     assert (args.max_texts, args.max_text_chars, args.max_body_bytes) == (256, 20_000, 1 << 20)
     assert (args.max_batch, args.max_wait_ms, args.no_access_log) == (64, 2.0, False)
+    assert (args.header_timeout_s, args.body_timeout_s) == (10.0, 10.0)
+    assert (args.max_explain_steps, args.max_explains) == (256, 1)
     args = build_parser().parse_args(
         [
             "serve",

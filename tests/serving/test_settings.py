@@ -11,6 +11,8 @@ def test_the_defaults_are_the_documented_ones():
     assert (s.host, s.port) == ("127.0.0.1", 8000)
     assert (s.max_texts, s.max_text_chars, s.max_body_bytes) == (256, 20_000, 1_048_576)
     assert (s.max_batch, s.max_wait_ms, s.access_log) == (64, 2.0, True)
+    assert (s.header_timeout_s, s.body_timeout_s) == (10.0, 10.0)
+    assert (s.max_explain_steps, s.max_explains) == (256, 1)
 
 
 @pytest.mark.parametrize(
@@ -26,6 +28,10 @@ def test_the_defaults_are_the_documented_ones():
         ({"max_batch": True}, InvalidTypeError, "`max_batch`"),
         ({"max_wait_ms": -0.1}, InvalidValueError, "`max_wait_ms` must be non-negative"),
         ({"access_log": "yes"}, InvalidTypeError, "`access_log`"),
+        ({"header_timeout_s": 0}, InvalidValueError, "`header_timeout_s` must be positive"),
+        ({"body_timeout_s": "5"}, InvalidTypeError, "`body_timeout_s` must be a number"),
+        ({"max_explain_steps": 0}, InvalidValueError, "`max_explain_steps`"),
+        ({"max_explains": 0}, InvalidValueError, "`max_explains`"),
     ],
 )
 def test_bad_settings_name_the_setting(settings, error, needle):

@@ -1,6 +1,7 @@
 """`create_app`: the FastAPI app that serves one saved model: predictions, its facts, a page.
 
     POST /v1/predict   {"texts": [...]} -> a label and every class's probability per text
+    POST /v1/explain   {"text": ...} -> per-token attributions of its prediction (`rnnlab.explain`)
     GET  /v1/model     name, labels, rnnlab version, input kind, training config, test metrics
     GET  /health       200 once the model is loaded (with the batcher's counters)
     GET  /             a page to paste a text into (`page.html`), built on the JSON API
@@ -14,6 +15,7 @@ one JSON shape (`error_responses.py`).
 # No `from __future__ import annotations`: FastAPI reads the route annotations, and
 # the request model is a local class built from the settings.
 
+import asyncio
 import json
 import logging
 import math
@@ -27,6 +29,7 @@ import numpy as np
 
 from rnnlab import __version__
 from rnnlab.errors import DataError, RnnlabError
+from rnnlab.interpret import explain
 from rnnlab.pipeline import Pipeline, load
 from rnnlab.serving import error_responses
 from rnnlab.serving.batcher import MicroBatcher
@@ -34,10 +37,12 @@ from rnnlab.serving.body_limit import BodyLimit
 from rnnlab.serving.extra import missing_extra
 from rnnlab.serving.schema import (
     ErrorResponse,
+    ExplainResponse,
     Health,
     Limits,
     ModelInfo,
     PredictResponse,
+    explain_request_model,
     predict_request_model,
 )
 from rnnlab.serving.settings import ServeSettings
@@ -46,6 +51,7 @@ try:
     from fastapi import FastAPI, Request
     from fastapi.responses import HTMLResponse, JSONResponse, Response
     from pydantic import ValidationError
+    from starlette.concurrency import run_in_threadpool
     from starlette.routing import Route
 except ModuleNotFoundError as exc:  # the [serve] extra is not installed
     raise missing_extra(exc) from None
@@ -56,6 +62,7 @@ ERRORS = {
     status: {"model": ErrorResponse, "description": what}
     for status, what in (
         (400, "the body is not JSON"),
+        (408, "the body did not arrive in time"),
         (413, "the body is over the byte limit"),
         (422, "the JSON breaks the schema or a limit, or the model cannot read an input"),
     )
@@ -134,7 +141,12 @@ def create_app(model: str | Path | Pipeline, settings: ServeSettings | None = No
     """
     settings = settings if settings is not None else ServeSettings()
     PredictRequest = predict_request_model(settings)
+    ExplainRequest = explain_request_model(settings)
     page = page_html()
+    explain_body = ExplainRequest.model_json_schema()
+    # Explanations run in threads, this many at once: each is a forward and backward
+    # pass of `steps` inputs, and the batcher's model thread must keep its share of CPU.
+    explaining = asyncio.Semaphore(settings.max_explains)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -144,11 +156,15 @@ def create_app(model: str | Path | Pipeline, settings: ServeSettings | None = No
         def run(tensors: tuple[Any, ...]) -> np.ndarray:
             return pipeline.predict_proba_encoded(*tensors, batch_size=settings.max_batch)
 
-        batcher = MicroBatcher(
-            request_encoder(pipeline), run, settings.max_batch, settings.max_wait_ms
-        )
+        encoder = request_encoder(pipeline)
+        batcher = MicroBatcher(encoder, run, settings.max_batch, settings.max_wait_ms)
         async with batcher:
             app.state.pipeline, app.state.batcher = pipeline, batcher
+            app.state.encode = encoder
+            # The schema names the labels a `target` may be, once the model says them (the
+            # schema is built at the first GET /openapi.json, after this).
+            explain_body["properties"]["target"]["anyOf"][0]["enum"] = list(pipeline.labels)
+            app.openapi_schema = None
             app.state.info = model_info(pipeline, settings)
             log.info(
                 "serving %s (%s input, labels %s)",
@@ -170,7 +186,9 @@ def create_app(model: str | Path | Pipeline, settings: ServeSettings | None = No
         lifespan=lifespan,
     )
     app.state.pipeline = None
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
     error_responses.install(app)
 
     # The body is parsed here, not by FastAPI: any content type is read as JSON (curl -d
@@ -217,6 +235,55 @@ def create_app(model: str | Path | Pipeline, settings: ServeSettings | None = No
     # handler through this plain Starlette route in front of it, which skips FastAPI's
     # per-request dependency machinery: 0.1 ms, more than a batched text's share of a pass.
     app.router.routes.insert(0, Route("/v1/predict", predict, methods=["POST"]))
+
+    @app.post(
+        "/v1/explain",
+        response_model=ExplainResponse,
+        # Only the keys `rnnlab.explain` gives for the method used (no null `steps` for
+        # occlusion): the same JSON as the function's.
+        response_model_exclude_unset=True,
+        responses=ERRORS,
+        summary="Explain one prediction",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": explain_body}},
+            }
+        },
+    )
+    async def explain_route(request: Request) -> Any:
+        """Per-token attributions of the prediction for one text: `rnnlab explain`'s JSON.
+
+        Integrated gradients over the embeddings (occlusion for models without one),
+        in logit space, towards ``target`` (default the predicted class).
+        """
+        body = await request.body()
+        try:
+            asked = ExplainRequest.model_validate_json(body)
+        except ValidationError as exc:
+            return error_responses.invalid_body(exc.errors(), body, error_responses.EXPLAIN_SHAPE)
+        pipeline: Pipeline = app.state.pipeline
+        if asked.target is not None and asked.target not in pipeline.labels:
+            return error_responses.error_json(
+                422,
+                "unknown_label",
+                f"`target` {asked.target!r} is not a label of this model; its labels: "
+                f"{', '.join(pipeline.labels)}",
+                [{"field": "target", "problem": "not a label of the model"}],
+            )
+
+        def compute() -> dict[str, Any]:
+            app.state.encode([asked.text])  # the server's own checks (ids past the embedding)
+            return explain(
+                pipeline, asked.text, target=asked.target, steps=asked.steps, method=asked.method
+            )
+
+        try:
+            async with explaining:
+                result = await run_in_threadpool(compute)
+        except RnnlabError as exc:
+            return error_responses.error_json(422, "unreadable_input", str(exc))
+        return {"model": pipeline.name, **json_safe(result)}
 
     @app.get("/v1/model", response_model=ModelInfo, summary="What the model is")
     async def describe() -> Any:

@@ -5,6 +5,8 @@
   list, too many texts, a text over the length limit, an unknown field): 422
   ``invalid_request``, a sentence per problem naming the field and the limit;
 - a body over the byte limit: 413 ``body_too_large`` (`body_limit.py`);
+- the same for ``POST /v1/explain``'s ``{"text", "target", "steps", "method"}``,
+  and 422 ``unknown_label`` for a target that is not one of the model's labels;
 - an input the model's encoder refuses (letters sent to an id model): 422
   ``unreadable_input`` with the encoder's message;
 - an unknown route or method: 404 / 405; anything else is a bug: 500 ``internal``,
@@ -30,6 +32,8 @@ except ModuleNotFoundError as exc:  # the [serve] extra is not installed
 log = logging.getLogger("rnnlab.serving")
 
 REQUEST_SHAPE = '{"texts": ["...", ...]}'
+EXPLAIN_SHAPE = '{"text": "...", "target": LABEL (optional), "steps": N (optional)}'
+FIELDS = {REQUEST_SHAPE: "`texts`", EXPLAIN_SHAPE: "`text`, `target`, `steps` and `method`"}
 MAX_DETAILS = 20  # a request with 10,000 bad items gets a short answer, not an echo
 
 
@@ -66,20 +70,20 @@ def field_name(loc: Sequence[Any]) -> str:
     return name
 
 
-def problem(error: dict[str, Any]) -> str:
-    """One sentence for one Pydantic / FastAPI validation error."""
+def problem(error: dict[str, Any], shape: str = REQUEST_SHAPE) -> str:
+    """One sentence for one Pydantic / FastAPI validation error of a body like ``shape``."""
     kind, loc, ctx = error.get("type", ""), tuple(error.get("loc", ())), error.get("ctx") or {}
     field, value = field_name(loc), error.get("input")
     if kind == "json_invalid":
         return f"the body is not valid JSON: {ctx.get('error', 'it does not parse')}"
     if not field:
         if kind == "missing":
-            return f"the request has no body: send a JSON object {REQUEST_SHAPE}"
-        return f"the body must be a JSON object {REQUEST_SHAPE}, got {json_type(value)}"
+            return f"the request has no body: send a JSON object {shape}"
+        return f"the body must be a JSON object {shape}, got {json_type(value)}"
     if kind == "missing":
-        return f"`{field}` is missing: send {REQUEST_SHAPE}"
+        return f"`{field}` is missing: send {shape}"
     if kind == "extra_forbidden":
-        return f"unknown field `{field}`: the body takes only `texts`"
+        return f"unknown field `{field}`: the body takes only {FIELDS.get(shape, shape)}"
     if field == "texts":
         if kind == "list_type":
             return f"`texts` must be an array of strings, got {json_type(value)}"
@@ -91,7 +95,7 @@ def problem(error: dict[str, Any]) -> str:
                 f"too many texts: {count}; the limit is {ctx.get('max_length')} per request "
                 "(the server's --max-texts)"
             )
-    if field.startswith("texts["):
+    if field.startswith("texts[") or field in ("text", "target"):
         if kind == "string_type":
             return f"{field} must be a string, got {json_type(value)}"
         if kind == "string_too_long":
@@ -100,20 +104,40 @@ def problem(error: dict[str, Any]) -> str:
                 f"{field} has {length:,} characters; the limit is "
                 f"{ctx.get('max_length'):,} (the server's --max-text-chars)"
             )
+        if kind == "string_too_short":
+            return f"`{field}` is empty: send a text to explain"
+        if kind == "string_pattern_mismatch":
+            return f"`{field}` holds only spaces: send a text to explain"
+    if field == "steps":
+        if kind == "int_type":
+            return f"`steps` must be a whole number, got {json_type(value)}"
+        if kind == "greater_than_equal":
+            return f"`steps` must be at least {ctx.get('ge')}, got {value}"
+        if kind == "less_than_equal":
+            return (
+                f"`steps` is {value}; the limit is {ctx.get('le')} "
+                "(the server's --max-explain-steps)"
+            )
+    if field == "method" and kind == "literal_error":
+        return f"`method` must be one of {ctx.get('expected')}, got {value!r}"
     return f"{field}: {error.get('msg', kind)}"
 
 
-def invalid_body(errors: Sequence[dict[str, Any]], body: bytes | None = None) -> JSONResponse:
+def invalid_body(
+    errors: Sequence[dict[str, Any]], body: bytes | None = None, shape: str = REQUEST_SHAPE
+) -> JSONResponse:
     """400 for a body that is not JSON, 422 for JSON that breaks the schema; every problem named.
 
-    ``body``: the request body the errors are about, when it was parsed by hand.
+    ``body``: the request body the errors are about, when it was parsed by hand;
+    ``shape``: what the route's body looks like, for the messages.
     """
     if body is not None and not body.strip():
         return error_json(
-            400, "invalid_json", f"the request has no body: send a JSON object {REQUEST_SHAPE}"
+            400, "invalid_json", f"the request has no body: send a JSON object {shape}"
         )
     details = [
-        {"field": field_name(e.get("loc", ())), "problem": problem(e)} for e in errors[:MAX_DETAILS]
+        {"field": field_name(e.get("loc", ())), "problem": problem(e, shape)}
+        for e in errors[:MAX_DETAILS]
     ]
     message = details[0]["problem"] if details else "the request does not match the schema"
     if len(errors) > 1:
@@ -132,7 +156,7 @@ async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
     if exc.status_code == 404:
         message = (
             f"no such route: {request.method} {request.url.path}; see /docs for the "
-            "API (POST /v1/predict, GET /v1/model, GET /health)"
+            "API (POST /v1/predict, POST /v1/explain, GET /v1/model, GET /health)"
         )
         return error_json(404, "not_found", message)
     if exc.status_code == 405:

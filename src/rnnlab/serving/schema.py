@@ -6,13 +6,13 @@ states the real limits (``maxItems``, ``maxLength``) a client must keep to.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from rnnlab.serving.extra import missing_extra
 from rnnlab.serving.settings import ServeSettings
 
 try:
-    from pydantic import BaseModel, ConfigDict, Field, create_model
+    from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 except ModuleNotFoundError as exc:  # the [serve] extra is not installed
     raise missing_extra(exc) from None
 
@@ -44,6 +44,74 @@ def predict_request_model(settings: ServeSettings) -> type[BaseModel]:
     )
 
 
+def whole_number(value: Any) -> Any:
+    """8.0 -> 8: JSON Schema's ``integer`` is any number without a fraction; the rest as sent."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def explain_request_model(settings: ServeSettings) -> type[BaseModel]:
+    """``{"text": "...", "target"?, "steps"?, "method"?}`` with this server's limits."""
+    return create_model(
+        "ExplainRequest",
+        __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": EXAMPLE}]}),
+        text=(
+            Annotated[
+                str,
+                Field(
+                    strict=True,
+                    min_length=1,
+                    max_length=settings.max_text_chars,
+                    # Not only ASCII spaces, said in the schema; spelt out because engines
+                    # differ on what \s holds (U+0085 is one in Python and Rust, not in JS).
+                    pattern=r"[^ \t\n\r\f\v]",
+                    description=f"one text of 1 to {settings.max_text_chars:,} characters "
+                    "(not only spaces); numbers separated by spaces or commas for models "
+                    "trained on token ids or numbers",
+                    examples=[EXAMPLE],
+                ),
+            ],
+            ...,
+        ),
+        target=(
+            Annotated[
+                str | None,
+                Field(
+                    strict=True,
+                    description="the label to explain (one of GET /v1/model's labels); "
+                    "default the predicted one",
+                ),
+            ],
+            None,
+        ),
+        steps=(
+            Annotated[
+                int,
+                Field(
+                    strict=True,
+                    ge=1,
+                    le=settings.max_explain_steps,
+                    description="integration points of integrated gradients (1 to "
+                    f"{settings.max_explain_steps}, the server's --max-explain-steps)",
+                ),
+                BeforeValidator(whole_number),
+            ],
+            64,
+        ),
+        method=(
+            Annotated[
+                Literal["auto", "integrated_gradients", "occlusion"],
+                Field(
+                    description="'auto': integrated gradients for models with an embedding "
+                    "layer, occlusion for the others"
+                ),
+            ],
+            "auto",
+        ),
+    )
+
+
 class Prediction(BaseModel):
     label: str = Field(description="the most likely class")
     probabilities: dict[str, float] = Field(
@@ -54,6 +122,42 @@ class Prediction(BaseModel):
 class PredictResponse(BaseModel):
     model: str = Field(description="the model's name")
     predictions: list[Prediction] = Field(description="one per text, in request order")
+
+
+class TokenAttribution(BaseModel):
+    token: str = Field(description="the word as the tokenizer split it, or the id as written")
+    id: int | float | None = Field(description="what the model reads for it")
+    position: int | None = Field(
+        description="its step in the model's input; null when the model does not see it"
+    )
+    attribution: float | None = Field(
+        description="its push towards the target class, in logit space; null when unseen"
+    )
+
+
+class Completeness(BaseModel):
+    sum: float | None = Field(description="the attributions' sum")
+    difference: float | None = Field(description="F(input) - F(baseline)")
+    error: float | None = Field(description="sum - difference")
+    baseline_score: float | None = Field(description="F(baseline)")
+
+
+class ExplainResponse(BaseModel):
+    model: str = Field(description="the model's name")
+    label: str = Field(description="the predicted class")
+    probabilities: dict[str, float] = Field(description="every class's probability")
+    target: str = Field(description="the class explained")
+    method: str = Field(description="'integrated_gradients' or 'occlusion'")
+    space: str = Field(description="'logit': what the attributions add up in")
+    score: float | None = Field(description="F(input): the target's logit")
+    tokens: list[TokenAttribution] = Field(description="every token, in input order")
+    steps: int | None = Field(default=None, description="integration points (integrated gradients)")
+    rule: str | None = Field(default=None, description="the integration rule")
+    baseline: str | None = Field(default=None, description="what the baseline input is")
+    completeness: Completeness | None = Field(
+        default=None, description="the completeness check (integrated gradients)"
+    )
+    occlusion: str | None = Field(default=None, description="the occlusion mode (occlusion)")
 
 
 class Health(BaseModel):
@@ -75,6 +179,7 @@ class Limits(BaseModel):
     max_body_bytes: int
     max_batch: int
     max_wait_ms: float
+    max_explain_steps: int
 
 
 class ModelInfo(BaseModel):

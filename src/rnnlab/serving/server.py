@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from rnnlab.serving.extra import missing_extra
+from rnnlab.serving.header_timeout import header_timeout_protocol
 from rnnlab.serving.settings import ServeSettings
 
 try:
@@ -60,6 +61,7 @@ def serve(
         access_log=settings.access_log,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        http=header_timeout_protocol(settings.header_timeout_s),
     )
     print(
         f"rnnlab: serving {pipeline.name} ({pipeline.inputs.kind} input, "

@@ -38,6 +38,14 @@ class ServeSettings:
         max_batch: texts in one forward pass (1: one pass per request, no batching).
         max_wait_ms: how long a waiting request may be held back for company (0: never).
         access_log: log one line per request (uvicorn's access log).
+        header_timeout_s: seconds a connection may take to send a request's headers,
+            from its opening or the request's first byte; then it is closed.
+        body_timeout_s: seconds a request body may take to arrive after its headers
+            (408 after that): a client that stalls mid-body holds its connection no longer.
+        max_explain_steps: integration points one explanation may ask for (its cost
+            grows with them: one forward and backward pass of that many inputs).
+        max_explains: explanations computed at once; more wait their turn (each takes
+            a CPU thread for a fraction of a second, and predictions go on meanwhile).
     """
 
     host: str = DEFAULT_HOST
@@ -48,6 +56,10 @@ class ServeSettings:
     max_batch: int = 64
     max_wait_ms: float = 2.0
     access_log: bool = True
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 10.0
+    max_explain_steps: int = 256
+    max_explains: int = 1
 
     def __post_init__(self) -> None:
         check_type("host", self.host, str)
@@ -67,3 +79,7 @@ class ServeSettings:
             check_positive("max_wait_ms", self.max_wait_ms, integer=False, allow_zero=True),
         )
         check_type("access_log", self.access_log, bool)
+        for name in ("header_timeout_s", "body_timeout_s"):
+            object.__setattr__(self, name, check_positive(name, getattr(self, name), integer=False))
+        check_int("max_explain_steps", self.max_explain_steps, minimum=1)
+        check_int("max_explains", self.max_explains, minimum=1)

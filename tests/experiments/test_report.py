@@ -163,6 +163,10 @@ def test_the_best_per_corpus_is_chosen_on_validation_never_on_test(tmp_path):
             "blend_share": 0.6,
             "blend_validation_accuracy": 0.8,
             "linear": {"C": 0.01, "beta": 0.5},
+            "recurrent_part": {
+                "test": {"accuracy": 0.7, "macro_f1": 0.69},
+                "validation_accuracy": 0.74,
+            },
         }
     printout = _result("tutorial", {"accuracy": None}) | {"val_name": "test (printout only)"}
     for run in printout["runs"]:
@@ -174,3 +178,9 @@ def test_the_best_per_corpus_is_chosen_on_validation_never_on_test(tmp_path):
     text = write_report([plain, better_on_test, hybrid, printout], tmp_path, "cmd").read_text()
     assert "| imdb-keras-arrays | plain | 0.750 | 0.805 ± 0.007 | hybrid | 0.800 |" in text
     assert "0: share 0.6, C=0.01 beta=0.5, validation 0.800" in _section(text, "hybrid")
+    assert "recurrent part alone: validation accuracy 0.740, test accuracy 0.700 ± 0.000" in text
+    # The part is a purely recurrent candidate too, and wins where its validation is best.
+    for run in plain["runs"]:
+        run["history"] = {**run["history"], "val_accuracy": [0.7, 0.7]}
+    (row,) = best_per_corpus([plain, hybrid])
+    assert row["recurrent"][1]["name"] == "hybrid (recurrent part)"

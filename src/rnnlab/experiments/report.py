@@ -53,10 +53,29 @@ def validation_accuracy(run: dict[str, Any]) -> float | None:
     return float(accuracies[int(np.argmin(losses))])
 
 
+def recurrent_part(res: dict[str, Any]) -> tuple[float, dict[str, Any]] | None:
+    """A hybrid experiment's recurrent part as a purely recurrent experiment of its own.
+
+    It is the same trained network the blend starts from, judged alone: (its mean
+    validation accuracy, a result whose runs hold its test metrics), or None.
+    """
+    parts = [(r.get("hybrid") or {}).get("recurrent_part") for r in res["runs"]]
+    if not parts or any(p is None or p.get("validation_accuracy") is None for p in parts):
+        return None
+    runs = [{"test": p["test"], "seconds": r["seconds"]} for p, r in zip(parts, res["runs"])]
+    score = float(np.mean([p["validation_accuracy"] for p in parts]))
+    return score, {
+        "name": f"{res['name']} (recurrent part)",
+        "model_kind": "recurrent",
+        "runs": runs,
+    }
+
+
 def best_per_corpus(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """For each corpus: the purely recurrent experiment and the experiment of any kind with
     the highest mean VALIDATION accuracy (never test), beside the corpus's linear line.
 
+    A hybrid's recurrent part counts as a purely recurrent candidate (`recurrent_part`).
     Experiments without a validation split, or run on their test set as validation,
     take no part.
     """
@@ -69,6 +88,9 @@ def best_per_corpus(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             scores = [validation_accuracy(r) for r in res["runs"]]
             if scores and all(v is not None for v in scores):
                 candidates.append((float(np.mean(scores)), res))  # type: ignore[arg-type]
+            part = recurrent_part(res)
+            if part is not None:
+                candidates.append(part)
         if not candidates:
             continue
         recurrent = [c for c in candidates if c[1].get("model_kind") == "recurrent"]
@@ -127,10 +149,18 @@ def _hybrid_line(res: dict[str, Any]) -> list[str]:
         f"beta={h['linear']['beta']:g}, validation {h['blend_validation_accuracy']:.3f}"
         for r, h in zip(res["runs"], chosen)
     )
-    return [
+    lines = [
         "- Hybrid: chosen on validation per seed (the linear part's share of the blended "
         f"logits, NBSVM's settings, the blend's validation accuracy): {per_seed}."
     ]
+    part = recurrent_part(res)
+    if part is not None:
+        lines.append(
+            f"- Its recurrent part alone: validation accuracy {part[0]:.3f}, test accuracy "
+            f"{_fmt(summarize(part[1]).get('accuracy'))} (macro-F1 "
+            f"{_fmt(summarize(part[1]).get('macro_f1'))})."
+        )
+    return lines
 
 
 def _fmt(mean_std: tuple[float, float] | None) -> str:

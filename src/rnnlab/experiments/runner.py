@@ -61,7 +61,7 @@ from rnnlab.experiments.prepare import (
     prepare_data,
     validation_rows,
 )
-from rnnlab.experiments.report import write_report
+from rnnlab.experiments.report import validation_accuracy, write_report
 from rnnlab.input_encoder import InputEncoder
 from rnnlab.models import RecurrentClassifier
 from rnnlab.pipeline import Pipeline
@@ -212,8 +212,16 @@ def run(
     test_eval = trainer.evaluate(((data.x_test, data.len_test), data.y_test), batch_size=256)
     hybrid = None
     if cfg.model_kind == "hybrid":
+        # The recurrent part alone is a purely recurrent model of its own: record how it
+        # does, so the report can weigh it (on validation) against the blend.
+        recurrent_pred = Pipeline(model, data.label_names, InputEncoder("ids", maxlen=1))
+        recurrent_pred = recurrent_pred.predict_proba_encoded(data.x_test, data.len_test)
         fit_rows, val_rows = fit_and_validation_rows(cfg, data)
         model, hybrid = fit_hybrid(model, fit_rows, val_rows, seed=seed, min_df=cfg.linear.min_df)
+        hybrid["recurrent_part"] = {
+            "test": classification_metrics(data.y_test, recurrent_pred.argmax(1)),
+            "validation_accuracy": validation_accuracy({"history": history.history}),
+        }
         seconds += hybrid["seconds"]
     inputs = InputEncoder(
         "text" if data.vocabulary is not None else "ids",

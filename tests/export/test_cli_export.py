@@ -58,7 +58,10 @@ def test_errors_are_one_line(model_dir, tmp_path, capsys, monkeypatch):
     cases.append(
         (
             ["export", str(tmp_path / "mlp"), str(tmp_path / "m.onnx")],
-            ("no ONNX exporter for the architecture 'tiny_mlp'; exportable: RecurrentClassifier"),
+            (
+                "no ONNX exporter for the architecture 'tiny_mlp'; exportable: "
+                "HybridClassifier, RecurrentClassifier"
+            ),
         )
     )
     for argv, message in cases:

@@ -4,7 +4,8 @@ Exporters describe their computation with `op` (one node, its output names
 returned) and `constant` (an initializer); the builder numbers every name, so
 two layers never collide, and hides the one opset difference the exporters
 meet: reductions take their axes as an attribute before opset 18 and as an
-input from 18 on.
+input from 18 on. A node of another domain (``domain="ai.onnx.ml"``) adds that
+domain's opset (`DOMAIN_OPSETS`) to the model's imports.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from rnnlab.export.deps import require_onnx
 # The default and the oldest opset written: every runtime since onnxruntime 1.12 (2022) runs it,
 # and nothing the exporters need came later.
 MIN_OPSET = 17
+# The opset of each other domain an exporter uses: ai.onnx.ml 3 came with default opset 17
+# (onnx 1.12), so a runtime that runs the one runs the other.
+DOMAIN_OPSETS = {"ai.onnx.ml": 3}
 
 
 def check_opset(opset: Any) -> int:
@@ -58,6 +62,7 @@ class GraphBuilder:
         self._outputs: list[Any] = []
         self._used: set[str] = set()
         self._ints: dict[tuple[int, ...], str] = {}
+        self._domains: set[str] = set()
 
     def _name(self, hint: str) -> str:
         name, i = hint, 1
@@ -132,6 +137,14 @@ class GraphBuilder:
                 "" if i in omit else self._name(f"{op_type}_out{i}" if outputs > 1 else op_type)
                 for i in range(outputs)
             ]
+        domain = attributes.get("domain") or ""
+        if domain:
+            if domain not in DOMAIN_OPSETS:
+                raise InvalidValueError(
+                    f"no opset is set for the ONNX domain {domain!r}; known: "
+                    f"{', '.join(sorted(DOMAIN_OPSETS))}"
+                )
+            self._domains.add(domain)
         node = self.onnx.helper.make_node(
             op_type, list(inputs), names, name=self._name(f"{op_type}_node"), **attributes
         )
@@ -152,6 +165,7 @@ class GraphBuilder:
             self._nodes, name, self._inputs, self._outputs, self._initializers, doc_string=doc
         )
         opset = [helper.make_opsetid("", self.opset)]
+        opset += [helper.make_opsetid(d, DOMAIN_OPSETS[d]) for d in sorted(self._domains)]
         # The lowest IR version, not this onnx package's newest: runtimes older than the
         # package refuse IR versions they do not know, though they run the opset.
         model = helper.make_model(

@@ -63,7 +63,15 @@ def build_graph(pipeline: Pipeline, opset: int) -> Any:
     values_name, lengths_name = input_names(pipeline)
     values = g.input(values_name, np.float32 if kind == "numbers" else np.int64, ["batch", "time"])
     lengths = g.input(lengths_name, np.int64, ["batch"])
+    logits = add_logits(g, module, values, lengths, kind)
+    add_probabilities(g, logits, outputs)
+    return g.model("RecurrentClassifier", doc=__doc__.splitlines()[0])
 
+
+def add_logits(
+    g: GraphBuilder, module: RecurrentClassifier, values: str, lengths: str, kind: str
+) -> str:
+    """The module's (batch, outputs) logits from the graph's padded ``values`` and ``lengths``."""
     sequence_lens = valid = None
     if module.mask:
         values, lengths, sequence_lens, valid = _masking(g, values, lengths, module.padding)
@@ -83,13 +91,18 @@ def build_graph(pipeline: Pipeline, opset: int) -> Any:
         )
     if module.pooling != "last":
         features = _pool(g, module.pooling, x, valid, lengths)
-    logits = g.op(
+    return g.op(
         "Gemm",
         features,
         g.constant("head_weight", _numpy(module.head.weight)),
         g.constant("head_bias", _numpy(module.head.bias)),
         transB=1,
     )
+
+
+def add_probabilities(g: GraphBuilder, logits: str, outputs: int) -> None:
+    """The graph output ``probabilities`` (batch, classes) of (batch, outputs) logits, as
+    rnnlab's `class_probabilities`: one logit is ``[1 - sigmoid, sigmoid]``, more a softmax."""
     if outputs == 1:
         # [sigmoid(-z), sigmoid(z)]: rnnlab's form of [1 - sigmoid, sigmoid], exact near 1.
         probabilities = g.op(
@@ -97,8 +110,7 @@ def build_graph(pipeline: Pipeline, opset: int) -> Any:
         )
     else:
         probabilities = g.op("Softmax", logits, axis=1, name="probabilities")
-    g.output(probabilities, "probabilities", np.float32, ["batch", classes])
-    return g.model("RecurrentClassifier", doc=__doc__.splitlines()[0])
+    g.output(probabilities, "probabilities", np.float32, ["batch", 2 if outputs == 1 else outputs])
 
 
 def _numpy(parameter: Any) -> np.ndarray:

@@ -13,12 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 from rnnlab.errors import InvalidValueError, check_type, suggest
-from rnnlab.export import recurrent_classifier
+from rnnlab.export import hybrid_classifier, recurrent_classifier
 from rnnlab.pipeline import Pipeline
 
 Exporter = Callable[[Pipeline, int], Any]
 
-EXPORTERS: dict[str, Exporter] = {"RecurrentClassifier": recurrent_classifier.build_graph}
+EXPORTERS: dict[str, Exporter] = {
+    "RecurrentClassifier": recurrent_classifier.build_graph,
+    "HybridClassifier": hybrid_classifier.build_graph,
+}
 
 
 def register_exporter(architecture: str) -> Callable[[Exporter], Exporter]:

@@ -2,8 +2,9 @@
 
 `verify_export` feeds the graph and rnnlab's own `Pipeline.predict_proba_encoded`
 the same probe batches (every length from 1 to maxlen, and a time axis other
-than maxlen, so a frozen axis fails too) and refuses an export whose
-probabilities differ by more than `TOLERANCE` or whose labels differ.
+than maxlen, so a frozen axis fails too; every other row repeats a few ids) and
+refuses an export whose probabilities differ by more than `TOLERANCE` or whose
+labels differ.
 """
 
 from __future__ import annotations
@@ -62,8 +63,11 @@ def probe_inputs(
     if encoder.kind == "numbers":
         values: np.ndarray = rng.standard_normal((len(lengths), time)).astype(np.float32)
     else:
-        vocab_size = int(pipeline.config.get("vocab_size", 2))
-        values = rng.integers(1, max(vocab_size, 2), (len(lengths), time)).astype(np.int64)
+        vocab_size = max(_vocab_size(pipeline.config), 2)
+        values = rng.integers(1, vocab_size, (len(lengths), time)).astype(np.int64)
+        # Every other row from a few ids only: words and word pairs repeat in it (a model
+        # that counts distinct n-grams must count each once).
+        values[1::2] = values[1::2] % min(5, vocab_size - 1) + 1
     steps = np.arange(time)
     real = (
         steps[None, :] < lengths[:, None]
@@ -71,6 +75,14 @@ def probe_inputs(
         else steps[None, :] >= (time - lengths)[:, None]
     )
     return np.where(real, values, 0).astype(values.dtype), lengths
+
+
+def _vocab_size(config: dict[str, Any]) -> int:
+    """The embedding's rows: the config's ``vocab_size``, or its recurrent part's (a hybrid)."""
+    if "vocab_size" in config:
+        return int(config["vocab_size"])
+    recurrent = config.get("recurrent")
+    return int(recurrent.get("vocab_size", 2)) if isinstance(recurrent, dict) else 2
 
 
 def verify_export(pipeline: Pipeline, model: bytes, rows: int = 16) -> float:

@@ -106,7 +106,11 @@ def build_model(cfg: ExperimentConfig, data: PreparedData) -> RecurrentClassifie
 
 
 def make_trainer(
-    cfg: ExperimentConfig, model: RecurrentClassifier, seed: int, verbose: int
+    cfg: ExperimentConfig,
+    model: RecurrentClassifier,
+    seed: int,
+    verbose: int,
+    distributed: bool = False,
 ) -> Trainer:
     t = cfg.train
     # A non-finite loss, or a step that overflows the weights, stops the run with the weights
@@ -135,6 +139,7 @@ def make_trainer(
         callbacks=callbacks,
         seed=seed,
         verbose=verbose,
+        distributed=distributed,
     )
 
 
@@ -146,8 +151,13 @@ def run(
     out_dir: str | Path | None = None,
     quick: bool = False,
     verbose: int = 1,
+    distributed: bool = False,
 ) -> dict[str, Any]:
     """Fit ``model`` on ``data`` as ``cfg.train`` says, evaluate on test, save everything.
+
+    With ``distributed`` (one worker of ``rnnlab train --nproc N`` / torchrun) every
+    worker trains and evaluates its shard, and rank 0 alone writes; the other
+    workers return ``{"writer": False}``.
 
     Writes into ``out_dir`` (when given): config.yaml (resolved), history.json,
     metrics.json and model/ (a saved model: `rnnlab.load` reads it). While the fit
@@ -156,14 +166,16 @@ def run(
     (kept when a non-finite loss stopped the run: they hold its last good state).
     """
     t = cfg.train
-    trainer = make_trainer(cfg, model, seed, verbose)
+    trainer = make_trainer(cfg, model, seed, verbose, distributed)
     train, fit_kwargs = fit_data(cfg, data)
     checkpoints = None
     if out_dir is not None:
         # Checkpoints of the run live in its directory: rerunning the same command after a
         # kill, a crash or Ctrl-C / SIGTERM resumes the fit where it stopped.
         checkpoints = Path(out_dir) / CHECKPOINTS
-        _claim_checkpoints(checkpoints, {"config": cfg.to_dict(), "seed": seed, "quick": quick})
+        if trainer.is_writer:
+            identity = {"config": cfg.to_dict(), "seed": seed, "quick": quick}
+            _claim_checkpoints(checkpoints, identity)
     start = time.perf_counter()
     history = trainer.fit(
         train,
@@ -179,6 +191,8 @@ def run(
             f"training stopped early: {trainer.stop_reason}", RuntimeWarning, stacklevel=2
         )
     test_eval = trainer.evaluate(((data.x_test, data.len_test), data.y_test), batch_size=256)
+    if not trainer.is_writer:  # distributed: rank 0 predicts, reports and saves
+        return {"writer": False, "seed": seed, "test": {"loss": float(test_eval["loss"])}}
     inputs = InputEncoder(
         "text" if data.vocabulary is not None else "ids",
         maxlen=data.x_train.shape[1],
@@ -403,15 +417,27 @@ def train_one(
     out_dir: str | Path | None = None,
     quick: bool = False,
     verbose: int = 1,
+    distributed: bool = False,
 ) -> dict[str, Any]:
-    """`rnnlab train`: one config, one seed."""
+    """`rnnlab train`: one config, one seed (``distributed``: as one worker of several)."""
     cfg = apply_overrides(load_config(resolve_config(config)), list(overrides))
     seed = cfg.train.seed if seed is None else seed
     data = prepare_data(cfg.data, quick=quick)
     seed_everything(seed)
     model = build_model(cfg, data)
     out = Path(out_dir) if out_dir else Path("runs") / cfg.name / time.strftime("%Y%m%d-%H%M%S")
-    result = run(cfg, data, model, seed=seed, out_dir=out, quick=quick, verbose=verbose)
+    result = run(
+        cfg,
+        data,
+        model,
+        seed=seed,
+        out_dir=out,
+        quick=quick,
+        verbose=verbose,
+        distributed=distributed,
+    )
+    if result.get("writer") is False:
+        return result
     result["split"] = data.summary()
     result["baseline_majority"] = majority_baseline(data.y_train, data.y_test)
     return result

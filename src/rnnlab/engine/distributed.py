@@ -135,15 +135,37 @@ def join_group(device: torch.device) -> tuple[WorkerGroup, torch.device]:
                 "unset): start the workers with `rnnlab train --nproc N` or torchrun, or call "
                 "torch.distributed.init_process_group first"
             )
-        dist.init_process_group(
-            backend=backend_for(device),
-            init_method="env://",
-            timeout=datetime.timedelta(minutes=30),
-        )
+        _init_from_env(backend_for(device), datetime.timedelta(minutes=30))
     group = WorkerGroup(
         rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank, device=device
     )
     return group, device
+
+
+def _init_from_env(backend: str, timeout: datetime.timedelta) -> None:
+    """init_process_group from the launcher's variables, in a store namespace per restart.
+
+    After torchrun restarts the workers, the new group must not read the keys (the
+    gloo addresses) that the previous attempt's workers left in the store: with
+    them, connecting to a dead worker hangs. So every attempt gets its own prefix.
+    """
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    store = dist.TCPStore(
+        os.environ["MASTER_ADDR"],
+        int(os.environ["MASTER_PORT"]),
+        world,
+        is_master=rank == 0 and not agent_store,
+        timeout=timeout,
+    )
+    dist.init_process_group(
+        backend=backend,
+        store=dist.PrefixStore(f"rnnlab/attempt{attempt}", store),
+        rank=rank,
+        world_size=world,
+        timeout=timeout,
+    )
 
 
 def leave_group() -> None:

@@ -63,6 +63,10 @@ class DataConfig:
     truncating: str = "pre"
     lower: str = "true"  # tokenizer lowercasing for raw text: 'true', 'false' or 'ascii'
     min_freq: int = 1  # raw text: words seen fewer times in training are oov
+    # csv / folder: encode into a memory-mapped token store and train from it, for corpora
+    # larger than memory (`rnnlab.experiments.streamed`); path may list files, comma-separated.
+    stream: bool = False
+    store_dir: str | None = None  # where the token store lives (default: beside the run)
 
     def __post_init__(self) -> None:
         check_choice("data.source", self.source, SOURCES)

@@ -57,6 +57,7 @@ from rnnlab.experiments.prepare import (
     validation_rows,
 )
 from rnnlab.experiments.report import write_report
+from rnnlab.experiments.streamed import StreamedData, prepare_streamed
 from rnnlab.input_encoder import InputEncoder
 from rnnlab.models import RecurrentClassifier
 from rnnlab.pipeline import Pipeline
@@ -95,7 +96,7 @@ def _write_json(path: Path, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=1))
 
 
-def build_model(cfg: ExperimentConfig, data: PreparedData) -> RecurrentClassifier:
+def build_model(cfg: ExperimentConfig, data: PreparedData | StreamedData) -> RecurrentClassifier:
     """The config's model spec, sized by the data (vocabulary, classes) and its padding side."""
     return RecurrentClassifier(
         cfg.model,
@@ -145,7 +146,7 @@ def make_trainer(
 
 def run(
     cfg: ExperimentConfig,
-    data: PreparedData,
+    data: PreparedData | StreamedData,
     model: RecurrentClassifier,
     seed: int = 0,
     out_dir: str | Path | None = None,
@@ -190,18 +191,23 @@ def run(
         warnings.warn(
             f"training stopped early: {trainer.stop_reason}", RuntimeWarning, stacklevel=2
         )
-    test_eval = trainer.evaluate(((data.x_test, data.len_test), data.y_test), batch_size=256)
+    streamed = isinstance(data, StreamedData)
+    test_data = data.test if streamed else ((data.x_test, data.len_test), data.y_test)
+    test_eval = trainer.evaluate(test_data, batch_size=256)
     if not trainer.is_writer:  # distributed: rank 0 predicts, reports and saves
         return {"writer": False, "seed": seed, "test": {"loss": float(test_eval["loss"])}}
     inputs = InputEncoder(
         "text" if data.vocabulary is not None else "ids",
-        maxlen=data.x_train.shape[1],
+        maxlen=data.maxlen if streamed else data.x_train.shape[1],
         padding=cfg.data.padding,
         truncating=cfg.data.truncating,
         vocabulary=data.vocabulary,
     )
     pipeline = Pipeline(model, data.label_names, inputs)
-    y_pred = pipeline.predict_proba_encoded(data.x_test, data.len_test).argmax(1)
+    if streamed:  # the test part batch by batch from the store, in its order
+        y_pred = trainer.predict_proba(data.test, batch_size=256).argmax(1)
+    else:
+        y_pred = pipeline.predict_proba_encoded(data.x_test, data.len_test).argmax(1)
     test = {**classification_metrics(data.y_test, y_pred), "loss": float(test_eval["loss"])}
     result = {
         "seed": seed,
@@ -241,7 +247,9 @@ def _stratified(cfg: ExperimentConfig) -> bool:
     return bool(cfg.train.validation_split) and cfg.data.source in OWN_DATA_SOURCES
 
 
-def fit_data(cfg: ExperimentConfig, data: PreparedData) -> tuple[Any, dict[str, Any]]:
+def fit_data(
+    cfg: ExperimentConfig, data: PreparedData | StreamedData
+) -> tuple[Any, dict[str, Any]]:
     """The training data `Trainer.fit` gets, and its validation keyword.
 
     Keras arrays: all of the training arrays and ``validation_split`` (the engine holds
@@ -250,6 +258,8 @@ def fit_data(cfg: ExperimentConfig, data: PreparedData) -> tuple[Any, dict[str, 
     ``validate_on_test`` passes the test set for the printout only.
     """
     t = cfg.train
+    if isinstance(data, StreamedData):  # the store holds its own validation part
+        return data.train, ({} if data.val is None else {"validation_data": data.val})
     whole = ((data.x_train, data.len_train), data.y_train)
     if t.validation_split:
         rows = validation_rows(cfg.data, data.y_train, t.validation_split)
@@ -422,10 +432,13 @@ def train_one(
     """`rnnlab train`: one config, one seed (``distributed``: as one worker of several)."""
     cfg = apply_overrides(load_config(resolve_config(config)), list(overrides))
     seed = cfg.train.seed if seed is None else seed
-    data = prepare_data(cfg.data, quick=quick)
+    out = Path(out_dir) if out_dir else Path("runs") / cfg.name / time.strftime("%Y%m%d-%H%M%S")
+    if cfg.data.stream:  # larger than memory: a token store beside the run, reused by reruns
+        data: PreparedData | StreamedData = prepare_streamed(cfg, out, quick=quick)
+    else:
+        data = prepare_data(cfg.data, quick=quick)
     seed_everything(seed)
     model = build_model(cfg, data)
-    out = Path(out_dir) if out_dir else Path("runs") / cfg.name / time.strftime("%Y%m%d-%H%M%S")
     result = run(
         cfg,
         data,

@@ -70,8 +70,12 @@ def _fit_seconds(distributed: bool, rows: int, threads: int) -> float:
 
 def _worker(rank: int, port: int, rows: int, out: str) -> None:
     os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2",
-        LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE="2",
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE="2",
+        LOCAL_RANK=str(rank),
+        LOCAL_WORLD_SIZE="2",
     )
     seconds = _fit_seconds(True, rows, threads=1)
     if rank == 0:

@@ -32,20 +32,20 @@ def toy(tmp_path_factory):
 
 
 def test_a_streamed_run_trains_from_the_store_and_a_rerun_reuses_it(toy, tmp_path):
-    args = [f"data.path={toy}", "data.stream=true", "train.epochs=2", "data.maxlen=40"]
+    args = [f"data.path={toy}", "data.stream=true", "train.epochs=3", "data.maxlen=40"]
     args += ["train.lr=0.01"]
     first = train_one("text/gru", args, out_dir=tmp_path / "a", verbose=0)
     assert first["split"]["streamed_from"] == str(tmp_path / "token_store" / "full")
     assert first["split"]["train"] + first["split"]["test"] == 600
     assert first["test"]["accuracy"] > 0.9  # two words decide the label
-    assert len(first["history"]["val_loss"]) == 2
+    assert len(first["history"]["val_loss"]) == 3
     meta = tmp_path / "token_store" / "full" / "meta.json"
     built = meta.stat().st_mtime_ns
     second = train_one("text/gru", args, out_dir=tmp_path / "b", verbose=0)
     assert meta.stat().st_mtime_ns == built  # the store was reused, not rebuilt
     assert second["test"] == first["test"]  # same store, same seed: the same run
     pipeline = load(tmp_path / "b" / "model")
-    assert pipeline.predict(["good great the plot", "awful worst the film"]).tolist() == [
+    assert list(pipeline.predict(["good great the plot", "awful worst the film"])) == [
         "pos",
         "neg",
     ]
@@ -54,7 +54,11 @@ def test_a_streamed_run_trains_from_the_store_and_a_rerun_reuses_it(toy, tmp_pat
 
 def test_streaming_needs_a_maxlen_and_a_text_source(toy, tmp_path):
     with pytest.raises(ConfigError, match="needs `data.maxlen`"):
-        train_one("text/gru", [f"data.path={toy}", "data.stream=true", "data.maxlen=null"],
-                  out_dir=tmp_path / "x", verbose=0)
+        train_one(
+            "text/gru",
+            [f"data.path={toy}", "data.stream=true", "data.maxlen=null"],
+            out_dir=tmp_path / "x",
+            verbose=0,
+        )
     with pytest.raises(ConfigError, match="reads csv or folder sources"):
         train_one("imdb/lstm", ["data.stream=true"], out_dir=tmp_path / "y", verbose=0)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -98,8 +99,15 @@ class TrainConfig:
     # The IMDB tutorial passes the test set as validation data; only for its printout.
     validate_on_test: bool = False
     seed: int = 0
+    # Where the Trainer runs: 'auto' (a GPU when there is one), 'cpu', 'cuda', 'cuda:1'.
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
+            raise ConfigError(
+                f"`train.device` must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or 'mps', "
+                f"got {self.device!r}"
+            )
         check_int("train.epochs", self.epochs, minimum=1)
         check_int("train.batch_size", self.batch_size, minimum=1)
         check_choice("train.optimizer", self.optimizer, OPTIMIZERS)

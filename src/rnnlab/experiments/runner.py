@@ -140,6 +140,7 @@ def make_trainer(
         callbacks=callbacks,
         seed=seed,
         verbose=verbose,
+        device=t.device,
         distributed=distributed,
     )
 

@@ -29,7 +29,7 @@ from rnnlab.engine.data import ArrayData, Batch
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.experiments.config import ExperimentConfig
 
-BUCKET_BATCHES = 50  # batches sorted by length together (a window of the epoch's permutation)
+BUCKET_BATCHES = 8  # batches sorted by length together (a window of the epoch's permutation)
 QUICK_ROWS = 512  # --quick: the first rows only
 
 

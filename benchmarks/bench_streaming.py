@@ -7,7 +7,10 @@ under /tmp, never in the repository: 2,000,000 rows are about 1 GB):
            user runs it: the token store is built (two streamed passes), one epoch
            of a small GRU trains from it, the test part is evaluated and the model
            saved. Reported: rows, file size, the child's peak RSS
-           (getrusage of the children), seconds of the whole command.
+           (getrusage of the children), seconds of the whole command. With
+           ``--max-batches N`` (a shared, slow CPU): in this process, the store is
+           built from the whole file, training stops after N batches, and the
+           validation part is evaluated; the peak RSS covers all of it.
   compare  on the first ``--subset`` rows (a corpus that fits in memory): one epoch
            of the same model on (a) in-memory padded arrays, as `prepare_data`
            gives, (b) the token store with every batch padded to maxlen (the same
@@ -17,6 +20,7 @@ under /tmp, never in the repository: 2,000,000 rows are about 1 GB):
 
     python benchmarks/bench_streaming.py --generate 2000000 --csv /tmp/big/big.csv
     python benchmarks/bench_streaming.py big --csv /tmp/big/big.csv
+    python benchmarks/bench_streaming.py big --csv /tmp/big/big.csv --max-batches 500
     python benchmarks/bench_streaming.py compare --csv /tmp/big/big.csv --subset 100000
 """
 
@@ -97,6 +101,54 @@ def big(csv: Path) -> None:
     )
 
 
+def big_stopped(csv: Path, max_batches: int) -> None:
+    """The store built from the whole file, then training stopped after ``max_batches``."""
+    import torch
+
+    from rnnlab.engine import Callback, seed_everything
+    from rnnlab.experiments.catalog import resolve_config
+    from rnnlab.experiments.config import apply_overrides, load_config
+    from rnnlab.experiments.runner import build_model, make_trainer
+    from rnnlab.experiments.streamed import prepare_streamed
+
+    class StopAfter(Callback):
+        def on_batch_end(self, trainer, batch, logs):  # type: ignore[no-untyped-def]
+            if trainer.step >= max_batches:
+                trainer.stop(f"benchmark: stopped after {max_batches} batches")
+
+    torch.set_num_threads(1)
+    overrides = [f"data.path={csv}", "data.stream=true", *MODEL]
+    cfg = apply_overrides(load_config(resolve_config("text/gru")), overrides)
+    with tempfile.TemporaryDirectory(dir=csv.parent) as tmp:
+        start = time.perf_counter()
+        data = prepare_streamed(cfg, Path(tmp) / "run")
+        built = time.perf_counter() - start
+        rss_built = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        seed_everything(0)
+        trainer = make_trainer(cfg, build_model(cfg, data), seed=0, verbose=0)
+        start = time.perf_counter()
+        trainer.fit(
+            data.train, epochs=1, batch_size=cfg.train.batch_size, callbacks=[StopAfter()]
+        )
+        trained = time.perf_counter() - start
+        start = time.perf_counter()
+        val = trainer.evaluate(data.val, batch_size=1024) if data.val is not None else {}
+        evaluated = time.perf_counter() - start
+        rows = {
+            k: getattr(data, k).num_samples for k in ("train", "val", "test") if getattr(data, k)
+        }
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    batches = data.train.num_batches(cfg.train.batch_size)
+    print(
+        f"big (stopped): {sum(rows.values()):,} rows {rows}, {csv.stat().st_size / 2**30:.2f} GiB "
+        f"file; token store built in {built:.0f} s (peak RSS then {rss_built / 2**30:.2f} GiB); "
+        f"{trainer.step} of {batches} training batches in {trained:.0f} s "
+        f"({trained / max(1, trainer.step) * batches:.0f} s per epoch at that rate); "
+        f"validation part ({rows.get('val', 0):,} rows) evaluated in {evaluated:.0f} s, "
+        f"val accuracy {val.get('accuracy', float('nan')):.3f}; peak RSS {peak / 2**30:.2f} GiB"
+    )
+
+
 def compare(csv: Path, subset: int, rounds: int) -> None:
     import torch
 
@@ -147,11 +199,16 @@ def main() -> int:
     parser.add_argument("--generate", type=int, metavar="ROWS")
     parser.add_argument("--subset", type=int, default=100000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--max-batches", type=int, help="big: stop training after this many batches (in-process)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.generate:
         generate(args.generate, args.csv)
-    if args.what == "big":
+    if args.what == "big" and args.max_batches:
+        big_stopped(args.csv, args.max_batches)
+    elif args.what == "big":
         big(args.csv)
     elif args.what == "compare":
         compare(args.csv, args.subset, args.rounds)

@@ -53,3 +53,16 @@ def test_a_quick_two_worker_run_writes_one_model_one_history_one_report(tmp_path
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
     assert sorted(tmp_path.iterdir()) == sorted([data, out])  # no stray runs/ from a worker
+
+
+def test_a_failing_worker_ends_the_launch_with_its_own_exit_code(tmp_path, monkeypatch):
+    import pytest
+
+    from rnnlab.engine.launch import launch_workers
+    from rnnlab.errors import WorkersFailedError
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WorkersFailedError, match="1 of the 1 workers failed") as info:
+        launch_workers(["train", "--config", str(tmp_path / "missing.yaml")], nproc=1)
+    assert info.value.exit_code == 2  # the worker's usage error, not a generic failure

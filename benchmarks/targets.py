@@ -54,6 +54,11 @@ class Measurements:
             pairs.append((1e6 / by_length[lengths[-1]], 1e6 / by_length[lengths[0]]))
         return max(pairs, key=lambda p: p[0] / p[1])
 
+    def serving(self) -> tuple[float, float]:
+        """(ms per request of the micro-batching server, of one pass per request)."""
+        ms = self.runs("serve_load")[0][1]["ms_per_request"]
+        return ms["batched"], ms["one_pass_per_request"]
+
     def parity(self) -> tuple[float, float]:
         return self.runs("lstm_parity")[0][1]["max_abs_diff"], PARITY_TOLERANCE
 
@@ -197,6 +202,15 @@ TARGETS = [
         "µs/token",
         "recurrent-dropout LSTM layer: time per token at the longest vs the "
         "shortest length (worst hidden size)",
+    ),
+    Target(
+        "serve_batched_vs_one_pass_per_request",
+        0.333,
+        ("serve_load",),
+        Measurements.serving,
+        "ms/request",
+        "`rnnlab serve` (IMDB tutorial model), 2,000 reviews at concurrency 16 on loopback: "
+        "time per request, micro-batching vs max batch 1 (at least 3x the throughput)",
     ),
     Target(
         "fast_path_vs_reference_loop_max_abs_diff",

@@ -1,6 +1,6 @@
 """Every trainer of a model against every command that loads one: one saved-model format.
 
-Trainers: `rnnlab train`, `rnnlab reproduce`, TextClassifier, SequenceClassifier and a
+Trainers: `rnnlab train` (a recurrent and a hybrid model), `rnnlab reproduce`, TextClassifier, SequenceClassifier and a
 ModelClassifier whose factory is registered. Loaders: `rnnlab.load`, `rnnlab predict`,
 `rnnlab evaluate`. Each must give the probabilities the trainer itself gives.
 """
@@ -70,11 +70,11 @@ def _model_classifier(tmp):
     return tmp / "m", lines, y, clf.predict_proba(X)
 
 
-def _experiment(tmp, how):
-    cfg = load_config(resolve_config("reuters/lstm"))
+def _experiment(tmp, how, name="reuters/lstm"):
+    cfg = load_config(resolve_config(name))
     data = prepare_data(cfg.data, quick=True)
     if how == "train":
-        train_one("reuters/lstm", out_dir=tmp / "run", quick=True, verbose=0)
+        train_one(name, out_dir=tmp / "run", quick=True, verbose=0)
         model_dir = tmp / "run" / "model"
     else:
         reproduce(["reuters/lstm"], seeds=[0], out_dir=tmp / "rep", quick=True)
@@ -91,6 +91,7 @@ TRAINERS = {
     "model_classifier": _model_classifier,
     "rnnlab_train": lambda tmp: _experiment(tmp, "train"),
     "rnnlab_reproduce": lambda tmp: _experiment(tmp, "reproduce"),
+    "rnnlab_train_hybrid": lambda tmp: _experiment(tmp, "train", "reuters/hybrid"),
 }
 
 

@@ -137,6 +137,23 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class LinearPartConfig:
+    """The n-gram linear part of a hybrid model (``model_kind: hybrid``): NBSVM.
+
+    Its C and beta, and the blend with the recurrent part, are chosen on the
+    validation split (`rnnlab.experiments.hybrid_fit`); only the features are set here.
+    """
+
+    min_df: int = 2  # an n-gram is kept when this many training documents hold it
+
+    def __post_init__(self) -> None:
+        check_int("linear.min_df", self.min_df, minimum=1)
+
+
+MODEL_KINDS = ("recurrent", "hybrid")
+
+
+@dataclass(frozen=True)
 class PublishedResult:
     """The figure a tutorial published, to be printed next to ours."""
 
@@ -155,6 +172,22 @@ class ExperimentConfig:
     model: ModelSpec = field(default_factory=ModelSpec)
     train: TrainConfig = field(default_factory=TrainConfig)
     published: PublishedResult = field(default_factory=PublishedResult)
+    # 'recurrent': the model section alone; 'hybrid': that model blended with an n-gram
+    # linear part (`linear`), the blend chosen on validation.
+    model_kind: str = "recurrent"
+    linear: LinearPartConfig = field(default_factory=LinearPartConfig)
+
+    def __post_init__(self) -> None:
+        if self.model_kind not in MODEL_KINDS:
+            raise ConfigError(
+                f"`model_kind` must be one of {', '.join(MODEL_KINDS)}, got {self.model_kind!r}"
+                f"{suggest(str(self.model_kind), MODEL_KINDS)}"
+            )
+        if self.model_kind == "hybrid" and not self.train.validation_split:
+            raise ConfigError(
+                "`model_kind: hybrid` chooses its blend on validation rows: set "
+                "`train.validation_split` (e.g. 0.1)"
+            )
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ExperimentConfig:

@@ -35,6 +35,16 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
     }
 
 
+def log_loss(proba: np.ndarray, y_true: np.ndarray) -> float:
+    """Mean negative log-probability of the true class (probabilities clipped at 1e-7).
+
+    >>> round(log_loss(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([0, 1])), 4)
+    0.1643
+    """
+    picked = np.asarray(proba)[np.arange(len(y_true)), np.asarray(y_true)]
+    return float(-np.log(np.clip(picked, 1e-7, 1.0)).mean())
+
+
 def per_class_table(
     y_true: np.ndarray, y_pred: np.ndarray, label_names: Sequence[str]
 ) -> list[dict[str, object]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import shutil
 import time
 import warnings
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from rnnlab.atomic import write_text_atomic
@@ -46,9 +48,11 @@ from rnnlab.experiments.evaluation import (
     bag_of_words_baseline,
     classification_metrics,
     confusion,
+    log_loss,
     majority_baseline,
     per_class_table,
 )
+from rnnlab.experiments.hybrid_fit import fit_hybrid
 from rnnlab.experiments.prepare import (
     OWN_DATA_SOURCES,
     PreparedData,
@@ -63,7 +67,6 @@ from rnnlab.models import RecurrentClassifier
 from rnnlab.pipeline import Pipeline
 
 METRIC_KEYS = ("seed", "test", "seconds", "epochs_run", "confusion", "per_class")
-MODEL_KINDS = ("recurrent", "hybrid")
 
 
 def finished_run(cfg: ExperimentConfig, run_dir: Path) -> dict[str, Any] | None:
@@ -197,6 +200,11 @@ def run(
     test_eval = trainer.evaluate(test_data, batch_size=256)
     if not trainer.is_writer:  # distributed: rank 0 predicts, reports and saves
         return {"writer": False, "seed": seed, "test": {"loss": float(test_eval["loss"])}}
+    hybrid = None
+    if cfg.model_kind == "hybrid":  # its linear part: on rank 0 alone, after the fit
+        fit_rows, val_rows = fit_and_validation_rows(cfg, data)
+        model, hybrid = fit_hybrid(model, fit_rows, val_rows, seed=seed, min_df=cfg.linear.min_df)
+        seconds += hybrid["seconds"]
     inputs = InputEncoder(
         "text" if data.vocabulary is not None else "ids",
         maxlen=data.maxlen if streamed else data.x_train.shape[1],
@@ -204,12 +212,20 @@ def run(
         truncating=cfg.data.truncating,
         vocabulary=data.vocabulary,
     )
-    pipeline = Pipeline(model, data.label_names, inputs)
+    pipeline = Pipeline(
+        model,
+        data.label_names,
+        inputs,
+        architecture="HybridClassifier" if hybrid is not None else "RecurrentClassifier",
+    )
     if streamed:  # the test part batch by batch from the store, in its order
-        y_pred = trainer.predict_proba(data.test, batch_size=256).argmax(1)
+        proba = trainer.predict_proba(data.test, batch_size=256)
     else:
-        y_pred = pipeline.predict_proba_encoded(data.x_test, data.len_test).argmax(1)
-    test = {**classification_metrics(data.y_test, y_pred), "loss": float(test_eval["loss"])}
+        proba = pipeline.predict_proba_encoded(data.x_test, data.len_test)
+    y_pred = proba.argmax(1)
+    # The hybrid's loss is that of its blended probabilities, not of its recurrent part.
+    loss = float(test_eval["loss"]) if hybrid is None else log_loss(proba, data.y_test)
+    test = {**classification_metrics(data.y_test, y_pred), "loss": loss}
     result = {
         "seed": seed,
         "test": test,
@@ -219,6 +235,7 @@ def run(
         "stop_reason": trainer.stop_reason,
         "confusion": confusion(data.y_test, y_pred, data.num_classes).tolist(),
         "per_class": per_class_table(data.y_test, y_pred, data.label_names),
+        **({"hybrid": hybrid} if hybrid is not None else {}),
     }
     if out_dir is not None:
         out = Path(out_dir)
@@ -282,15 +299,26 @@ def fit_data(
 
 
 def model_kind(cfg: ExperimentConfig) -> str:
-    """'recurrent' or 'hybrid': the config's own field when it has one, else 'recurrent'.
+    """'recurrent' or 'hybrid' (the config's `model_kind`)."""
+    return cfg.model_kind
 
-    Every model `build_model` builds today is a `RecurrentClassifier`; a config that
-    names its kind (``model.kind`` or a top-level ``model_kind``) is taken at its word.
+
+def fit_and_validation_rows(cfg: ExperimentConfig, data: PreparedData) -> tuple[tuple, tuple]:
+    """``(ids, lengths, labels)`` of the rows the model trains on and of its validation rows.
+
+    The same split `fit_data` gives `Trainer.fit`: stratified rows for own data, the
+    last fraction (Keras's ``validation_split``) for the Keras arrays.
     """
-    kind = getattr(cfg.model, "kind", None) or getattr(cfg, "model_kind", None) or "recurrent"
-    if kind not in MODEL_KINDS:
-        raise ConfigError(f"model kind {kind!r} is not one of {', '.join(MODEL_KINDS)}")
-    return kind
+    t = cfg.train
+    rows = validation_rows(cfg.data, data.y_train, t.validation_split)
+    if rows is None:
+        split_at = math.floor(len(data.y_train) * (1.0 - t.validation_split))
+        kept, held = np.arange(split_at), np.arange(split_at, len(data.y_train))
+    else:
+        kept, held = rows
+    return tuple(  # type: ignore[return-value]
+        (data.x_train[r], data.len_train[r], data.y_train[r]) for r in (kept, held)
+    )
 
 
 def _corpus_key(cfg: DataConfig) -> DataConfig:

@@ -167,6 +167,11 @@ def prepare_streamed(
 ) -> StreamedData:
     """Build or reuse the config's token store and open its parts."""
     d = cfg.data
+    if cfg.model_kind == "hybrid":
+        raise ConfigError(
+            "`model_kind: hybrid` fits its n-gram part on in-memory texts: it is not "
+            "streamed; set data.stream=false"
+        )
     if d.source not in ("csv", "folder"):
         raise ConfigError(
             f"`data.stream` reads csv or folder sources, not {d.source!r}; set data.stream=false"

@@ -10,6 +10,7 @@ from typing import Any
 _LAZY = {
     "ModelSpec": "rnnlab.models.spec",
     "RecurrentClassifier": "rnnlab.models.classifier",
+    "HybridClassifier": "rnnlab.models.hybrid",
     "ARCHITECTURES": "rnnlab.models.registry",
     "architecture_name": "rnnlab.models.registry",
     "build_architecture": "rnnlab.models.registry",

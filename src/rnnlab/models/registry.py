@@ -33,7 +33,10 @@ Factory = TypeVar("Factory", bound=Callable[..., nn.Module])
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"RecurrentClassifier": RecurrentClassifier}
 # rnnlab's other architectures register themselves when their module is imported; a saved
 # model naming one imports it here, so `rnnlab.load` needs no import from the caller.
-BUILT_IN = {"keras_sequential": "rnnlab.keras_import.architecture"}
+BUILT_IN = {
+    "keras_sequential": "rnnlab.keras_import.architecture",
+    "HybridClassifier": "rnnlab.models.hybrid",
+}
 
 
 def register_model(name: str | None = None) -> Callable[[Factory], Factory]:

@@ -1,0 +1,151 @@
+"""Fitting a `HybridClassifier`: NBSVM on the recurrent model's training rows, the blend on validation.
+
+After the recurrent part is trained (and its best epoch restored on validation),
+`fit_hybrid`:
+
+1. reads each padded training row's real tokens (exactly what both parts see);
+2. fits NBSVM's word uni+bigrams on the rows the recurrent part trained on and
+   chooses its C and beta by accuracy on the validation rows;
+3. chooses the blend of the two parts' logits on the same validation rows
+   (`rnnlab.models.hybrid.select_blend`), with that NBSVM;
+4. refits NBSVM with the chosen C and beta on every training row, and keeps it.
+
+The test set is never read. The recurrent part chose its epoch on the same
+validation rows, which flatters it a little in the blend.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from rnnlab.engine.inference import predict_logits
+from rnnlab.errors import DataError
+from rnnlab.experiments.baselines import GRIDS, NBSVM, NBSVM_BETAS, IdNgrams
+from rnnlab.models.classifier import RecurrentClassifier
+from rnnlab.models.hybrid import HybridClassifier, scorer_from_nbsvm, select_blend
+
+
+def row_tokens(x: np.ndarray) -> list[list[int]]:
+    """The real (non-padding) ids of each padded row, in order."""
+    return [row[row != 0].tolist() for row in np.asarray(x)]
+
+
+def fit_nbsvm(
+    fit_docs: list[list[int]],
+    y_fit: np.ndarray,
+    val_docs: list[list[int]],
+    y_val: np.ndarray,
+    seed: int,
+    min_df: int = 2,
+) -> tuple[IdNgrams, NBSVM, dict[str, Any]]:
+    """NBSVM fitted on ``fit_docs``, with C and beta chosen on ``val_docs``.
+
+    Selection is by validation accuracy; ties, common on a few hundred validation rows,
+    go to the larger mean clipped margin (how surely the right class wins), not to the
+    first setting of the grid.
+    """
+    ngrams = IdNgrams(min_df=min_df)
+    x_fit = ngrams.fit_transform(fit_docs)
+    if x_fit.shape[1] == 0:
+        raise DataError(
+            f"no word or bigram occurs in {min_df} of the {len(fit_docs)} training documents: "
+            "the hybrid model's linear part has no feature; use more data or model_kind=recurrent"
+        )
+    x_val = ngrams.transform(val_docs)
+    best: tuple[float, float, float, float] | None = None
+    for c in GRIDS["nbsvm"]:
+        model = NBSVM(C=c, seed=seed).fit(x_fit, y_fit)
+        for beta in NBSVM_BETAS:
+            key = (*_accuracy_and_margin(model, x_val, y_val, beta), c, beta)
+            if best is None or key[:2] > best[:2]:
+                best = key
+    assert best is not None
+    accuracy, _, c, beta = best
+    model = NBSVM(C=c, beta=beta, seed=seed).fit(x_fit, y_fit)
+    info = {"C": c, "beta": beta, "validation_accuracy": accuracy, "features": x_fit.shape[1]}
+    return ngrams, model, info
+
+
+def _accuracy_and_margin(model: NBSVM, x: Any, y: np.ndarray, beta: float) -> tuple[float, float]:
+    scores = model.decision_function(x, beta)
+    if scores.ndim == 1:
+        pred = model.classes_[(scores > 0).astype(np.int64)]
+        margin = np.where(y == model.classes_[1], scores, -scores)
+    else:
+        columns = np.searchsorted(model.classes_, y)
+        known = (columns < len(model.classes_)) & (
+            model.classes_[columns.clip(max=len(model.classes_) - 1)] == y
+        )
+        own = np.where(known, scores[np.arange(len(y)), columns.clip(max=scores.shape[1] - 1)], -1)
+        others = scores.copy()
+        others[np.arange(len(y))[known], columns[known]] = -np.inf
+        margin = own - others.max(1)
+        pred = model.classes_[scores.argmax(1)]
+    return float((pred == y).mean()), float(np.clip(margin, -1, 1).mean())
+
+
+def fit_hybrid(
+    recurrent: RecurrentClassifier,
+    fit: tuple[np.ndarray, np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray, np.ndarray],
+    seed: int = 0,
+    min_df: int = 2,
+) -> tuple[HybridClassifier, dict[str, Any]]:
+    """The trained ``recurrent`` model and an NBSVM, blended on validation.
+
+    Args:
+        recurrent: the trained recurrent part (its weights are copied, not retrained).
+        fit, validation: ``(ids, lengths, labels)`` of the rows the recurrent part
+            trained on and of the validation rows.
+
+    Returns:
+        The `HybridClassifier` and what was chosen: the linear part's ``C``, ``beta``
+        and validation accuracy, the blend's ``share`` of the linear part, its
+        validation accuracy, and the seconds the linear part and the blend took.
+    """
+    start = time.perf_counter()
+    (x_fit, _, y_fit), (x_val, len_val, y_val) = fit, validation
+    y_fit, y_val = np.asarray(y_fit, np.int64), np.asarray(y_val, np.int64)
+    if len(y_val) == 0:
+        raise DataError("the hybrid model chooses its blend on validation rows: give some")
+    fit_docs, val_docs = row_tokens(x_fit), row_tokens(x_val)
+    ngrams, nbsvm, linear = fit_nbsvm(fit_docs, y_fit, val_docs, y_val, seed, min_df=min_df)
+    num_classes = int(recurrent.config["num_classes"])
+    if num_classes == 2 and len(np.unique(y_fit)) < 2:
+        raise DataError("the hybrid model's linear part needs both classes in its training rows")
+    # The blend is chosen with the linear part that has not seen the validation rows ...
+    scorer = scorer_from_nbsvm(ngrams, nbsvm, linear["beta"], num_classes)
+    ids_val = torch.as_tensor(np.asarray(x_val), dtype=torch.int64)
+    deep = predict_logits(recurrent, (ids_val, torch.as_tensor(len_val)), batch_size=256)
+    with torch.no_grad():
+        wide = torch.cat([scorer(b) for b in ids_val.split(256)]).numpy()
+    blend = select_blend(deep, wide, y_val)
+    # ... and the model keeps one refitted on every training row with the chosen C and beta.
+    ngrams = IdNgrams(min_df=min_df)
+    x_all = ngrams.fit_transform([*fit_docs, *val_docs])
+    nbsvm = NBSVM(C=linear["C"], beta=linear["beta"], seed=seed).fit(x_all, np.r_[y_fit, y_val])
+    scorer = scorer_from_nbsvm(ngrams, nbsvm, linear["beta"], num_classes)
+    hybrid = HybridClassifier(
+        recurrent=recurrent.config,
+        ngrams={
+            "num_ids": scorer.num_ids,
+            "num_bigrams": int(scorer.bigram_keys.numel()),
+            "num_outputs": int(scorer.bias.numel()),
+        },
+        recurrent_weight=blend["recurrent_weight"],
+        linear_weight=blend["linear_weight"],
+    )
+    hybrid.recurrent.load_state_dict(recurrent.state_dict())
+    hybrid.ngrams.load_state_dict(scorer.state_dict())
+    hybrid.eval()
+    info = {
+        "linear": linear,
+        "blend_share": blend["share"],
+        "blend_validation_accuracy": blend["accuracy"],
+        "seconds": time.perf_counter() - start,
+    }
+    return hybrid, info

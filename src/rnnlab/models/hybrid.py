@@ -1,0 +1,204 @@
+"""`HybridClassifier`: a recurrent classifier and an NB-weighted n-gram linear model, blended.
+
+The recurrent part reads word order; the linear part (NBSVM, Wang & Manning 2012:
+binarized word uni+bigrams scaled by their naive-Bayes log-count ratios, then a
+linear SVM) reads which words and word pairs occur. Their logits are added with
+weights chosen on the validation split (`select_blend`), so the blend can only
+be as good as the better part where validation says so, and better where the
+two disagree usefully (Mesnil et al. 2014 report about a point over NBSVM alone).
+
+Both parts read the same padded ``(ids, lengths)`` tensors, so a hybrid model
+saves, loads, predicts, evaluates and serves like any other `rnnlab.load` model.
+The n-gram weights are buffers of the module: nothing is pickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnlab.errors import InvalidValueError, check_int
+from rnnlab.models.classifier import RecurrentClassifier
+from rnnlab.models.registry import register_model
+from rnnlab.models.spec import ModelSpec
+
+PADDING_ID = 0  # every rnnlab and Keras id encoding pads with 0, never a word
+
+
+class NgramScorer(nn.Module):
+    """A fitted linear model over the distinct word uni+bigrams of each row of padded ids.
+
+    Unigram ``a`` and bigram ``a b`` (adjacent real tokens) count once per row, as
+    NBSVM's binarized features; ids at or above ``num_ids`` (never seen when it was
+    fitted) and n-grams it did not keep add nothing. Bigram ``a b`` is the key
+    ``num_ids + a * num_ids + b``, the same as `rnnlab.experiments.baselines.IdNgrams`.
+
+    Shapes: ids (batch, time) int64 -> (batch, num_outputs) scores.
+    """
+
+    def __init__(self, num_ids: int, num_bigrams: int, num_outputs: int) -> None:
+        super().__init__()
+        check_int("num_ids", num_ids, minimum=1)
+        check_int("num_bigrams", num_bigrams, minimum=0)
+        check_int("num_outputs", num_outputs, minimum=1)
+        self.num_ids = num_ids
+        self.register_buffer("unigram_weights", torch.zeros(num_ids, num_outputs))
+        self.register_buffer("bigram_keys", torch.zeros(num_bigrams, dtype=torch.int64))
+        self.register_buffer("bigram_weights", torch.zeros(num_bigrams, num_outputs))
+        self.register_buffer("bias", torch.zeros(num_outputs))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        v = self.num_ids
+        real = (ids != PADDING_ID) & (ids >= 0) & (ids < v)
+        scores = self.bias.expand(ids.shape[0], -1)
+        unigrams, first = _distinct(torch.where(real, ids, -1))
+        found = first & (unigrams >= 0)
+        scores = scores + (self.unigram_weights[unigrams.clamp(min=0)] * found[..., None]).sum(1)
+        if ids.shape[1] < 2 or self.bigram_keys.numel() == 0:
+            return scores
+        pair = real[:, :-1] & real[:, 1:]
+        keys = torch.where(pair, v + ids[:, :-1] * v + ids[:, 1:], -1)
+        keys, first = _distinct(keys)
+        at = torch.searchsorted(self.bigram_keys, keys.clamp(min=0)).clamp(
+            max=self.bigram_keys.numel() - 1
+        )
+        hit = first & (keys >= 0) & (self.bigram_keys[at] == keys)
+        return scores + (self.bigram_weights[at] * hit[..., None]).sum(1)
+
+
+def _distinct(keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's keys sorted, and a mask of the first of every run of equal keys."""
+    keys = keys.sort(dim=1).values
+    first = torch.ones_like(keys, dtype=torch.bool)
+    first[:, 1:] = keys[:, 1:] != keys[:, :-1]
+    return keys, first
+
+
+@register_model("HybridClassifier")
+class HybridClassifier(nn.Module):
+    """``recurrent_weight * recurrent(ids, lengths) + linear_weight * ngrams(ids)``.
+
+    Args:
+        recurrent: the `RecurrentClassifier`'s config (its ``config`` attribute).
+        ngrams: `NgramScorer`'s sizes: ``num_ids``, ``num_bigrams``, ``num_outputs``.
+        recurrent_weight, linear_weight: the blend, chosen on validation.
+    """
+
+    def __init__(
+        self,
+        recurrent: dict[str, Any],
+        ngrams: dict[str, Any],
+        recurrent_weight: float = 1.0,
+        linear_weight: float = 1.0,
+    ) -> None:
+        super().__init__()
+        settings = dict(recurrent)
+        sizes = {k: settings.pop(k) for k in ("vocab_size", "num_classes", "padding")}
+        self.recurrent = RecurrentClassifier(ModelSpec(**settings), **sizes)
+        self.ngrams = NgramScorer(**ngrams)
+        outputs = 1 if sizes["num_classes"] == 2 else sizes["num_classes"]
+        if self.ngrams.bias.numel() != outputs:
+            raise InvalidValueError(
+                f"the n-gram part scores {self.ngrams.bias.numel()} outputs but the recurrent "
+                f"part has {outputs}: both must score the same classes"
+            )
+        self.recurrent_weight = float(recurrent_weight)
+        self.linear_weight = float(linear_weight)
+        self.config: dict[str, Any] = {
+            "recurrent": dict(recurrent),
+            "ngrams": dict(ngrams),
+            "recurrent_weight": self.recurrent_weight,
+            "linear_weight": self.linear_weight,
+        }
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        deep = self.recurrent(ids, lengths)
+        if self.linear_weight == 0.0:
+            return self.recurrent_weight * deep
+        return self.recurrent_weight * deep + self.linear_weight * self.ngrams(ids)
+
+
+def scorer_from_nbsvm(ngrams: Any, nbsvm: Any, beta: float, num_classes: int) -> NgramScorer:
+    """The fitted `IdNgrams` + `NBSVM` (at ``beta``) as an `NgramScorer` with equal scores.
+
+    A class the linear part never saw in training (one-vs-rest had no positives) scores
+    ``ABSENT_CLASS_SCORE`` there, below any margin it learned.
+    """
+    w = nbsvm.weights_
+    w = (1 - beta) * np.abs(w).mean(1, keepdims=True) + beta * w
+    learned = (nbsvm.ratios_ * w).T  # (features, fitted outputs): ratio-scaled, interpolated
+    keys = np.asarray(ngrams.keys_, np.int64)
+    n_uni, v = int(ngrams.num_unigrams_), int(ngrams.num_ids_)
+    outputs = 1 if num_classes == 2 else num_classes
+    weights = np.zeros((len(keys), outputs))
+    bias = np.full(outputs, ABSENT_CLASS_SCORE)
+    columns = [0] if outputs == 1 else [int(c) for c in nbsvm.classes_]
+    weights[:, columns] = learned
+    bias[columns] = nbsvm.intercept_
+    scorer = NgramScorer(num_ids=v, num_bigrams=len(keys) - n_uni, num_outputs=outputs)
+    with torch.no_grad():
+        scorer.unigram_weights[torch.from_numpy(keys[:n_uni])] = torch.from_numpy(
+            weights[:n_uni]
+        ).float()
+        scorer.bigram_keys.copy_(torch.from_numpy(keys[n_uni:]))
+        scorer.bigram_weights.copy_(torch.from_numpy(weights[n_uni:]).float())
+        scorer.bias.copy_(torch.from_numpy(bias).float())
+    return scorer
+
+
+ABSENT_CLASS_SCORE = -10.0
+BLEND_GRID = tuple(round(0.1 * k, 1) for k in range(11))  # the linear part's share
+
+
+def select_blend(
+    deep: np.ndarray, linear: np.ndarray, y: np.ndarray, grid: Sequence[float] = BLEND_GRID
+) -> dict[str, float]:
+    """The blend of validation logits with the best validation accuracy.
+
+    Both parts' logits are first brought to one scale (divided by their standard
+    deviation on validation), then mixed ``(1 - share) * deep + share * linear`` and
+    scaled by the temperature that fits their probabilities to validation best (log
+    loss; it moves no prediction). Ties in accuracy go to the lower log loss.
+
+    Returns ``share``, ``accuracy`` (on validation), ``recurrent_weight`` and ``linear_weight``.
+    """
+    deep, linear = np.asarray(deep, np.float64), np.asarray(linear, np.float64)
+    y = np.asarray(y, np.int64)
+    s_deep, s_linear = deep.std() or 1.0, linear.std() or 1.0
+    best: tuple[float, float, float, float] | None = None
+    for share in grid:
+        logits = (1 - share) * deep / s_deep + share * linear / s_linear
+        accuracy = float((_predicted(logits) == y).mean())
+        temperature = min(TEMPERATURES, key=lambda t: _log_loss(logits * t, y))
+        # Ties in accuracy (a few hundred rows give many) go to the lower log loss.
+        key = (accuracy, -_log_loss(logits * temperature, y), share, temperature)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    assert best is not None
+    accuracy, _, share, temperature = best
+    return {
+        "share": share,
+        "accuracy": accuracy,
+        "recurrent_weight": temperature * (1 - share) / s_deep,
+        "linear_weight": temperature * share / s_linear,
+    }
+
+
+TEMPERATURES = tuple(2.0 ** (k / 2) for k in range(-8, 13))
+
+
+def _predicted(logits: np.ndarray) -> np.ndarray:
+    return (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(1)
+
+
+def _log_loss(logits: np.ndarray, y: np.ndarray) -> float:
+    if logits.shape[1] == 1:
+        z = logits[:, 0]
+        return float(np.mean(np.logaddexp(0, z) - y * z))
+    shifted = logits - logits.max(1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    return float(-log_p[np.arange(len(y)), y].mean())

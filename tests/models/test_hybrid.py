@@ -1,0 +1,197 @@
+"""The hybrid model kind: NBSVM's n-gram scores in torch, the blend chosen on validation, saving."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import rnnlab
+from rnnlab.errors import ConfigError
+from rnnlab.experiments.baselines import NBSVM, IdNgrams
+from rnnlab.experiments.config import ExperimentConfig
+from rnnlab.experiments.hybrid_fit import fit_hybrid, fit_nbsvm, row_tokens
+from rnnlab.input_encoder import InputEncoder
+from rnnlab.models import RecurrentClassifier
+from rnnlab.models.hybrid import (
+    ABSENT_CLASS_SCORE,
+    HybridClassifier,
+    NgramScorer,
+    scorer_from_nbsvm,
+    select_blend,
+)
+from rnnlab.pipeline import Pipeline
+
+
+def _docs(rng, n, vocab, classes):
+    """Documents whose class shows in which words (and word pairs) they hold."""
+    y = rng.integers(0, classes, n)
+    docs = []
+    for label in y:
+        length = int(rng.integers(1, 12))
+        words = rng.integers(3, vocab, length)
+        words[rng.random(length) < 0.4] = 3 + label  # the class's own word
+        docs.append(words.tolist())
+    return docs, y
+
+
+def _padded(docs, maxlen, padding):
+    x = np.zeros((len(docs), maxlen), np.int64)
+    for i, d in enumerate(docs):
+        d = d[:maxlen]
+        if padding == "post":
+            x[i, : len(d)] = d
+        else:
+            x[i, maxlen - len(d) :] = d
+    return x
+
+
+@pytest.mark.parametrize("classes", [2, 4])
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_the_torch_scorer_gives_nbsvms_own_decision_values(classes, padding):
+    rng = np.random.default_rng(classes)
+    docs, y = _docs(rng, 300, 40, classes)
+    test_docs, _ = _docs(rng, 80, 60, classes)  # ids 40-59 were never seen in training
+    test_docs[0] = [5, 5, 5, 6, 5, 6]  # repeated uni- and bigrams count once
+    test_docs[1] = [59]  # nothing known
+    ngrams = IdNgrams().fit(docs)
+    nbsvm = NBSVM(C=0.1, beta=0.5).fit(ngrams.transform(docs), y)
+    scorer = scorer_from_nbsvm(ngrams, nbsvm, 0.5, classes)
+    expected = nbsvm.decision_function(ngrams.transform(test_docs), 0.5).reshape(80, -1)
+    got = scorer(torch.as_tensor(_padded(test_docs, 15, padding))).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert np.allclose(got[1], nbsvm.intercept_, atol=1e-6)
+
+
+def test_a_class_without_training_rows_scores_below_every_learned_margin():
+    rng = np.random.default_rng(0)
+    docs, y = _docs(rng, 200, 30, 3)  # classes 0-2 only, of 5
+    ngrams = IdNgrams().fit(docs)
+    nbsvm = NBSVM(C=0.1).fit(ngrams.transform(docs), y)
+    scores = scorer_from_nbsvm(ngrams, nbsvm, 0.25, 5)(torch.as_tensor(_padded(docs, 12, "post")))
+    assert scores.shape == (200, 5)
+    assert torch.all(scores[:, 3:] == ABSENT_CLASS_SCORE)
+    assert torch.all(scores[:, :3].max(1).values > ABSENT_CLASS_SCORE)
+
+
+def test_the_blend_takes_the_share_validation_prefers_and_a_temperature_moves_no_prediction():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 400)
+    truth = (2 * y - 1)[:, None].astype(float)
+    good = truth * 2 + rng.normal(0, 1.0, (400, 1))
+    noise = rng.normal(0, 1.0, (400, 1)) * 50  # another scale: the blend rescales both
+    linear_only = select_blend(noise, good, y)
+    assert linear_only["share"] == 1.0 and linear_only["recurrent_weight"] == 0.0
+    deep_only = select_blend(good, noise, y)
+    assert deep_only["share"] == 0.0 and deep_only["linear_weight"] == 0.0
+    # Two views with independent noise: the mix beats either alone on these rows.
+    a = truth + rng.normal(0, 1.2, (400, 1))
+    b = truth + rng.normal(0, 1.2, (400, 1))
+    mixed = select_blend(a, b, y)
+    alone = max(float(((a[:, 0] > 0) == y).mean()), float(((b[:, 0] > 0) == y).mean()))
+    assert 0 < mixed["share"] < 1 and mixed["accuracy"] > alone
+    blended = mixed["recurrent_weight"] * a + mixed["linear_weight"] * b
+    assert float(((blended[:, 0] > 0) == y).mean()) == mixed["accuracy"]
+
+
+def _trained_recurrent(vocab, classes, seed=0):
+    torch.manual_seed(seed)
+    return RecurrentClassifier(
+        vocab_size=vocab, num_classes=classes, cell="gru", units=(8,), embedding_dim=8, mask=True
+    ).eval()
+
+
+def _hybrid(classes=3, padding="post"):
+    rng = np.random.default_rng(2)
+    docs, y = _docs(rng, 240, 50, classes)
+    x = _padded(docs, 12, padding)
+    lengths = np.array([min(len(d), 12) for d in docs])
+    fit = (x[:200], lengths[:200], y[:200])
+    val = (x[200:], lengths[200:], y[200:])
+    model, info = fit_hybrid(_trained_recurrent(50, classes), fit, val, seed=0)
+    return model, info, (x, lengths, y)
+
+
+def test_fit_hybrid_blends_on_validation_and_is_no_worse_there_than_either_part():
+    model, info, (x, lengths, y) = _hybrid()
+    assert isinstance(model, HybridClassifier)
+    # The grid holds both parts alone, so on validation the blend is at least as good.
+    assert info["blend_validation_accuracy"] >= info["linear"]["validation_accuracy"] - 1e-12
+    assert set(info["linear"]) == {"C", "beta", "validation_accuracy", "features"}
+    with torch.no_grad():
+        logits = model(torch.as_tensor(x), torch.as_tensor(lengths))
+    assert logits.shape == (240, 3) and torch.isfinite(logits).all()
+
+
+def test_the_linear_part_is_refitted_on_every_training_row_after_selection():
+    model, info, (x, lengths, y) = _hybrid()
+    docs = row_tokens(x[:240])
+    ngrams = IdNgrams().fit(docs)
+    nbsvm = NBSVM(C=info["linear"]["C"], beta=info["linear"]["beta"]).fit(ngrams.transform(docs), y)
+    expected = nbsvm.decision_function(ngrams.transform(docs))
+    with torch.no_grad():
+        got = model.ngrams(torch.as_tensor(x)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("classes, padding", [(2, "pre"), (3, "post")])
+def test_a_saved_hybrid_loads_as_the_same_model_and_predicts_the_same(tmp_path, classes, padding):
+    model, _, (x, lengths, _) = _hybrid(classes, padding)
+    pipeline = Pipeline(
+        model,
+        [f"c{k}" for k in range(classes)],
+        InputEncoder("ids", maxlen=12, padding=padding, truncating="pre"),
+        architecture="HybridClassifier",
+    )
+    pipeline.save(tmp_path / "m")
+    described = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert described["architecture"] == "HybridClassifier"
+    loaded = rnnlab.load(tmp_path / "m")
+    assert type(loaded.module) is HybridClassifier
+    before = pipeline.predict_proba_encoded(x, lengths)
+    after = loaded.predict_proba_encoded(x, lengths)
+    np.testing.assert_array_equal(before, after)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, loaded.module.state_dict()[name]), name
+    if classes == 2:
+        return
+    # A fresh process loads it with nothing imported first (the registry finds the module).
+    code = (
+        "import sys, rnnlab; p = rnnlab.load(sys.argv[1]); "
+        "print(type(p.module).__name__, p.predict(['1 2 3'])[0])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "m")], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == "HybridClassifier"
+
+
+def test_scorers_of_another_width_than_the_recurrent_part_are_refused():
+    recurrent = _trained_recurrent(20, 3).config
+    with pytest.raises(rnnlab.errors.InvalidValueError, match="same classes"):
+        HybridClassifier(recurrent, {"num_ids": 20, "num_bigrams": 0, "num_outputs": 2})
+
+
+def test_nbsvm_selection_breaks_accuracy_ties_by_margin_not_by_grid_order():
+    rng = np.random.default_rng(3)
+    docs, y = _docs(rng, 200, 30, 2)
+    # Five validation rows that every C classifies alike: the tie goes to the surest.
+    _, model, info = fit_nbsvm(docs[:195], y[:195], docs[195:], y[195:], seed=0)
+    assert info["validation_accuracy"] == 1.0
+    assert info["C"] != 0.0003
+
+
+def test_a_hybrid_config_needs_a_validation_split():
+    with pytest.raises(ConfigError, match="model_kind: hybrid.*validation_split"):
+        ExperimentConfig.from_dict({"model_kind": "hybrid"})
+    with pytest.raises(ConfigError, match="model_kind"):
+        ExperimentConfig.from_dict({"model_kind": "wide"})
+    cfg = ExperimentConfig.from_dict(
+        {"model_kind": "hybrid", "train": {"validation_split": 0.1}, "linear": {"min_df": 1}}
+    )
+    assert cfg.linear.min_df == 1 and NgramScorer  # the section is read

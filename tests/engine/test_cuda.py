@@ -54,7 +54,7 @@ def test_the_config_names_the_device_and_refuses_a_wrong_one():
 def test_a_fit_on_cuda_ends_near_the_cpu_weights():
     cpu, gpu = _fit("cpu"), _fit("cuda")
     for key in cpu:
-        assert torch.allclose(cpu[key], gpu[key], atol=1e-4), key
+        assert torch.allclose(cpu[key], gpu[key], atol=1e-3), key
 
 
 @needs_cuda
@@ -72,7 +72,7 @@ def test_one_nccl_worker_trains_on_the_gpu_of_its_local_rank(monkeypatch):
         torch.distributed.destroy_process_group()
     cpu = _fit("cpu")
     for key in cpu:
-        assert torch.allclose(cpu[key], weights[key], atol=1e-4), key
+        assert torch.allclose(cpu[key], weights[key], atol=1e-3), key
 
 
 @needs_cuda

@@ -14,7 +14,7 @@ under /tmp, never in the repository: 2,000,000 rows are about 1 GB):
   compare  on the first ``--subset`` rows (a corpus that fits in memory): one epoch
            of the same model on (a) in-memory padded arrays, as `prepare_data`
            gives, (b) the token store with every batch padded to maxlen (the same
-           shapes as (a): the cost of reading from the store), (c) the token store
+           shapes as (a), in the store's bucketed order), (c) the token store
            as training uses it (batches bucketed by length, padded to their
            longest row). Rounds interleave the variants, rotating their order (the
            first slot of a round runs slower); the ratios are of medians.

@@ -300,4 +300,11 @@ def write_results_md(
             markdown_table(*serving_rows(m)),
         ]
     parts += ["## Method", "\n".join(f"- {n}" for n in method_notes(sizes, run["rounds"]))]
-    path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    # The standalone scripts' figures (bench_distributed.py, bench_streaming.py) are recorded
+    # by hand under STANDALONE, at the end: a new run keeps them.
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    kept = old[old.find(STANDALONE) :] if STANDALONE in old else ""
+    path.write_text("\n\n".join([*parts, kept.rstrip()] if kept else parts) + "\n", "utf-8")
+
+
+STANDALONE = "## Standalone benchmarks"

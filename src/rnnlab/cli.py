@@ -85,10 +85,38 @@ def _data_overrides(path: str | None) -> list[str]:
     return [f"data.source={'folder' if p.is_dir() else 'csv'}", f"data.path={path}"]
 
 
+def _launch_train(args: argparse.Namespace, overrides: list[str]) -> int:
+    """`rnnlab train --nproc N`: N local workers through torch's launcher, one run directory."""
+    import time
+    from pathlib import Path
+
+    from rnnlab.engine.launch import launch_workers
+    from rnnlab.errors import WorkersFailedError
+    from rnnlab.experiments.catalog import resolve_config
+    from rnnlab.experiments.config import apply_overrides, load_config
+
+    config = args.config or DEFAULT_TEXT_CONFIG
+    out = args.out
+    if out is None:  # every worker (and every restart) must use the same directory
+        name = apply_overrides(load_config(resolve_config(config)), overrides).name
+        out = str(Path("runs") / name / time.strftime("%Y%m%d-%H%M%S"))
+    worker = ["train", "--config", config, "--out", out, *args.overrides]
+    worker += ["--data", args.data] if args.data else []
+    worker += ["--seed", str(args.seed)] if args.seed is not None else []
+    worker += ["--quick"] * args.quick + ["--quiet"] * args.quiet
+    worker += ["--threads", str(args.threads)] if args.threads is not None else []
+    try:
+        return launch_workers(worker, args.nproc, args.max_restarts, args.threads)
+    except WorkersFailedError as exc:
+        print(f"rnnlab: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
 DEFAULT_TEXT_CONFIG = "text/default"
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from rnnlab.engine.distributed import launched_world_size, leave_group
     from rnnlab.errors import ConfigError
     from rnnlab.experiments import train_one
 
@@ -98,14 +126,29 @@ def _cmd_train(args: argparse.Namespace) -> int:
             f"trained with the {DEFAULT_TEXT_CONFIG} recipe)"
         )
     overrides = _data_overrides(args.data) + args.overrides
-    result = train_one(
-        args.config or DEFAULT_TEXT_CONFIG,
-        overrides,
-        seed=args.seed,
-        out_dir=args.out,
-        quick=args.quick,
-        verbose=0 if args.quiet else 1,
-    )
+    workers = launched_world_size()
+    if args.nproc > 1 and workers == 1:
+        return _launch_train(args, overrides)
+    if workers > 1 or args.threads is not None:
+        import torch
+
+        from rnnlab.engine.launch import default_threads
+
+        torch.set_num_threads(args.threads or default_threads())
+    try:
+        result = train_one(
+            args.config or DEFAULT_TEXT_CONFIG,
+            overrides,
+            seed=args.seed,
+            out_dir=args.out,
+            quick=args.quick,
+            verbose=0 if args.quiet else 1,
+            distributed=workers > 1,
+        )
+    finally:
+        leave_group()
+    if result.get("writer") is False:  # a distributed worker other than rank 0: rank 0 reports
+        return 0
     test, split = result["test"], result["split"]
     print(f"data: {split['train']} train / {split['test']} test, {split['classes']} classes")
     print(
@@ -370,6 +413,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run directory (default runs/<name>/<time>)")
     train.add_argument("--quick", action="store_true", help="small subset, one epoch")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="data-parallel worker processes on this machine, started through "
+        "torch.distributed.run (see docs/distributed.md)",
+    )
+    train.add_argument(
+        "--max-restarts",
+        type=int,
+        default=0,
+        help="with --nproc: restart the workers this often after a failure (each resumes)",
+    )
+    train.add_argument(
+        "--threads", type=int, help="torch threads per worker (default: cores // workers)"
+    )
     train.set_defaults(func=_cmd_train)
 
     ev = sub.add_parser(

@@ -54,6 +54,17 @@ class ModelFileError(RnnlabError, OSError):
     """A saved model is missing, damaged, tampered with or from an incompatible version."""
 
 
+class WorkersFailedError(RnnlabError, RuntimeError):
+    """A worker of a multi-process run failed, after the launcher's restarts.
+
+    ``exit_code`` is the failed worker's own exit status, which the command line exits with.
+    """
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def _repr(value: Any) -> str:
     return repr(value) if not isinstance(value, str) else f"'{value}'"
 

@@ -137,6 +137,17 @@ class ArrayData:
         target = None if self.target is None else self.target[start:stop]
         return ArrayData(tuple(t[start:stop] for t in self.inputs), target)
 
+    def order(self, generator: torch.Generator | None, batch_size: int = 0) -> torch.Tensor:
+        """An epoch's sample order: a permutation from ``generator``, or 0..n-1 without one."""
+        if generator is None:
+            return torch.arange(self.num_samples)
+        return torch.randperm(self.num_samples, generator=generator)
+
+    def take(self, index: torch.Tensor) -> Batch:
+        """The batch of the samples at ``index``."""
+        target = None if self.target is None else self.target[index]
+        return tuple(t[index] for t in self.inputs), target
+
     def batches(
         self,
         batch_size: int,

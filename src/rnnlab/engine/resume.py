@@ -24,6 +24,7 @@ from rnnlab.errors import InvalidValueError, ModelFileError, RnnlabError
 
 if TYPE_CHECKING:
     from rnnlab.engine.callbacks import Callback
+    from rnnlab.engine.distributed import WorkerGroup
 
 Data = ArrayData | LoaderData
 
@@ -43,6 +44,8 @@ class ResumableRun:
     stop_training: bool
     stop_reason: str | None
     _seeded: bool
+    _base_seed: int
+    group: WorkerGroup | None
     _train: Data | None
     _epoch_done: bool
     _sums: dict[str, float]
@@ -91,7 +94,7 @@ class ResumableRun:
         `save_checkpoint` can store it without pickling.
         """
         mid_epoch = not self._epoch_done
-        return {
+        state: dict[str, Any] = {
             "position": {
                 "epoch": self.epoch + (0 if mid_epoch else 1),
                 "batch": self.batch if mid_epoch else 0,
@@ -118,6 +121,12 @@ class ResumableRun:
                 if (s := cb.state_dict())
             },
         }
+        if self.group is not None:  # a distributed run resumes only with as many workers
+            state["distributed"] = {
+                "world_size": self.group.world_size,
+                "base_seed": self._base_seed,
+            }
+        return state
 
     def _restore(self, state: dict[str, Any], train: Data) -> None:
         """Put a checkpointed state back; a state that does not fit is a `ModelFileError`.
@@ -205,6 +214,13 @@ class ResumableRun:
                 f"the checkpoint holds state for callbacks {missing} that this fit does not have; "
                 "resume with the same callbacks"
             )
+        workers = state.get("distributed", {}).get("world_size", 1)
+        ours_workers = 1 if self.group is None else self.group.world_size
+        if workers != ours_workers:
+            raise InvalidValueError(
+                f"the checkpoint was written by a run with {workers} worker(s), this fit has "
+                f"{ours_workers}; resume with the same number of workers (--nproc / torchrun)"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         for key, cb_state in state["callbacks"].items():
@@ -226,6 +242,8 @@ class ResumableRun:
         self._epoch_data_rng = state["epoch_data_rng"]
         set_rng_state(state["rng"])
         self._set_data_rng(train, state["data_rng"])
+        if "distributed" in state:
+            self._base_seed = int(state["distributed"]["base_seed"])
         self._seeded = True  # a later fit continues these generators, as after any fit
 
 
@@ -233,7 +251,7 @@ class ResumableRun:
 # (torch fills in keys a newer version added; the trial step judges the rest), the
 # running sums; and the CUDA generators, present only where CUDA was used.
 _OPEN_MAPPINGS = ("state.callbacks", "state.optimizer", "state.sums")
-_OPTIONAL = ("state.rng.cuda",)
+_OPTIONAL = ("state.rng.cuda", "state.distributed")
 
 
 def _check_fits(saved: Any, ours: Any, where: str) -> None:

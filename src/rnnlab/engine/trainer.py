@@ -43,12 +43,20 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from rnnlab.engine.callbacks import Callback, Checkpoint, History
 from rnnlab.engine.callbacks.assembly import assemble, check_callbacks
 from rnnlab.engine.checkpoint import has_checkpoint, load_latest_checkpoint
 from rnnlab.engine.data import ArrayData, LoaderData, as_data, split_validation
 from rnnlab.engine.device import resolve_device, to_device
+from rnnlab.engine.distributed import (
+    ShardedData,
+    WorkerGroup,
+    join_group,
+    per_worker_batch,
+    worker_seed,
+)
 from rnnlab.engine.inference import batched_logits, class_probabilities
 from rnnlab.engine.interrupt import SignalCatcher, TrainingInterrupted
 from rnnlab.engine.losses import (
@@ -94,6 +102,11 @@ class Trainer(ResumableRun):
         seed: seeds all generators at the first fit; None leaves them as they are.
         verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch
             (shown on a terminal only, see `ProgressBar`).
+        distributed: train data-parallel in the process group a launcher set up
+            (``torchrun`` / ``rnnlab train --nproc N``; `rnnlab.engine.distributed`):
+            ``batch_size`` is then the global batch, each worker trains on its
+            shard of every epoch, metrics are summed over the workers and only
+            rank 0 writes. Every worker must make the same calls (fit, evaluate).
 
     Attributes:
         history: the `History` of the last fit.
@@ -116,10 +129,21 @@ class Trainer(ResumableRun):
         device: str | torch.device = "auto",
         seed: int | None = None,
         verbose: int = 1,
+        distributed: bool = False,
     ) -> None:
         check_type("model", model, nn.Module, "a torch.nn.Module")
+        check_type("distributed", distributed, bool)
         self.device = resolve_device(device)
+        self.group: WorkerGroup | None = None
+        if distributed:  # join the launcher's process group; CUDA: this worker's own GPU
+            self.group, self.device = join_group(self.device)
         self.model = model.to(self.device)
+        # DDP broadcasts rank 0's weights now and averages the gradients in every backward.
+        self._ddp: nn.Module | None = None
+        if self.group is not None:
+            self._ddp = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
         self.loss = loss
         self.loss_fn = get_loss(loss)
         self.optimizer = self._build_optimizer(optimizer, lr)
@@ -133,6 +157,7 @@ class Trainer(ResumableRun):
         self.verbose = check_choice("verbose", verbose, (0, 1, 2))
         self.generator = torch.Generator()  # shuffling only; CPU, whatever the device
         self._seeded = False
+        self._base_seed = 0  # distributed: the per-batch worker seeds derive from it
         self.history: History | None = None
         self._signals: SignalCatcher | None = None
         self._cbs: list[Callback] = []
@@ -220,6 +245,8 @@ class Trainer(ResumableRun):
         if validation_data is not None and validation_split is not None:
             raise InvalidValueError("give `validation_data` or `validation_split`, not both")
         train = as_data(train_data, "train_data")
+        if self.group is not None:
+            batch_size = per_worker_batch(batch_size, self.group.world_size)
         val: Data | None = None
         if validation_split is not None:
             if not isinstance(train, ArrayData):
@@ -230,14 +257,18 @@ class Trainer(ResumableRun):
             train, val = split_validation(train, validation_split)
         elif validation_data is not None:
             val = as_data(validation_data, "validation_data")
-        resume = resume_from
-        if resume is None and checkpoint_dir is not None and has_checkpoint(checkpoint_dir):
-            resume = checkpoint_dir
-        # The latest checkpoint, or the one before it when the latest is damaged (a warning).
-        state = load_latest_checkpoint(resume)[0] if resume is not None else None
+        if self.group is not None:
+            train = self._shard(train, pad=True)
+            # Rank 0 reads the checkpoint and hands it to the others: no shared disk needed.
+            state = self.group.broadcast(
+                self._resume_state(resume_from, checkpoint_dir) if self.is_writer else None
+            )
+        else:
+            state = self._resume_state(resume_from, checkpoint_dir)
 
         given = self.callbacks + check_callbacks(callbacks)
-        self._cbs, self._cb_keys, self.history = assemble(given, self.verbose, checkpoint_dir)
+        verbose = self.verbose if self.is_writer else 0
+        self._cbs, self._cb_keys, self.history = assemble(given, verbose, checkpoint_dir)
         self._reset_run(epochs, batch_size, bool(shuffle), train)
         if state is None:
             self._seed_once()
@@ -259,6 +290,50 @@ class Trainer(ResumableRun):
         return self.history
 
     @property
+    def is_writer(self) -> bool:
+        """Whether this process writes files: always, except on distributed ranks other than 0."""
+        return self.group is None or self.group.is_writer
+
+    @staticmethod
+    def _resume_state(
+        resume_from: str | os.PathLike[str] | None,
+        checkpoint_dir: str | os.PathLike[str] | None,
+    ) -> dict[str, Any] | None:
+        resume = resume_from
+        if resume is None and checkpoint_dir is not None and has_checkpoint(checkpoint_dir):
+            resume = checkpoint_dir
+        # The latest checkpoint, or the one before it when the latest is damaged (a warning).
+        return load_latest_checkpoint(resume)[0] if resume is not None else None
+
+    def _shard(self, data: Data, pad: bool) -> ShardedData:
+        assert self.group is not None
+        if not isinstance(data, ArrayData):
+            raise InvalidTypeError(
+                "distributed training shards in-memory arrays or a token store; for a "
+                "DataLoader give it a DistributedSampler and train with distributed=False"
+            )
+        return ShardedData(data, self.group.rank, self.group.world_size, pad=pad)
+
+    def _agree(self) -> None:
+        """Distributed: stop on every worker when one stops, handle a signal one caught."""
+        assert self.group is not None
+        signals = self._signals
+        stop, signum = self.group.agree(
+            self.stop_training, None if signals is None else signals.received
+        )
+        if stop and not self.stop_training:
+            self.stop("another worker stopped the run")
+        if signum is not None and signals is not None and signals.received is None:
+            signals.received = signum
+
+    def _reduced(self, sums: dict[str, float], count: int) -> dict[str, float]:
+        """Means of ``sums`` over ``count`` samples, over all workers when distributed."""
+        if self.group is not None:
+            keys = ["loss", *self.metrics]
+            sums, count = self.group.sum_metrics(sums, count, keys)
+        return self._means(sums, count)
+
+    @property
     def checkpoints(self) -> list[Checkpoint]:
         """The `Checkpoint` callbacks of the running fit (empty outside a fit)."""
         return [cb for cb in self._cbs if isinstance(cb, Checkpoint)]
@@ -277,9 +352,12 @@ class Trainer(ResumableRun):
             return
         if self.seed is not None:
             seed_everything(self.seed)
-            self.generator.manual_seed(self.seed)
+            self._base_seed = self.seed
         else:  # follow the global torch seed, if the user set one
-            self.generator.manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+            self._base_seed = int(torch.randint(0, 2**62, (1,)).item())
+            if self.group is not None:  # one shuffle order for all workers: rank 0's
+                self._base_seed = int(self.group.broadcast(self._base_seed))
+        self.generator.manual_seed(self._base_seed)
         self._seeded = True
 
     def fit_epoch(self, train: Data, val: Data | None = None) -> dict[str, float]:
@@ -300,6 +378,8 @@ class Trainer(ResumableRun):
                 break
             inputs, target = to_device(item, self.device)
             index = self.batch
+            if self.group is not None:  # this worker's dropout masks, the same after a resume
+                torch.manual_seed(worker_seed(self._base_seed, self.group.rank, epoch, index))
             self.dispatch("on_batch_begin", batch=index)
             result = self.train_step(inputs, target)
             self._add(self._sums, result["loss"], result["outputs"], target)
@@ -307,13 +387,17 @@ class Trainer(ResumableRun):
             self.batch = index + 1
             self.step += 1
             self.dispatch("on_batch_end", batch=index, logs=self._means(self._sums, self._count))
+            if self.group is not None:
+                self._agree()
             self._stop_if_signalled(f"after batch {index + 1} of epoch {epoch + 1}")
-        logs = self._means(self._sums, self._count)
+        logs = self._reduced(self._sums, self._count)
         if val is not None:
             logs.update({f"val_{k}": v for k, v in self._evaluate(val, self.batch_size).items()})
         logs["learning_rate"] = float(self.optimizer.param_groups[0]["lr"])
         self._epoch_done = True
         self.dispatch("on_epoch_end", epoch=epoch, logs=logs)
+        if self.group is not None:
+            self._agree()
         self._stop_if_signalled(f"at the end of epoch {epoch + 1}")
         self.epoch, self.batch, self._epoch_done = epoch + 1, 0, False
         self._sums, self._count, self._epoch_data_rng = {}, 0, None
@@ -328,7 +412,7 @@ class Trainer(ResumableRun):
             {"loss": detached scalar, "outputs": detached model outputs}.
         """
         self.optimizer.zero_grad(set_to_none=True)
-        outputs = self.model(*inputs)
+        outputs = (self._ddp or self.model)(*inputs)
         loss = self.compute_loss(outputs, target, training=True)
         loss.backward()
         self.skip_step = False
@@ -391,6 +475,8 @@ class Trainer(ResumableRun):
     def _evaluate(self, data: Data, batch_size: int) -> dict[str, float]:
         sums: dict[str, float] = {}
         count = 0
+        if self.group is not None:  # each worker evaluates its share; the sums are added up
+            data = self._shard(data, pad=False)
         was_training = self.model.training
         self.model.eval()
         try:
@@ -402,7 +488,7 @@ class Trainer(ResumableRun):
                     count += int(target.shape[0])
         finally:
             self.model.train(was_training)
-        return self._means(sums, count)
+        return self._reduced(sums, count)
 
     def evaluate(self, data: Any, batch_size: int = 32) -> dict[str, float]:
         """Loss and metrics on ``(x, y)`` or a DataLoader, without class weights.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -67,6 +68,10 @@ class DataConfig:
     truncating: str = "pre"
     lower: str = "true"  # tokenizer lowercasing for raw text: 'true', 'false' or 'ascii'
     min_freq: int = 1  # raw text: words seen fewer times in training are oov
+    # csv / folder: encode into a memory-mapped token store and train from it, for corpora
+    # larger than memory (`rnnlab.experiments.streamed`); path may list files, comma-separated.
+    stream: bool = False
+    store_dir: str | None = None  # where the token store lives (default: beside the run)
 
     def __post_init__(self) -> None:
         check_choice("data.source", self.source, SOURCES)
@@ -105,8 +110,15 @@ class TrainConfig:
     # 'balanced': each class's training loss weighted by n / (classes * its count), so
     # rare classes are not ignored; None: every sample counts once (Keras's default).
     class_weight: str | None = None
+    # Where the Trainer runs: 'auto' (a GPU when there is one), 'cpu', 'cuda', 'cuda:1'.
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
+            raise ConfigError(
+                f"`train.device` must be 'auto', 'cpu', 'cuda', 'cuda:<index>' or 'mps', "
+                f"got {self.device!r}"
+            )
         check_int("train.epochs", self.epochs, minimum=1)
         if self.class_weight is not None:
             check_choice("train.class_weight", self.class_weight, CLASS_WEIGHTS)

@@ -62,6 +62,7 @@ from rnnlab.experiments.prepare import (
     validation_rows,
 )
 from rnnlab.experiments.report import validation_accuracy, write_report
+from rnnlab.experiments.streamed import StreamedData, prepare_streamed
 from rnnlab.input_encoder import InputEncoder
 from rnnlab.models import RecurrentClassifier
 from rnnlab.pipeline import Pipeline
@@ -99,7 +100,7 @@ def _write_json(path: Path, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=1))
 
 
-def build_model(cfg: ExperimentConfig, data: PreparedData) -> RecurrentClassifier:
+def build_model(cfg: ExperimentConfig, data: PreparedData | StreamedData) -> RecurrentClassifier:
     """The config's model spec, sized by the data (vocabulary, classes) and its padding side."""
     return RecurrentClassifier(
         cfg.model,
@@ -126,6 +127,7 @@ def make_trainer(
     seed: int,
     verbose: int,
     y_train: np.ndarray | None = None,
+    distributed: bool = False,
 ) -> Trainer:
     """The config's Trainer; ``y_train`` (the rows it trains on) sizes `train.class_weight`."""
     t = cfg.train
@@ -161,19 +163,26 @@ def make_trainer(
         callbacks=callbacks,
         seed=seed,
         verbose=verbose,
+        device=t.device,
+        distributed=distributed,
     )
 
 
 def run(
     cfg: ExperimentConfig,
-    data: PreparedData,
+    data: PreparedData | StreamedData,
     model: RecurrentClassifier,
     seed: int = 0,
     out_dir: str | Path | None = None,
     quick: bool = False,
     verbose: int = 1,
+    distributed: bool = False,
 ) -> dict[str, Any]:
     """Fit ``model`` on ``data`` as ``cfg.train`` says, evaluate on test, save everything.
+
+    With ``distributed`` (one worker of ``rnnlab train --nproc N`` / torchrun) every
+    worker trains and evaluates its shard, and rank 0 alone writes; the other
+    workers return ``{"writer": False}``.
 
     Writes into ``out_dir`` (when given): config.yaml (resolved), history.json,
     metrics.json and model/ (a saved model: `rnnlab.load` reads it). While the fit
@@ -183,13 +192,15 @@ def run(
     """
     t = cfg.train
     train, fit_kwargs = fit_data(cfg, data)
-    trainer = make_trainer(cfg, model, seed, verbose, y_train=train[1])
+    trainer = make_trainer(cfg, model, seed, verbose, y_train=train[1], distributed=distributed)
     checkpoints = None
     if out_dir is not None:
         # Checkpoints of the run live in its directory: rerunning the same command after a
         # kill, a crash or Ctrl-C / SIGTERM resumes the fit where it stopped.
         checkpoints = Path(out_dir) / CHECKPOINTS
-        _claim_checkpoints(checkpoints, {"config": cfg.to_dict(), "seed": seed, "quick": quick})
+        if trainer.is_writer:
+            identity = {"config": cfg.to_dict(), "seed": seed, "quick": quick}
+            _claim_checkpoints(checkpoints, identity)
     start = time.perf_counter()
     history = trainer.fit(
         train,
@@ -209,7 +220,11 @@ def run(
         warnings.warn(
             f"training stopped early: {trainer.stop_reason}", RuntimeWarning, stacklevel=2
         )
-    test_eval = trainer.evaluate(((data.x_test, data.len_test), data.y_test), batch_size=256)
+    streamed = isinstance(data, StreamedData)
+    test_data = data.test if streamed else ((data.x_test, data.len_test), data.y_test)
+    test_eval = trainer.evaluate(test_data, batch_size=256)
+    if not trainer.is_writer:  # distributed: rank 0 predicts, reports and saves
+        return {"writer": False, "seed": seed, "test": {"loss": float(test_eval["loss"])}}
     hybrid = None
     if cfg.model_kind == "hybrid":
         # The recurrent part alone is a purely recurrent model of its own: record how it
@@ -225,7 +240,7 @@ def run(
         seconds += hybrid["seconds"]
     inputs = InputEncoder(
         "text" if data.vocabulary is not None else "ids",
-        maxlen=data.x_train.shape[1],
+        maxlen=data.maxlen if streamed else data.x_train.shape[1],
         padding=cfg.data.padding,
         truncating=cfg.data.truncating,
         vocabulary=data.vocabulary,
@@ -236,7 +251,10 @@ def run(
         inputs,
         architecture="HybridClassifier" if hybrid is not None else "RecurrentClassifier",
     )
-    proba = pipeline.predict_proba_encoded(data.x_test, data.len_test)
+    if streamed:  # the test part batch by batch from the store, in its order
+        proba = trainer.predict_proba(data.test, batch_size=256)
+    else:
+        proba = pipeline.predict_proba_encoded(data.x_test, data.len_test)
     y_pred = proba.argmax(1)
     # The hybrid's loss is that of its blended probabilities, not of its recurrent part.
     loss = float(test_eval["loss"]) if hybrid is None else log_loss(proba, data.y_test)
@@ -283,7 +301,9 @@ def _stratified(cfg: ExperimentConfig) -> bool:
     return bool(cfg.train.validation_split) and cfg.data.source in OWN_DATA_SOURCES
 
 
-def fit_data(cfg: ExperimentConfig, data: PreparedData) -> tuple[Any, dict[str, Any]]:
+def fit_data(
+    cfg: ExperimentConfig, data: PreparedData | StreamedData
+) -> tuple[Any, dict[str, Any]]:
     """The training data `Trainer.fit` gets, and its validation keyword.
 
     Keras arrays: all of the training arrays and ``validation_split`` (the engine holds
@@ -292,6 +312,8 @@ def fit_data(cfg: ExperimentConfig, data: PreparedData) -> tuple[Any, dict[str, 
     ``validate_on_test`` passes the test set for the printout only.
     """
     t = cfg.train
+    if isinstance(data, StreamedData):  # the store holds its own validation part
+        return data.train, ({} if data.val is None else {"validation_data": data.val})
     whole = ((data.x_train, data.len_train), data.y_train)
     if t.validation_split:
         rows = validation_rows(cfg.data, data.y_train, t.validation_split)
@@ -471,15 +493,30 @@ def train_one(
     out_dir: str | Path | None = None,
     quick: bool = False,
     verbose: int = 1,
+    distributed: bool = False,
 ) -> dict[str, Any]:
-    """`rnnlab train`: one config, one seed."""
+    """`rnnlab train`: one config, one seed (``distributed``: as one worker of several)."""
     cfg = apply_overrides(load_config(resolve_config(config)), list(overrides))
     seed = cfg.train.seed if seed is None else seed
-    data = prepare_data(cfg.data, quick=quick)
+    out = Path(out_dir) if out_dir else Path("runs") / cfg.name / time.strftime("%Y%m%d-%H%M%S")
+    if cfg.data.stream:  # larger than memory: a token store beside the run, reused by reruns
+        data: PreparedData | StreamedData = prepare_streamed(cfg, out, quick=quick)
+    else:
+        data = prepare_data(cfg.data, quick=quick)
     seed_everything(seed)
     model = build_model(cfg, data)
-    out = Path(out_dir) if out_dir else Path("runs") / cfg.name / time.strftime("%Y%m%d-%H%M%S")
-    result = run(cfg, data, model, seed=seed, out_dir=out, quick=quick, verbose=verbose)
+    result = run(
+        cfg,
+        data,
+        model,
+        seed=seed,
+        out_dir=out,
+        quick=quick,
+        verbose=verbose,
+        distributed=distributed,
+    )
+    if result.get("writer") is False:
+        return result
     result["split"] = data.summary()
     result["baseline_majority"] = majority_baseline(data.y_train, data.y_test)
     return result

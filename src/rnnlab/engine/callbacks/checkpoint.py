@@ -87,6 +87,7 @@ class Checkpoint(Callback):
         self._last_write: float | None = None
         self.saves = 0
         self.held: str | None = None
+        self._writes = True  # False on distributed workers other than rank 0
         self._saved_at: tuple[int, int, int, bool] | None = None
 
     def save(self, trainer: Trainer) -> Path:
@@ -101,6 +102,8 @@ class Checkpoint(Callback):
 
     def write(self, state: dict[str, Any]) -> Path:
         """Write ``state`` (a trainer's `state_dict`, possibly amended) as the latest checkpoint."""
+        if not self._writes:  # distributed: rank 0 writes the one checkpoint of the run
+            return self.path
         self.saves += 1
         path = save_checkpoint(state, self.path, keep_previous=self.keep == 2)
         self._last_write = time.monotonic()
@@ -119,6 +122,7 @@ class Checkpoint(Callback):
     def on_fit_begin(self, trainer: Trainer) -> None:
         self.saves = 0
         self.held = None
+        self._writes = getattr(trainer, "is_writer", True)
         self._saved_at = None
         self._last_write = None
 
@@ -182,6 +186,8 @@ class ModelCheckpoint(Callback):
         self.best = None
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        if not getattr(trainer, "is_writer", True):  # distributed: rank 0 writes, keeps `best`
+            return
         if self.save_best_only:
             current = logs.get(self.monitor)
             if current is None:

@@ -81,6 +81,8 @@ class EstimatorBase(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         classes_: the classes, in the order of the predict_proba columns.
         module_: the trained torch module (in eval mode).
         history_: per-epoch logs: ``{"loss": [...], "accuracy": [...], "val_loss": ...}``.
+        validation_indices_: the rows of X that validated, in the order they were
+            read (absent without validation; not saved).
         n_logits_: the module's outputs per sample: 1 (two classes, sigmoid) or n_classes.
     """
 
@@ -210,6 +212,10 @@ class EstimatorBase(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         self.n_logits_ = width
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.module_ = module
+        if rows is not None:
+            self.validation_indices_ = rows[1]
+        else:
+            self.__dict__.pop("validation_indices_", None)  # from an earlier fit
         return self
 
     def _validation_rows(

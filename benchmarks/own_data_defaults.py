@@ -94,19 +94,26 @@ def recurrent_part_predictions(clf: TextClassifier, texts: list[str]) -> np.ndar
     return clf.classes_[index]
 
 
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def measure(corpus: str, seed: int, n_train, n_test, overrides: dict) -> dict:
     (x_train, y_train), (x_test, y_test) = CORPORA[corpus](seed, n_train, n_test)
+    _progress(f"{corpus}: {len(x_train)} training, {len(x_test)} test texts")
     labels = sorted(set(y_train))
     index = {label: i for i, label in enumerate(labels)}
     truth = np.array([index.get(label, -1) for label in y_test])
     start = time.perf_counter()
     clf = TextClassifier(random_state=seed, **overrides).fit(x_train, y_train)
     seconds = time.perf_counter() - start
+    _progress(f"TextClassifier: {seconds:.0f} s, {len(clf.history_['loss'])} epochs")
     predicted = np.array([index[p] for p in clf.predict(x_test)])
     alone = np.array([index[p] for p in recurrent_part_predictions(clf, x_test)])
     linear = strongest_linear_baseline(
         x_train, [index[label] for label in y_train], x_test, truth, seed=seed
     )
+    _progress(f"linear line: {linear['seconds']:.0f} s")
     return {
         "corpus": corpus,
         "seed": seed,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,3 +160,62 @@ def test_loading_does_not_touch_the_global_rng(tmp_path):
     state = torch.get_rng_state()
     rnnlab.load(tmp_path / "m")
     assert torch.equal(torch.get_rng_state(), state)
+
+
+HYBRID_TEXTS = [
+    "a great, fun film",
+    "dull and bad",
+    "great fun!",
+    "bad, bad film",
+    "fun and great",
+    "Dull film",
+] * 4
+
+
+def test_hybrid_text_classifier_round_trip(tmp_path):
+    # The default TextClassifier: a recurrent network blended with NBSVM's n-gram scores.
+    est = TextClassifier(validation_split=0.25, **SMALL).fit(HYBRID_TEXTS, ["pos", "neg"] * 12)
+    assert isinstance(est.module_, rnnlab.models.HybridClassifier)
+    # One epoch leaves the network unsure; validation gives the n-gram part a share.
+    assert est.module_.linear_weight > 0 and est.hybrid_["blend_share"] > 0
+    probe = [*HYBRID_TEXTS[:6], "great great film", "zebra"]
+    expected = est.predict_proba(probe)
+    ids, _ = est._predict_inputs(probe)
+    ngram_scores = est.module_.ngrams(ids)
+    assert ngram_scores.abs().sum() > 0  # the n-gram part holds fitted weights
+    est.save(tmp_path / "m")
+    model = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert model["architecture"] == "HybridClassifier"
+    for loaded in (
+        rnnlab.estimators.load(tmp_path / "m"),
+        TextClassifier.load(tmp_path / "m"),
+        rnnlab.load(tmp_path / "m"),
+        est.to_pipeline(),
+    ):
+        np.testing.assert_array_equal(loaded.predict_proba(probe), expected)
+    again = rnnlab.estimators.load(tmp_path / "m")
+    assert again.model_kind == "hybrid" and again.hybrid_ == est.hybrid_
+    assert again.module_config_ == est.module_config_
+    assert again.module_.linear_weight == est.module_.linear_weight
+    assert torch.equal(again.module_.ngrams(ids), ngram_scores)
+    np.testing.assert_array_equal(again.predict(probe), est.predict(probe))
+
+
+def test_hybrid_sequence_classifier_round_trip(tmp_path):
+    X = [[5, 6, 7], [8, 9], [5, 6], [8, 9, 9], [7, 5, 6], [9, 8]] * 4
+    y = [0, 1] * 12
+    est = SequenceClassifier(model_kind="hybrid", validation_split=0.25, **SMALL).fit(X, y)
+    assert isinstance(est.module_, rnnlab.models.HybridClassifier)
+    est.save(tmp_path / "m")
+    for loaded in (rnnlab.estimators.load(tmp_path / "m"), rnnlab.load(tmp_path / "m")):
+        np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+
+
+def test_estimators_saved_before_model_kinds_load_as_recurrent():
+    # A format-1 TextClassifier, saved before `model_kind` existed: its params lack it.
+    old = Path(__file__).parents[1] / "fixtures" / "format_v1" / "text_classifier"
+    assert "model_kind" not in json.loads((old / "estimator.json").read_text())["params"]
+    loaded = TextClassifier.load(old)
+    assert loaded.model_kind == "recurrent" and type(loaded.module_).__name__ == (
+        "RecurrentClassifier"
+    )

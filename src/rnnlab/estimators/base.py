@@ -3,8 +3,9 @@
 The subclasses say how X becomes model inputs and which module to build; this
 class does the rest, the same way for all three estimators:
 
-    fit(X, y)         check parameters -> inputs (subclass) -> labels -> seed ->
-                      build module (subclass) -> optimiser -> Trainer.fit
+    fit(X, y)         check parameters -> inputs (subclass) -> labels -> validation
+                      rows (subclass) -> seed -> build module (subclass) -> optimiser ->
+                      Trainer.fit -> finish the module (subclass: the hybrid's linear part)
     decision_function logits: (n,) for two classes (one logit), else (n, n_classes)
     predict_proba     `rnnlab.engine.inference.class_probabilities` of the logits
     predict           classes_[argmax]; for two classes the logit's sign
@@ -21,6 +22,7 @@ and a fit leaves the caller's global generators as they were. With
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,6 +39,7 @@ from rnnlab.engine.inference import class_indices, class_probabilities, predict_
 from rnnlab.engine.optim import OPTIMIZERS, build_optimizer
 from rnnlab.errors import (
     ConfigError,
+    DataError,
     InvalidTypeError,
     InvalidValueError,
     check_fraction,
@@ -61,9 +64,10 @@ class EstimatorBase(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
             a torch optimiser class, or a callable ``params -> optimiser``;
             its settings route with ``optimizer__`` (``optimizer__weight_decay=0.01``).
         lr: learning rate (same as ``optimizer__lr``; set one of them).
-        validation_split: fraction of the training data held out (the last
-            samples, before shuffling, as in Keras) and reported as ``val_*``
-            in ``history_``.
+        validation_split: fraction of the training data held out and reported as
+            ``val_*`` in ``history_``: the last samples, before shuffling, as in Keras
+            (SequenceClassifier, ModelClassifier); TextClassifier holds out a
+            stratified, seeded, shuffled share instead.
         patience: stop after this many epochs without improvement of
             ``val_loss`` (``loss`` without a validation split) and keep the best
             weights; None trains all ``epochs``.
@@ -77,6 +81,8 @@ class EstimatorBase(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         classes_: the classes, in the order of the predict_proba columns.
         module_: the trained torch module (in eval mode).
         history_: per-epoch logs: ``{"loss": [...], "accuracy": [...], "val_loss": ...}``.
+        validation_indices_: the rows of X that validated, in the order they were
+            read (absent without validation; not saved).
         n_logits_: the module's outputs per sample: 1 (two classes, sigmoid) or n_classes.
     """
 
@@ -162,13 +168,14 @@ class EstimatorBase(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         name = type(self).__name__
         inputs, fitted = self._fit_inputs(X)
         indices, classes_ = encode_labels(y, int(inputs[0].shape[0]), self.classes, name)
+        rows = self._validation_rows(indices, settings["seed"])
         with _seeded(settings["seed"], settings["device"]):
             module, spec = self._build_module(len(classes_), fitted)
             width = _output_width(module, inputs, len(classes_), name)
             loss, target = _loss_and_target(self._loss_setting(), indices, len(classes_), width)
             callbacks = []
             if self.patience is not None:
-                monitor = "val_loss" if self.validation_split is not None else "loss"
+                monitor = "val_loss" if rows is not None else "loss"
                 callbacks.append(
                     EarlyStopping(
                         monitor=monitor, patience=self.patience, restore_best_weights=True
@@ -180,24 +187,70 @@ class EstimatorBase(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
                 optimizer=self._make_optimizer(module),
                 metrics="auto" if isinstance(loss, str) else (),
                 callbacks=callbacks,
+                class_weight=self._class_weights(indices, classes_),
                 device=settings["device"],
                 verbose=self.verbose,
             )
+            train, validation = (inputs, target), None
+            if rows is not None:
+                fit_rows, val_rows = (torch.from_numpy(r) for r in rows)
+                train = (tuple(t[fit_rows] for t in inputs), target[fit_rows])
+                validation = (tuple(t[val_rows] for t in inputs), target[val_rows])
             history = trainer.fit(
-                (inputs, target),
+                train,
                 epochs=self.epochs,
                 batch_size=self.batch_size,
                 shuffle=bool(self.shuffle),
-                validation_split=self.validation_split,
+                validation_data=validation,
             )
+            module.eval()
+            module, extra = self._finish_module(module, inputs, indices, rows, settings)
         module.eval()
-        for key, value in {**fitted, **spec}.items():
+        for key, value in {**fitted, **spec, **extra}.items():
             setattr(self, key, value)
         self.classes_ = classes_
         self.n_logits_ = width
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.module_ = module
+        if rows is not None:
+            self.validation_indices_ = rows[1]
+        else:
+            self.__dict__.pop("validation_indices_", None)  # from an earlier fit
         return self
+
+    def _validation_rows(
+        self, indices: np.ndarray, seed: int | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(training rows, validation rows) as int64 index arrays, or None without validation.
+
+        Here Keras's rule: the last ``validation_split`` of the samples, before shuffling
+        (`rnnlab.engine.data.split_validation`'s cut, so the results are unchanged).
+        """
+        if self.validation_split is None:
+            return None
+        n = len(indices)
+        split_at = math.floor(n * (1.0 - float(self.validation_split)))
+        if split_at in (0, n):
+            raise DataError(
+                f"`validation_split`={self.validation_split} leaves an empty split of the {n} "
+                "training samples; pass more data or another fraction"
+            )
+        return np.arange(split_at, dtype=np.int64), np.arange(split_at, n, dtype=np.int64)
+
+    def _class_weights(self, indices: np.ndarray, classes_: np.ndarray) -> list[float] | None:
+        """One training-loss weight per class index (of ``classes_``), or None: unweighted."""
+        return None
+
+    def _finish_module(
+        self,
+        module: nn.Module,
+        inputs: tuple[torch.Tensor, ...],
+        indices: np.ndarray,
+        rows: tuple[np.ndarray, np.ndarray] | None,
+        settings: dict[str, Any],
+    ) -> tuple[nn.Module, dict[str, Any]]:
+        """The trained module as ``module_``, and learned attributes to set; here as it is."""
+        return module, {}
 
     def _make_optimizer(self, module: nn.Module) -> torch.optim.Optimizer:
         params = [p for p in module.parameters() if p.requires_grad]

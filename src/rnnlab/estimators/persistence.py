@@ -97,6 +97,9 @@ def load_estimator(
             f"{name} was saved with parameters JSON cannot hold ({listed}); pass them again: "
             f"{name}.load({str(directory)!r}, " + ", ".join(f"{k}=..." for k in missing) + ")"
         )
+    if "model_kind" in klass._get_param_names() and "model_kind" not in params:
+        # Saved before model kinds existed: every such model is purely recurrent.
+        params["model_kind"] = "hybrid" if architecture == "HybridClassifier" else "recurrent"
     params.update(overrides)
     est = klass(**params)
     est.check_param_names()

@@ -54,6 +54,9 @@ class SequenceClassifier(RecurrentEstimator):
             training sequence. Arrays keep their width.
         padding, truncating: 'pre' or 'post' (Keras `pad_sequences`); ``padding``
             also tells a masking module where an array's padding is.
+        model_kind: 'recurrent' (the network) or 'hybrid' (token ids only: the network
+            blended with NBSVM's n-gram scores, chosen on the ``validation_split`` rows,
+            the last fraction as in Keras; see `rnnlab.estimators.recurrent`).
         epochs, batch_size, optimizer, lr, validation_split, patience, shuffle,
             classes, random_state, device, verbose: see `EstimatorBase`.
         **kwargs: ``module__<name>`` settings of `RecurrentClassifier` (cell, units,
@@ -83,6 +86,7 @@ class SequenceClassifier(RecurrentEstimator):
         "maxlen_",
         "input_",
         "vocab_size_",
+        "hybrid_",
     )
 
     def __init__(
@@ -92,6 +96,7 @@ class SequenceClassifier(RecurrentEstimator):
         maxlen: int | None = None,
         padding: str = "pre",
         truncating: str = "pre",
+        model_kind: str = "recurrent",
         epochs: int = 10,
         batch_size: int = 32,
         optimizer: Any = "adam",
@@ -109,6 +114,7 @@ class SequenceClassifier(RecurrentEstimator):
         self.maxlen = maxlen
         self.padding = padding
         self.truncating = truncating
+        self.model_kind = model_kind
         self.epochs = epochs
         self.batch_size = batch_size
         self.optimizer = optimizer

@@ -137,8 +137,14 @@ def scorer_from_nbsvm(ngrams: Any, nbsvm: Any, beta: float, num_classes: int) ->
     weights = np.zeros((len(keys), outputs))
     bias = np.full(outputs, ABSENT_CLASS_SCORE)
     columns = [0] if outputs == 1 else [int(c) for c in nbsvm.classes_]
+    intercept = np.asarray(nbsvm.intercept_, np.float64)
+    if outputs > 1 and len(columns) == 2:
+        # Only two of the classes seen (`classes=` names more): NBSVM fitted one score for
+        # the second against the first; give the two columns + and - half of it.
+        learned = np.c_[-learned / 2, learned / 2]
+        intercept = np.r_[-intercept / 2, intercept / 2]
     weights[:, columns] = learned
-    bias[columns] = nbsvm.intercept_
+    bias[columns] = intercept
     scorer = NgramScorer(num_ids=v, num_bigrams=len(keys) - n_uni, num_outputs=outputs)
     with torch.no_grad():
         scorer.unigram_weights[torch.from_numpy(keys[:n_uni])] = torch.from_numpy(

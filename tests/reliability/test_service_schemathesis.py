@@ -8,6 +8,9 @@ body that matches the schema of that status. Bounded: a fixed number of examples
 per operation and mode, no example database, no deadline (two busy cores).
 """
 
+import json
+import urllib.request
+
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis", reason="pip install schemathesis")
@@ -17,7 +20,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
 
 from tests.reliability.fuzzing import SCALE  # noqa: E402
-from tests.reliability.service import Server, train_model  # noqa: E402
+from tests.reliability.service import Server, post, train_model  # noqa: E402
 
 EXAMPLES = {"POST /v1/predict": 40, "POST /v1/explain": 25, "GET /v1/model": 3, "GET /health": 3}
 # Negative cases (requests that break the schema) exist only where there is a body to break.
@@ -46,6 +49,19 @@ def operations(server):
 
 def test_the_schema_lists_the_api(server):
     assert set(operations(server)) == set(EXAMPLES)
+
+
+def test_a_hybrid_is_offered_only_the_explanations_it_has(server):
+    # The served model is a hybrid (TextClassifier's default): its n-gram part has no
+    # gradient, so the schema offers occlusion only, and asking for gradients is a 422.
+    with urllib.request.urlopen(server.url + "/openapi.json", timeout=30) as answer:
+        schema = json.load(answer)
+    body = schema["paths"]["/v1/explain"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["properties"]["method"]["enum"] == ["auto", "occlusion"]
+    status, answer = post(
+        server.url, "/v1/explain", {"text": "good", "method": "integrated_gradients"}
+    )
+    assert status == 422 and "n-gram part has no gradient" in answer["message"]
 
 
 @pytest.mark.parametrize("name, mode", RUNS, ids=[f"{n}-{m.value}" for n, m in RUNS])

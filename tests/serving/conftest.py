@@ -29,12 +29,24 @@ def text_model(tmp_path_factory):
     """A tiny text model (TextClassifier) with a training part, saved: its directory."""
     texts, labels = POSITIVE + NEGATIVE, ["pos"] * 4 + ["neg"] * 4
     # Enough training to tell a positive review from a negative one (0.1 s).
+    # The recurrent kind: the explanation tests are about integrated gradients over its
+    # embedding (a hybrid is explained by occlusion; tests/interpret covers both).
     clf = rnnlab.TextClassifier(
+        model_kind="recurrent",
+        validation_split=None,
+        patience=None,
+        padding="pre",
+        maxlen=None,
         epochs=10,
         batch_size=4,
         lr=0.05,
         module__units=(8,),
         module__embedding_dim=8,
+        module__cell="lstm",
+        module__bidirectional=False,
+        module__mask=False,
+        module__pooling="last",
+        module__output_dropout=0.0,
         random_state=0,
     ).fit(texts, labels)
     directory = tmp_path_factory.mktemp("text_model")

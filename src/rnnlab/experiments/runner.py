@@ -192,7 +192,9 @@ def run(
     """
     t = cfg.train
     train, fit_kwargs = fit_data(cfg, data)
-    trainer = make_trainer(cfg, model, seed, verbose, y_train=train[1], distributed=distributed)
+    # Class weights come from the labels the model trains on (a streamed store's are on disk).
+    labels = train[1] if isinstance(train, tuple) else None
+    trainer = make_trainer(cfg, model, seed, verbose, y_train=labels, distributed=distributed)
     checkpoints = None
     if out_dir is not None:
         # Checkpoints of the run live in its directory: rerunning the same command after a

@@ -110,9 +110,15 @@ def explain(
     seen = [t for t in aligned.tokens if t.position is not None]
     if method == "integrated_gradients":
         if not isinstance(embedding, nn.Module):
+            why = (
+                "its n-gram part has no gradient through the embeddings"
+                if hasattr(module, "ngrams")
+                else "it reads ids as numbers (input='raw')"
+            )
             raise InvalidValueError(
-                "integrated gradients need an embedding layer (`module.embedding`), and this "
-                "model reads ids as numbers (input='raw'): use method='occlusion'"
+                "integrated gradients need every part of the score to flow through an "
+                f"embedding layer (`module.embedding`), and this model's does not: {why}; "
+                "use method='occlusion'"
             )
         per_step, f_input, f_baseline = integrated_gradients(
             module,
@@ -147,6 +153,14 @@ def explain(
         for t in aligned.tokens
     ]
     return result
+
+
+def methods_for(module: nn.Module) -> tuple[str, ...]:
+    """The explanation methods a module supports: integrated gradients only when every part of
+    its score flows through ``module.embedding`` (not a hybrid's n-gram part, not raw ids)."""
+    if isinstance(getattr(module, "embedding", None), nn.Module):
+        return ("auto", "integrated_gradients", "occlusion")
+    return ("auto", "occlusion")
 
 
 def _class_index(labels: list[str], target: str | int) -> int:

@@ -30,6 +30,7 @@ import numpy as np
 from rnnlab import __version__
 from rnnlab.errors import DataError, RnnlabError
 from rnnlab.interpret import explain
+from rnnlab.interpret.explanation import methods_for
 from rnnlab.pipeline import Pipeline, load
 from rnnlab.serving import error_responses
 from rnnlab.serving.batcher import MicroBatcher
@@ -164,6 +165,8 @@ def create_app(model: str | Path | Pipeline, settings: ServeSettings | None = No
             # The schema names the labels a `target` may be, once the model says them (the
             # schema is built at the first GET /openapi.json, after this).
             explain_body["properties"]["target"]["anyOf"][0]["enum"] = list(pipeline.labels)
+            # ... and the methods this model can be explained by.
+            explain_body["properties"]["method"]["enum"] = list(methods_for(pipeline.module))
             app.openapi_schema = None
             app.state.info = model_info(pipeline, settings)
             log.info(

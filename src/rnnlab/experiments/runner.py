@@ -35,7 +35,8 @@ from rnnlab.engine import (
     build_optimizer,
     seed_everything,
 )
-from rnnlab.errors import ConfigError
+from rnnlab.engine.launch import available_cores
+from rnnlab.errors import ConfigError, check_int
 from rnnlab.experiments.baselines import strongest_linear_baseline
 from rnnlab.experiments.catalog import reproduced_configs, resolve_config
 from rnnlab.experiments.config import (
@@ -62,6 +63,7 @@ from rnnlab.experiments.prepare import (
     validation_rows,
 )
 from rnnlab.experiments.report import validation_accuracy, write_report
+from rnnlab.experiments.run_pool import run_in_pool
 from rnnlab.experiments.streamed import StreamedData, prepare_streamed
 from rnnlab.input_encoder import InputEncoder
 from rnnlab.models import RecurrentClassifier
@@ -423,14 +425,17 @@ def reproduce(
     quick: bool = False,
     overrides: Sequence[str] = (),
     command: str = "rnnlab reproduce",
+    jobs: int = 1,
 ) -> Path:
     """Run experiments over seeds; write per-run outputs and `report.md`; return its path.
 
     Runs already finished in ``out_dir`` with the same config are reused, so an
-    interrupted reproduction continues where it stopped.
+    interrupted reproduction continues where it stopped. ``jobs`` > 1 trains that
+    many runs at once, each in its own process with an equal share of the cores.
     """
     if not seeds:
         raise ConfigError("`seeds` must list at least one seed, got []; e.g. seeds=(0, 1, 2)")
+    jobs = check_int("jobs", jobs, minimum=1)
     paths = [resolve_config(n) for n in names] if names else reproduced_configs()
     if not paths:
         raise ConfigError(
@@ -443,6 +448,24 @@ def reproduce(
     results = []
     linear: dict[DataConfig, dict[str, Any]] = {}  # experiments on one corpus share it
     bar = tqdm(total=len(configs) * len(seeds), desc="reproduce", unit="run", disable=None)
+    trained: dict[tuple[str, int], dict[str, Any]] = {}
+    if jobs > 1:
+        pending = [
+            (path, seed, out / cfg.name / f"seed{seed}")
+            for path, cfg in zip(paths, configs)
+            for seed in seeds
+            if quick or finished_run(cfg, out / cfg.name / f"seed{seed}") is None
+        ]
+        bar.set_postfix_str(f"{len(pending)} runs in {jobs} processes")
+        trained = run_in_pool(
+            pending,
+            overrides,
+            jobs=jobs,
+            threads=max(1, available_cores() // jobs),
+            quick=quick,
+            on_done=lambda key: bar.update(1),
+        )
+        bar.reset()
     for cfg, kind in zip(configs, kinds):
         data = prepare_data(cfg.data, quick=quick)
         key = _corpus_key(cfg.data)
@@ -474,7 +497,9 @@ def reproduce(
         for seed in seeds:
             bar.set_postfix_str(f"{cfg.name} seed {seed}")
             run_dir = out / cfg.name / f"seed{seed}"
-            done = None if quick else finished_run(cfg, run_dir)
+            done = trained.get((cfg.name, seed))
+            if done is None and not quick:
+                done = finished_run(cfg, run_dir)
             if done is None:
                 seed_everything(seed)
                 model = build_model(cfg, data)

@@ -254,3 +254,45 @@ def test_a_hybrid_experiment_is_recorded_as_hybrid_with_what_validation_chose(tm
     assert chosen["linear"]["C"] in (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
     model = json.loads((tmp_path / "reuters_hybrid" / "seed0" / "model" / "model.json").read_text())
     assert model["architecture"] == "HybridClassifier"
+
+
+def test_reproduce_jobs_trains_every_run_in_worker_processes_like_one_process(tmp_path):
+    names = ["reuters/simple_rnn", "reuters/lstm"]
+    one = reproduce(names, seeds=[0, 1], out_dir=tmp_path / "one", quick=True)
+    two = reproduce(names, seeds=[0, 1], out_dir=tmp_path / "two", quick=True, jobs=2)
+    assert one.is_file() and two.is_file()
+    runs = {
+        out: json.loads((tmp_path / out / "results.json").read_text()) for out in ("one", "two")
+    }
+    assert [[r["seed"] for r in res["runs"]] for res in runs["two"]] == [[0, 1], [0, 1]]
+    for a, b in zip(runs["one"], runs["two"]):
+        assert a["name"] == b["name"]
+        for ra, rb in zip(a["runs"], b["runs"]):
+            # Same seeds and data; only the thread count differs (2 vs 1 per run).
+            assert rb["test"]["loss"] == pytest.approx(ra["test"]["loss"], abs=1e-3)
+            assert rb["dir"].startswith(str(tmp_path / "two"))
+    assert (tmp_path / "two" / "reuters_lstm" / "seed1" / "model" / "manifest.json").is_file()
+
+
+def test_reproduce_jobs_raises_a_failed_runs_own_error(tmp_path):
+    # Configs validate before anything runs; a missing data file is found only by the run.
+    missing = tmp_path / "no-such-file.csv"
+    errors = []
+    for jobs in (1, 2):
+        with pytest.raises(Exception) as caught:
+            reproduce(
+                ["text/gru"],
+                seeds=[0],
+                out_dir=tmp_path / f"j{jobs}",
+                quick=True,
+                jobs=jobs,
+                overrides=[f"data.path={missing}"],
+            )
+        errors.append(caught.value)
+    assert type(errors[0]) is type(errors[1]) and str(errors[0]) == str(errors[1])
+    assert str(missing) in str(errors[1])
+
+
+def test_reproduce_jobs_must_be_a_positive_integer(tmp_path):
+    with pytest.raises(ValueError, match="`jobs` must be a positive integer"):
+        reproduce(["reuters/lstm"], seeds=[0], out_dir=tmp_path, quick=True, jobs=0)

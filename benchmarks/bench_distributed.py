@@ -102,24 +102,37 @@ def _one_worker(rows: int) -> float:
         return float(pool.apply(_fit_seconds, (False, rows, 2)))
 
 
+def benchmark_job(rows: int, rounds: int, log=print) -> dict:
+    """Both variants, interleaved round by round: seconds of every round and the medians."""
+    times: dict[str, list[float]] = {"1x2": [], "2x1": []}
+    for r in range(rounds):
+        times["1x2"].append(_one_worker(rows))
+        times["2x1"].append(_two_workers(rows))
+        log(f"round {r + 1}: 1x2 {times['1x2'][-1]:.2f} s, 2x1 {times['2x1'][-1]:.2f} s")
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {
+        "rows": rows,
+        "full_rows": FULL_ROWS,
+        "rounds": times,
+        "seconds_1x2": med["1x2"],
+        "seconds_2x1": med["2x1"],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     use_default_data_dir()
-    times: dict[str, list[float]] = {"1x2": [], "2x1": []}
-    for r in range(args.rounds):
-        times["1x2"].append(_one_worker(args.rows))
-        times["2x1"].append(_two_workers(args.rows))
-        print(f"round {r + 1}: 1x2 {times['1x2'][-1]:.2f} s, 2x1 {times['2x1'][-1]:.2f} s")
-    med = {k: statistics.median(v) for k, v in times.items()}
+    got = benchmark_job(args.rows, args.rounds)
+    one, two = got["seconds_1x2"], got["seconds_2x1"]
     scale = FULL_ROWS / args.rows
     print(
         f"imdb/lstm, {args.rows} of {FULL_ROWS} rows, global batch 32, median of {args.rounds}: "
-        f"1 worker x 2 threads {med['1x2']:.2f} s ({med['1x2'] * scale:.0f} s/epoch), "
-        f"2 workers x 1 thread {med['2x1']:.2f} s ({med['2x1'] * scale:.0f} s/epoch); "
-        f"ratio 2x1 / 1x2 = {med['2x1'] / med['1x2']:.2f}"
+        f"1 worker x 2 threads {one:.2f} s ({one * scale:.0f} s/epoch), "
+        f"2 workers x 1 thread {two:.2f} s ({two * scale:.0f} s/epoch); "
+        f"ratio 2x1 / 1x2 = {two / one:.2f}"
     )
     return 0
 

@@ -148,7 +148,8 @@ def big_stopped(csv: Path, max_batches: int) -> None:
     )
 
 
-def compare(csv: Path, subset: int, rounds: int) -> None:
+def compare(csv: Path, subset: int, rounds: int, log=print) -> dict:
+    """Median seconds of one epoch per variant, over the first ``subset`` rows of ``csv``."""
     import torch
 
     from rnnlab.engine import seed_everything
@@ -185,14 +186,23 @@ def compare(csv: Path, subset: int, rounds: int) -> None:
                 start = time.perf_counter()
                 trainer.fit(source, epochs=1, batch_size=cfg.train.batch_size)
                 times[name].append(time.perf_counter() - start)
-            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()))
+            log(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()))
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(
+    log(
         f"compare: {n:,} training rows of {subset:,}, batch 256, 1 thread, median of {rounds}: "
         + ", ".join(f"{k} {v:.2f} s" for k, v in med.items())
         + f"; store_fixed_width / in_memory = {med['store_fixed_width'] / med['in_memory']:.2f}, "
         f"store_bucketed / in_memory = {med['store_bucketed'] / med['in_memory']:.2f}"
     )
+    return {"training_rows": n, "subset": subset, "rounds": times, "median_seconds": med}
+
+
+def compare_job(rows: int, rounds: int, log=print) -> dict:
+    """`compare` on a generated CSV of ``rows`` rows in a scratch directory (benchmarks/run.py)."""
+    with tempfile.TemporaryDirectory(prefix="rnnlab-stream-") as tmp:
+        csv = Path(tmp) / "generated.csv"
+        generate(rows, csv)
+        return compare(csv, rows, rounds, log)
 
 
 def main() -> int:

@@ -5,7 +5,8 @@ A job is one workload call in a child process (`workloads/`); jobs of one
 interleaves the rounds of the rnnlab and torch epochs, so machine drift hits
 every variant alike, and a run with `--only` keeps that order for what it needs.
 Group names start with the data set they read ('imdb', 'reuters'), 'lstm' or 'serve'
-(the serving job trains its own model).
+(the serving job trains its own model); 'distributed' reads the IMDB arrays itself and
+'streamed' generates its own CSV.
 """
 
 from __future__ import annotations
@@ -251,6 +252,30 @@ def serve_jobs(sizes: Sizes) -> list[Job]:
     return [Job("serve_load", "serve_load", "rnnlab", "serve_load", params, timed=timed)]
 
 
+def scale_out_jobs(sizes: Sizes) -> list[Job]:
+    """Growing past one process: data-parallel workers, and an epoch read from a token store."""
+    return [
+        Job(
+            "distributed_data_parallel",
+            "distributed_data_parallel",
+            "rnnlab",
+            "data_parallel",
+            {"rows": sizes.dp_rows, "rounds": sizes.dp_rounds},
+            timed=f"imdb/lstm on {sizes.dp_rows} rows, global batch 32, "
+            f"median of {sizes.dp_rounds} interleaved rounds",
+        ),
+        Job(
+            "streamed_epoch",
+            "streamed_epoch",
+            "rnnlab",
+            "streamed_epoch",
+            {"rows": sizes.stream_rows, "rounds": sizes.stream_rounds},
+            timed=f"a small GRU, one epoch over {sizes.stream_rows:,} generated rows, "
+            f"1 thread, median of {sizes.stream_rounds} interleaved rounds",
+        ),
+    ]
+
+
 def datasets_for(groups: set[str]) -> set[str]:
     return {g.split("_")[0] for g in groups} & {"imdb", "reuters"}
 
@@ -259,7 +284,8 @@ def make_jobs(
     sizes: Sizes, rounds: int, data: dict[str, dict[str, Any]], groups: set[str]
 ) -> list[Job]:
     """The jobs of ``groups`` in canonical order: parity first (it fails fast), then the
-    interleaved IMDB rounds, Keras, inference, Reuters, cold starts, serving, scaling last."""
+    interleaved IMDB rounds, Keras, inference, Reuters, cold starts, serving, data-parallel
+    and streamed epochs, scaling last."""
     parity, scaling = lstm_jobs(sizes)
     jobs = [parity]
     if "imdb" in data:
@@ -267,5 +293,6 @@ def make_jobs(
     if "reuters" in data:
         jobs += reuters_jobs(sizes, data["reuters"])
     jobs += serve_jobs(sizes)
+    jobs += scale_out_jobs(sizes)
     jobs.append(scaling)
     return [j for j in jobs if j.group in groups]

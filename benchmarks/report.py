@@ -15,6 +15,8 @@ from plan import Job
 from sizes import Sizes
 from targets import Measurements
 
+from rnnlab.atomic import write_text_atomic
+
 
 def fmt(x: float) -> str:
     return "nan" if not math.isfinite(x) else f"{x:.3g}" if abs(x) < 0.01 else f"{x:.2f}"
@@ -159,7 +161,7 @@ def print_report(
 
 def write_json(path: Path, run: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(run, indent=1, default=str) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(run, indent=1, default=str) + "\n")
 
 
 def method_notes(sizes: Sizes, rounds: int) -> list[str]:
@@ -304,7 +306,7 @@ def write_results_md(
     # by hand under STANDALONE, at the end: a new run keeps them.
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     kept = old[old.find(STANDALONE) :] if STANDALONE in old else ""
-    path.write_text("\n\n".join([*parts, kept.rstrip()] if kept else parts) + "\n", "utf-8")
+    write_text_atomic(path, "\n\n".join([*parts, kept.rstrip()] if kept else parts) + "\n")
 
 
 STANDALONE = "## Standalone benchmarks"

@@ -36,6 +36,12 @@ class Sizes:
     serve_requests: int
     serve_concurrency: int
     serve_rounds: int
+    # Data-parallel (bench_distributed.py): IMDB training rows per timed fit, interleaved rounds.
+    dp_rows: int
+    dp_rounds: int
+    # Streamed vs in-memory epoch (bench_streaming.py compare): generated rows, rounds.
+    stream_rows: int
+    stream_rounds: int
     threads: int | None  # intra-op threads of every framework; None: all cores
     keras_backend: str
     one_process_per_side: bool  # smoke only: pay each side's imports once
@@ -59,6 +65,10 @@ FULL = Sizes(
     serve_requests=2000,
     serve_concurrency=16,
     serve_rounds=3,
+    dp_rows=1024,
+    dp_rounds=3,
+    stream_rows=50000,
+    stream_rounds=3,
     threads=None,
     keras_backend="tensorflow",
     one_process_per_side=False,
@@ -81,6 +91,10 @@ QUICK = Sizes(
     serve_requests=500,
     serve_concurrency=16,
     serve_rounds=1,
+    dp_rows=256,
+    dp_rounds=1,
+    stream_rows=10000,
+    stream_rounds=1,
     threads=None,
     keras_backend="tensorflow",
     one_process_per_side=False,
@@ -105,6 +119,10 @@ SMOKE = Sizes(
     serve_requests=48,
     serve_concurrency=4,
     serve_rounds=1,
+    dp_rows=64,
+    dp_rounds=1,
+    stream_rows=2000,
+    stream_rounds=1,
     threads=1,
     keras_backend="torch",
     one_process_per_side=True,

@@ -59,6 +59,16 @@ class Measurements:
         ms = self.runs("serve_load")[0][1]["ms_per_request"]
         return ms["batched"], ms["one_pass_per_request"]
 
+    def data_parallel(self) -> tuple[float, float]:
+        """(seconds of 2 workers x 1 thread, of 1 worker x 2 threads), medians of rounds."""
+        r = self.runs("distributed_data_parallel")[0][1]
+        return r["seconds_2x1"], r["seconds_1x2"]
+
+    def streamed(self) -> tuple[float, float]:
+        """(seconds of the epoch from the token store as training reads it, from arrays)."""
+        s = self.runs("streamed_epoch")[0][1]["median_seconds"]
+        return s["store_bucketed"], s["in_memory"]
+
     def parity(self) -> tuple[float, float]:
         return self.runs("lstm_parity")[0][1]["max_abs_diff"], PARITY_TOLERANCE
 
@@ -213,6 +223,15 @@ TARGETS = [
         "time per request, micro-batching vs max batch 1 (at least 3x the throughput)",
     ),
     Target(
+        "streamed_epoch_vs_in_memory",
+        1.1,
+        ("streamed_epoch",),
+        Measurements.streamed,
+        "s/epoch",
+        "an epoch read batch by batch from the memory-mapped token store (bucketed by "
+        "length) vs the same rows as in-memory padded arrays",
+    ),
+    Target(
         "fast_path_vs_reference_loop_max_abs_diff",
         1.0,
         ("lstm_parity",),
@@ -235,4 +254,16 @@ COMPARISONS = [
         " over the 25,000 test reviews, one process, same batches and threads",
     ),
 ]
+COMPARISONS.append(
+    Comparison(
+        "data_parallel_2x1_vs_1x2",
+        ("distributed_data_parallel",),
+        Measurements.data_parallel,
+        ("2 workers x 1 thread", "1 worker x 2 threads"),
+        "s",
+        "the IMDB tutorial model at the same global batch (32): two gloo DDP workers of one "
+        "thread vs one process of two threads. Below 1, data parallelism uses the cores "
+        "better: the LSTM's per-step operations are too small to share between threads",
+    )
+)
 COMPARISON_NAMES = [c.name for c in COMPARISONS]

@@ -277,6 +277,22 @@ def serve_load(**params: Any) -> dict[str, Any]:
     return benchmark_job(**params)
 
 
+def data_parallel(rows: int, rounds: int) -> dict[str, Any]:
+    """2 gloo workers x 1 thread vs 1 process x 2 threads: `bench_distributed.py`'s job."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench_distributed import benchmark_job
+
+    return benchmark_job(rows, rounds, log=lambda line: print(line, file=sys.stderr))
+
+
+def streamed_epoch(rows: int, rounds: int) -> dict[str, Any]:
+    """Token store vs in-memory arrays, one epoch each: `bench_streaming.py compare`'s job."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench_streaming import compare_job
+
+    return compare_job(rows, rounds, log=lambda line: print(line, file=sys.stderr))
+
+
 JOBS = {
     f.__name__: f
     for f in (
@@ -288,6 +304,8 @@ JOBS = {
         lstm_scaling,
         kernel_parity,
         serve_load,
+        data_parallel,
+        streamed_epoch,
     )
 }
 

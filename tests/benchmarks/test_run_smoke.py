@@ -30,6 +30,7 @@ TARGETS = [
     "peak_memory_train_epoch_vs_keras_tf",
     "scaling_linear_in_length",
     "serve_batched_vs_one_pass_per_request",
+    "streamed_epoch_vs_in_memory",
     "fast_path_vs_reference_loop_max_abs_diff",
 ]
 
@@ -58,6 +59,12 @@ def check_jobs(run: dict) -> None:
         assert served[name]["errors"] == 0 and served[name]["requests"] == 48
         assert served[name]["max_abs_diff"] <= 1e-6
     assert served["one_pass_per_request"]["largest_batch"] == 1
+    dp = result["distributed_data_parallel"]
+    assert len(dp["rounds"]["2x1"]) == len(dp["rounds"]["1x2"]) == 1
+    assert dp["seconds_2x1"] > 0 and dp["seconds_1x2"] > 0
+    streamed = result["streamed_epoch"]
+    assert set(streamed["median_seconds"]) == {"in_memory", "store_fixed_width", "store_bucketed"}
+    assert 0 < streamed["training_rows"] <= 2000
     parity = result["lstm_parity"]
     assert 0 <= parity["max_abs_diff"] < 1e-5
     assert set(parity["diffs"]) >= {"output", "grad_input", "grad_cell.kernel"}
@@ -89,3 +96,5 @@ def test_smoke_run_prints_every_target_and_writes_its_files(tmp_path):
     assert all(f"`{name}`" in results for name in TARGETS)
     assert run["machine"] in results and "--smoke" in results and "## Scaling" in results
     assert "## Serving" in results
+    assert "`data_parallel_2x1_vs_1x2`" in results and "`imdb_onnx_inference_vs_rnnlab`" in results
+    assert "data_parallel_2x1_vs_1x2 ratio=" in done.stdout

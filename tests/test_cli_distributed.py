@@ -55,6 +55,37 @@ def test_a_quick_two_worker_run_writes_one_model_one_history_one_report(tmp_path
     assert sorted(tmp_path.iterdir()) == sorted([data, out])  # no stray runs/ from a worker
 
 
+def test_a_two_worker_hybrid_run_trains_the_recurrent_part_in_ddp_and_saves_the_hybrid(tmp_path):
+    # No --config: the own-data default recipe, a hybrid. The workers train its recurrent
+    # part together; rank 0 then fits the n-gram part and the blend, and saves once.
+    import rnnlab
+
+    data = _toy_csv(tmp_path / "toy.csv")
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "rnnlab", "train", "--data", str(data), "--quick"]
+        + ["--nproc", "2", "--out", str(out), "--quiet", "--seed", "0"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("test accuracy") == 1
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0.0 <= metrics["hybrid"]["blend_share"] <= 1.0
+    manifest = json.loads((out / "model" / "model.json").read_text())
+    assert manifest["architecture"] == "HybridClassifier"
+    model = rnnlab.load(out / "model")
+    proba = model.predict_proba(["good great superb plot", "awful boring worst actor"])
+    assert proba.shape == (2, 2)
+    assert list(model.predict(["good great superb plot", "awful boring worst actor"])) == [
+        "pos",
+        "neg",
+    ]
+
+
 def test_a_failing_worker_ends_the_launch_with_its_own_exit_code(tmp_path, monkeypatch):
     import pytest
 

@@ -1,6 +1,6 @@
 """Scripted check: a killed 2-worker run, started again, ends as the uninterrupted run does.
 
-Three runs of ``rnnlab train --config text/gru --nproc 2`` on one generated CSV
+Five runs of ``rnnlab train --config text/gru --nproc 2`` on one generated CSV
 (2,000 rows, 4 epochs, seed 0), each in its own directory:
 
   uninterrupted   runs to the end
@@ -10,8 +10,15 @@ Three runs of ``rnnlab train --config text/gru --nproc 2`` on one generated CSV
                   after the first checkpoint: the launcher restarts both workers,
                   which resume, and the one command finishes by itself
 
-The check passes when all three end with the same test accuracy, test loss and
-history. It writes its findings to docs/results/distributed_resume.json.
+  sigterm_all     SIGTERM to the launcher and both workers (what a scheduler that
+                  preempts the job sends) after the first checkpoint: the running
+                  batch finishes on both workers, the state is saved, the command
+                  exits 143; the same command again resumes
+  sigterm_launcher  SIGTERM to the launcher alone (`kill PID`): torch's agent passes
+                  it on to the workers, and the run ends and resumes as above
+
+The check passes when all five end with the same test accuracy, test loss and
+history, and each SIGTERM'd command exits 128 + 15. It writes its findings to docs/results/distributed_resume.json.
 
     python benchmarks/check_distributed_resume.py
 """
@@ -139,7 +146,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         data = toy_csv(root / "toy.csv")
-        runs, notes = {}, {}
+        runs, notes, exits = {}, {}, {}
 
         proc = start(command(data, root / "uninterrupted"))
         code, err = finish(proc)
@@ -171,8 +178,29 @@ def main() -> int:
         )
         runs["killed_one"] = result(out)
 
+        for name, whom in (("sigterm_all", "group"), ("sigterm_launcher", "launcher")):
+            out = root / name
+            proc = start(command(data, out))
+            waited = wait_for_checkpoint(out, proc)
+            if whom == "group":
+                os.killpg(proc.pid, signal.SIGTERM)
+            else:
+                proc.send_signal(signal.SIGTERM)
+            stopped, err = finish(proc)
+            saved = (out / "checkpoints" / "checkpoint.safetensors").is_file()
+            code, err2 = finish(start(command(data, out)))
+            assert code == 0, err2
+            notes[name] = (
+                f"SIGTERM to the {'launcher and workers' if whom == 'group' else 'launcher'} "
+                f"{waited:.1f} s in; it exited {stopped}{' with its checkpoint' if saved else ''}; "
+                f"the same command resumed and exited {code}"
+            )
+            exits[name] = stopped
+            runs[name] = result(out)
+
     reference = runs["uninterrupted"]
     same = {name: r == reference for name, r in runs.items()}
+    signalled = all(code == 128 + signal.SIGTERM for code in exits.values())
     report = {
         "command": " ".join(command(Path("toy.csv"), Path("<dir>"))[1:]),
         "rows": 2000,
@@ -180,10 +208,11 @@ def main() -> int:
         "test_accuracy": {name: r["test"]["accuracy"] for name, r in runs.items()},
         "test_loss": {name: r["test"]["loss"] for name, r in runs.items()},
         "identical_to_uninterrupted": same,
+        "sigterm_exit_codes": exits,
     }
     write_text_atomic(OUT, json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
-    return 0 if all(same.values()) else 1
+    return 0 if all(same.values()) and signalled else 1
 
 
 if __name__ == "__main__":

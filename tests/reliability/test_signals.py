@@ -287,3 +287,20 @@ def test_a_fit_in_another_thread_leaves_the_handlers_alone(tmp_path):
     thread.start()
     thread.join(60)
     assert results and signal.getsignal(signal.SIGTERM) == before
+
+
+def test_under_a_launcher_a_repeat_of_the_first_signal_is_its_copy_not_a_second_request():
+    # torchrun passes on the SIGTERM a scheduler already sent every worker: the copy must
+    # not cut the running batch short. Another signal, or a repeat after the grace, still acts.
+    from rnnlab.engine.interrupt import SignalCatcher
+
+    with SignalCatcher(repeat_grace_s=60.0) as caught:
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)  # the copy: noted once, nothing raised
+        assert caught.received == signal.SIGINT
+        caught.handled = True
+    with pytest.raises(KeyboardInterrupt), SignalCatcher(repeat_grace_s=0.0) as caught:
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)  # no grace: the second acts at once
+        time.sleep(1)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -17,11 +17,14 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Under a launcher (torchrun), how long a repeat of the first signal counts as its copy.
+REPEAT_GRACE_S = 5.0
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -54,15 +57,22 @@ class TrainingInterrupted(KeyboardInterrupt):
 class SignalCatcher:
     """Context manager: note SIGINT / SIGTERM instead of acting on them (see the module doc).
 
+    Args:
+        enabled: False: the block changes nothing (signals act as always).
+        repeat_grace_s: a repeat of the first signal within this many seconds is
+            ignored (a launcher passing on a signal its workers already got).
+
     Attributes:
         received: the first signal caught, or None.
         handled: set by the caller once it acted on ``received``; a signal left
             unhandled when the block ends is delivered again then.
     """
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, repeat_grace_s: float = 0.0) -> None:
         self.enabled = enabled
+        self.repeat_grace_s = repeat_grace_s
         self.received: int | None = None
+        self._received_at = 0.0
         self.handled = False
         self._previous: dict[int, Any] = {}
 
@@ -78,11 +88,16 @@ class SignalCatcher:
         return self
 
     def _note(self, signum: int, frame: FrameType | None) -> None:
-        if self.received is not None:  # the second one: stop waiting
-            self._restore()
+        if self.received is not None:
+            if (
+                signum == self.received
+                and time.monotonic() - self._received_at < self.repeat_grace_s
+            ):
+                return  # the same signal passed on by a launcher: not a second request
+            self._restore()  # the second one: stop waiting
             _deliver(signum)
             return
-        self.received = signum
+        self.received, self._received_at = signum, time.monotonic()
         print(
             f"rnnlab: {signal.Signals(signum).name} received: finishing this batch and saving "
             "a checkpoint (send it again to stop at once)",

@@ -12,6 +12,7 @@ others when one fails for good.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Sequence
 
 from rnnlab.errors import WorkersFailedError, check_int
@@ -47,9 +48,11 @@ def launch_workers(
         threads: torch threads per worker (default: cores // nproc).
 
     Raises:
-        WorkersFailedError: a worker failed after the restarts; ``exit_code`` is its own.
+        WorkersFailedError: a worker failed after the restarts; ``exit_code`` is its own,
+            or 128 + the signal that stopped the launcher (SIGTERM: 143).
     """
     from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
     nproc = check_int("nproc", nproc, minimum=1)
@@ -75,5 +78,12 @@ def launch_workers(
             f"{len(codes)} of the {nproc} workers failed (exit code {code}; their errors are "
             "above); rerun the same command to resume from the last checkpoint",
             exit_code=code,
+        ) from None
+    except SignalException as exc:  # SIGTERM / SIGINT to the launcher, passed on to the workers
+        name = signal.Signals(exc.sigval).name
+        raise WorkersFailedError(
+            f"interrupted by {name}: the workers finished their batch and saved a checkpoint "
+            "in the run directory; run the same command again to resume",
+            exit_code=128 + int(exc.sigval),
         ) from None
     return 0

@@ -58,7 +58,7 @@ from rnnlab.engine.distributed import (
     worker_seed,
 )
 from rnnlab.engine.inference import batched_logits, class_probabilities
-from rnnlab.engine.interrupt import SignalCatcher, TrainingInterrupted
+from rnnlab.engine.interrupt import REPEAT_GRACE_S, SignalCatcher, TrainingInterrupted
 from rnnlab.engine.losses import (
     PROBABILITY,
     class_indices,
@@ -274,7 +274,12 @@ class Trainer(ResumableRun):
             self._seed_once()
         # With checkpoints to resume from, SIGINT / SIGTERM stop the fit at the end of a
         # batch, after saving (`rnnlab.engine.interrupt`); without, they act as always.
-        self._signals = SignalCatcher(enabled=bool(self.checkpoints))
+        # A launcher passes on the SIGTERM a scheduler already sent every worker: under
+        # one, a repeat of the same signal soon after is that copy, not a second request.
+        self._signals = SignalCatcher(
+            enabled=bool(self.checkpoints),
+            repeat_grace_s=REPEAT_GRACE_S if self.group is not None else 0.0,
+        )
         try:
             with self._signals:
                 self.dispatch("on_fit_begin")
@@ -325,6 +330,22 @@ class Trainer(ResumableRun):
             self.stop("another worker stopped the run")
         if signum is not None and signals is not None and signals.received is None:
             signals.received = signum
+
+    def _add_batch(self, result: dict[str, torch.Tensor], target: torch.Tensor) -> None:
+        """Add a trained batch to the epoch's running sums: every worker's, when distributed.
+
+        Summed over the workers batch by batch, the running sums are the same on every
+        worker, so a checkpoint written by rank 0 mid-epoch holds the whole group's and a
+        resumed epoch reports what the uninterrupted one does.
+        """
+        sums: dict[str, float] = {}
+        self._add(sums, result["loss"], result["outputs"], target)
+        count = int(target.shape[0])
+        if self.group is not None:
+            sums, count = self.group.sum_metrics(sums, count, ["loss", *self.metrics])
+        for key, value in sums.items():
+            self._sums[key] = self._sums.get(key, 0.0) + value
+        self._count += count
 
     def _reduced(self, sums: dict[str, float], count: int) -> dict[str, float]:
         """Means of ``sums`` over ``count`` samples, over all workers when distributed."""
@@ -382,15 +403,14 @@ class Trainer(ResumableRun):
                 torch.manual_seed(worker_seed(self._base_seed, self.group.rank, epoch, index))
             self.dispatch("on_batch_begin", batch=index)
             result = self.train_step(inputs, target)
-            self._add(self._sums, result["loss"], result["outputs"], target)
-            self._count += int(target.shape[0])
+            self._add_batch(result, target)
             self.batch = index + 1
             self.step += 1
             self.dispatch("on_batch_end", batch=index, logs=self._means(self._sums, self._count))
             if self.group is not None:
                 self._agree()
             self._stop_if_signalled(f"after batch {index + 1} of epoch {epoch + 1}")
-        logs = self._reduced(self._sums, self._count)
+        logs = self._means(self._sums, self._count)  # already over every worker
         if val is not None:
             logs.update({f"val_{k}": v for k, v in self._evaluate(val, self.batch_size).items()})
         logs["learning_rate"] = float(self.optimizer.param_groups[0]["lr"])

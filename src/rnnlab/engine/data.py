@@ -176,6 +176,22 @@ class ArrayData:
             yield inputs, target
 
 
+def batches_in_order(
+    data: Any, batch_size: int, shuffle: bool, generator: torch.Generator | None, start: int
+) -> Iterator[Batch]:
+    """The batches of a data view that picks its own epoch order, skipping the first ``start``.
+
+    ``data`` has ``order(generator, batch_size)`` (sample indices for the epoch; drawn
+    here, now, not lazily), ``take(index)`` and ``num_batches(batch_size)``: a
+    worker's shard (`ShardedData`) or a token store's part (`StoreData`).
+    """
+    order = data.order(generator if shuffle else None, batch_size)
+    return (
+        data.take(order[b * batch_size : (b + 1) * batch_size])
+        for b in range(start, data.num_batches(batch_size))
+    )
+
+
 def split_batch(batch: Any, need_target: bool = True) -> Batch:
     """Turn one DataLoader batch into ``(inputs tuple, target)``.
 

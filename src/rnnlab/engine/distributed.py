@@ -43,7 +43,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from rnnlab.engine.data import ArrayData, Batch
+from rnnlab.engine.data import ArrayData, Batch, batches_in_order
 from rnnlab.errors import ConfigError, InvalidValueError
 
 ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -234,8 +234,7 @@ class ShardedData(ArrayData):
         generator: torch.Generator | None = None,
         start: int = 0,
     ) -> Iterator[Batch]:
-        mine = self.order(generator if shuffle else None, batch_size)
-        return (
-            self.data.take(mine[b * batch_size : (b + 1) * batch_size])
-            for b in range(start, self.num_batches(batch_size))
-        )
+        return batches_in_order(self, batch_size, shuffle, generator, start)
+
+    def take(self, index: torch.Tensor) -> Batch:
+        return self.data.take(index)

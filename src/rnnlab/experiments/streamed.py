@@ -25,7 +25,7 @@ import torch
 
 from rnnlab.data.token_store import StoreSettings, TokenStore, open_store
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.engine.data import ArrayData, Batch
+from rnnlab.engine.data import ArrayData, Batch, batches_in_order
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.experiments.config import ExperimentConfig
 
@@ -106,11 +106,7 @@ class StoreData(ArrayData):
         generator: torch.Generator | None = None,
         start: int = 0,
     ) -> Iterator[Batch]:
-        order = self.order(generator if shuffle else None, batch_size)
-        return (
-            self.take(order[b * batch_size : (b + 1) * batch_size])
-            for b in range(start, self.num_batches(batch_size))
-        )
+        return batches_in_order(self, batch_size, shuffle, generator, start)
 
 
 @dataclass

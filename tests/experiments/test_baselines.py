@@ -28,22 +28,33 @@ def _corpus(n, seed, classes=2):
     return docs, y
 
 
-def test_id_ngrams_are_the_word_ngrams_of_the_ids_joined_as_tokens():
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_id_ngrams_are_the_word_ngrams_of_the_ids_joined_as_tokens(order):
     train, _ = _corpus(80, seed=0)
     test, _ = _corpus(30, seed=1)
     test[0] = [500, 3, 4, 500]  # an id the training documents never hold
     test[1] = []
-    ngrams = IdNgrams().fit(train)
-    vectorizer = CountVectorizer(ngram_range=(1, 2), min_df=2, token_pattern=r"\S+")
+    test[2] = [3]
+    ngrams = IdNgrams(order=order).fit(train)
+    vectorizer = CountVectorizer(ngram_range=(1, order), min_df=2, token_pattern=r"\S+")
     vectorizer.fit([" ".join(map(str, d)) for d in train])
     reference = vectorizer.transform([" ".join(map(str, d)) for d in test])
     names = vectorizer.get_feature_names_out().tolist()
     ours = ngrams.feature_names()
-    assert sorted(ours) == sorted(names) and len(ours) > 100
-    order = [names.index(name) for name in ours]
-    assert np.array_equal(ngrams.transform(test).toarray(), reference[:, order].toarray())
-    fitted = IdNgrams().fit_transform(train).toarray()
-    assert np.array_equal(fitted, ngrams.transform(train).toarray()) and fitted.sum() > 1000
+    assert sorted(ours) == sorted(names) and len(ours) > 50
+    columns = [names.index(name) for name in ours]
+    assert np.array_equal(ngrams.transform(test).toarray(), reference[:, columns].toarray())
+    fitted = IdNgrams(order=order).fit_transform(train).toarray()
+    assert np.array_equal(fitted, ngrams.transform(train).toarray()) and fitted.sum() > 800
+    assert max(len(name.split()) for name in ours) == order
+
+
+def test_id_ngrams_refuse_an_order_they_have_no_keys_for_and_too_many_ids_for_64_bits():
+    with pytest.raises(InvalidValueError, match="order must be 1, 2 or 3"):
+        IdNgrams(order=4)
+    with pytest.raises(DataError, match="too many for 3-gram keys in 64 bits"):
+        IdNgrams(order=3).fit([[1, 3_000_000]])
+    assert IdNgrams(order=2).fit([[1, 3_000_000]]).num_ids_ == 3_000_001
 
 
 def test_nbsvm_scales_by_log_count_ratios_and_beta_one_is_the_svm_on_them():

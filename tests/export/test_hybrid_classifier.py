@@ -26,6 +26,7 @@ from rnnlab.export.runtime import TOLERANCE, run, session
 from rnnlab.input_encoder import InputEncoder
 from rnnlab.models import RecurrentClassifier
 from rnnlab.models.hybrid import NgramScorer
+from rnnlab.models.ngram_keys import ngram_offsets
 from rnnlab.pipeline import Pipeline
 
 SEEN = 40  # the training documents use ids 3..39; the embedding has 60 rows
@@ -44,7 +45,7 @@ def _pad(docs, time, padding):
     return x, np.array([min(len(d), time) for d in docs], np.int64)
 
 
-def _hybrid(classes: int, padding: str, pooling: str = "last") -> Pipeline:
+def _hybrid(classes: int, padding: str, pooling: str = "last", order: int = 2) -> Pipeline:
     """A recurrent part (random weights) and an NBSVM fitted on documents whose class shows
     in which words they hold, blended on validation as `rnnlab train` does."""
     rng = np.random.default_rng(classes)
@@ -66,9 +67,13 @@ def _hybrid(classes: int, padding: str, pooling: str = "last") -> Pipeline:
         padding=padding,
         pooling=pooling,
     ).eval()
-    model, _ = fit_hybrid(
-        recurrent, (x[:200], lengths[:200], y[:200]), (x[200:], lengths[200:], y[200:])
+    model, info = fit_hybrid(
+        recurrent,
+        (x[:200], lengths[:200], y[:200]),
+        (x[200:], lengths[200:], y[200:]),
+        orders=(order,),
     )
+    assert info["linear"]["order"] == model.ngrams.order == order
     # Both parts must move the probabilities, whatever blend validation chose for these
     # random recurrent weights (whose logits are small).
     model.recurrent_weight = 3.0
@@ -109,11 +114,18 @@ def export_graph(pipeline: Pipeline, opset: int = 17) -> bytes:
 
 
 @pytest.mark.parametrize(
-    "classes, padding, pooling",
-    [(2, "pre", "last"), (2, "post", "max"), (4, "pre", "mean"), (4, "post", "last")],
+    "classes, padding, pooling, order",
+    [
+        (2, "pre", "last", 2),
+        (2, "post", "max", 2),
+        (4, "pre", "mean", 2),
+        (4, "post", "last", 2),
+        (2, "pre", "last", 3),
+        (4, "post", "max", 3),
+    ],
 )
-def test_probabilities_and_labels_match_rnnlab(classes, padding, pooling):
-    pipeline = _hybrid(classes, padding, pooling)
+def test_probabilities_and_labels_match_rnnlab(classes, padding, pooling, order):
+    pipeline = _hybrid(classes, padding, pooling, order)
     graph = session(export_graph(pipeline), threads=1)
     for time in (MAXLEN, 5, 1):  # the export's maxlen, a shorter axis, a single step
         ids, lengths = _rows(padding, time)
@@ -134,11 +146,13 @@ def test_probabilities_and_labels_match_rnnlab(classes, padding, pooling):
     module.recurrent_weight, module.linear_weight = weights
 
 
-def test_the_ngram_scores_equal_the_torch_scorers_on_odd_ids():
+@pytest.mark.parametrize("order", [2, 3])
+def test_the_ngram_scores_equal_the_torch_scorers_on_odd_ids(order):
     """Padding, negative ids and ids >= num_ids add nothing; each distinct n-gram adds once."""
-    pipeline = _hybrid(3, "post")
+    pipeline = _hybrid(3, "post", order=order)
     scorer = pipeline.module.ngrams
-    assert scorer.bigram_keys.numel() > 10
+    assert scorer.ngram_keys.numel() > 10
+    assert (scorer.ngram_keys >= ngram_offsets(scorer.num_ids, 3)[-1]).any() == (order == 3)
     g = GraphBuilder(17)
     ids = g.input("ids", np.int64, ["batch", "time"])
     g.output(add_ngram_scores(g, scorer, ids), "scores", np.float32, ["batch", 3])
@@ -153,7 +167,7 @@ def test_the_ngram_scores_equal_the_torch_scorers_on_odd_ids():
         ],
         np.int64,
     )
-    for rows in (x, x[:, :1], x[:, :2]):
+    for rows in (x, x[:, :1], x[:, :2], x[:, :3]):
         want = scorer(torch.as_tensor(rows)).numpy()
         got = graph.run(None, {"ids": rows})[0]
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
@@ -161,7 +175,7 @@ def test_the_ngram_scores_equal_the_torch_scorers_on_odd_ids():
 
 
 def test_a_scorer_without_bigrams_and_a_blend_without_the_linear_part():
-    scorer = NgramScorer(num_ids=10, num_bigrams=0, num_outputs=2)
+    scorer = NgramScorer(num_ids=10, num_ngrams=0, num_outputs=2)
     with torch.no_grad():
         scorer.unigram_weights.uniform_(-1, 1)
         scorer.bias.uniform_(-1, 1)

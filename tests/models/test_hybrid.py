@@ -52,13 +52,16 @@ def _padded(docs, maxlen, padding):
 
 @pytest.mark.parametrize("classes", [2, 4])
 @pytest.mark.parametrize("padding", ["pre", "post"])
-def test_the_torch_scorer_gives_nbsvms_own_decision_values(classes, padding):
+@pytest.mark.parametrize("order", [2, 3])
+def test_the_torch_scorer_gives_nbsvms_own_decision_values(classes, padding, order):
     rng = np.random.default_rng(classes)
     docs, y = _docs(rng, 300, 40, classes)
     test_docs, _ = _docs(rng, 80, 60, classes)  # ids 40-59 were never seen in training
-    test_docs[0] = [5, 5, 5, 6, 5, 6]  # repeated uni- and bigrams count once
+    test_docs[0] = [5, 5, 5, 6, 5, 6]  # repeated uni-, bi- and trigrams count once
     test_docs[1] = [59]  # nothing known
-    ngrams = IdNgrams().fit(docs)
+    test_docs[2] = [5, 6]  # too short for a trigram
+    ngrams = IdNgrams(order=order).fit(docs)
+    assert max(len(name.split()) for name in ngrams.feature_names()) == order
     nbsvm = NBSVM(C=0.1, beta=0.5).fit(ngrams.transform(docs), y)
     scorer = scorer_from_nbsvm(ngrams, nbsvm, 0.5, classes)
     expected = nbsvm.decision_function(ngrams.transform(test_docs), 0.5).reshape(80, -1)
@@ -121,7 +124,8 @@ def test_fit_hybrid_blends_on_validation_and_is_no_worse_there_than_either_part(
     assert isinstance(model, HybridClassifier)
     # The grid holds both parts alone, so on validation the blend is at least as good.
     assert info["blend_validation_accuracy"] >= info["linear"]["validation_accuracy"] - 1e-12
-    assert set(info["linear"]) == {"C", "beta", "validation_accuracy", "features"}
+    assert set(info["linear"]) == {"order", "C", "beta", "validation_accuracy", "features"}
+    assert info["linear"]["order"] in (2, 3)
     with torch.no_grad():
         logits = model(torch.as_tensor(x), torch.as_tensor(lengths))
     assert logits.shape == (240, 3) and torch.isfinite(logits).all()
@@ -174,7 +178,7 @@ def test_a_saved_hybrid_loads_as_the_same_model_and_predicts_the_same(tmp_path, 
 def test_scorers_of_another_width_than_the_recurrent_part_are_refused():
     recurrent = _trained_recurrent(20, 3).config
     with pytest.raises(rnnlab.errors.InvalidValueError, match="same classes"):
-        HybridClassifier(recurrent, {"num_ids": 20, "num_bigrams": 0, "num_outputs": 2})
+        HybridClassifier(recurrent, {"num_ids": 20, "num_ngrams": 0, "num_outputs": 2})
 
 
 def test_nbsvm_selection_breaks_accuracy_ties_by_margin_not_by_grid_order():

@@ -7,10 +7,10 @@ The network is `rnnlab.models.RecurrentClassifier`; its settings route with
 (from the data or the vocabulary), ``num_classes`` (from the classes) and
 ``padding`` (the estimator's own parameter, which also pads the batches).
 
-``model_kind="hybrid"`` puts NBSVM's word uni+bigram scores beside the trained
+``model_kind="hybrid"`` puts NBSVM's word n-gram scores beside the trained
 network (`rnnlab.models.HybridClassifier`): after the recurrent part is trained
 (its best epoch restored on validation), `fit_hybrid` fits the n-gram part on the
-training rows, chooses its C, beta and the blend on the validation rows, and refits
+training rows, chooses its n-gram order, C, beta and the blend on the validation rows, and refits
 it on all rows. ``module_`` is then the `HybridClassifier`, ``module_config_`` its
 config and ``hybrid_`` what was chosen.
 """

@@ -8,12 +8,12 @@ vocabulary; unseen words become the unknown id.
 
 With no arguments it uses the own-data recipe (the one `rnnlab train --data FILE`
 uses): a bidirectional GRU(64) over 64-wide embeddings, masked, max-pooled over the
-real steps, dropout 0.3 before the output, blended with NBSVM's word uni+bigram
-scores (``model_kind="hybrid"``); ``maxlen`` from the training lengths (their 95th
+real steps, dropout 0.3 before the output, blended with NBSVM's word n-gram
+scores (uni+bigrams or up to trigrams, as validation chooses) (``model_kind="hybrid"``); ``maxlen`` from the training lengths (their 95th
 percentile, at most ``MAXLEN_CAP``); 10 % of the training rows, drawn class by class
 with the seed (`rnnlab.experiments.splits.stratified_split`), validate every epoch;
 early stopping (patience 2) restores the best epoch, and the same rows choose the
-linear part's C and beta and the blend.
+linear part's n-gram order, C and beta and the blend.
 """
 
 from __future__ import annotations

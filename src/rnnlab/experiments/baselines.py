@@ -34,6 +34,7 @@ from sklearn.svm import LinearSVC
 from rnnlab.errors import DataError, InvalidValueError, check_choice
 from rnnlab.experiments.evaluation import classification_metrics
 from rnnlab.experiments.splits import stratified_split
+from rnnlab.models.ngram_keys import check_key_range, check_order, ngram_offsets
 
 MODELS = ("svm", "logreg", "nbsvm")  # also the order that breaks ties on validation
 # C grids around each model's usual optimum: tf-idf rows have unit norm, so an SVM wants
@@ -60,45 +61,54 @@ def _id_arrays(docs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
 
 
 class IdNgrams:
-    """Word uni+bigram counts of token-id documents; the n-grams are fitted on training documents.
+    """Word n-gram counts (uni+bigrams by default) of token-id documents; fitted on training documents.
 
-    The same features as ``CountVectorizer(ngram_range=(1, 2), min_df=2,
+    The same features as ``CountVectorizer(ngram_range=(1, order), min_df=2,
     token_pattern=r"\\S+")`` over the ids joined by spaces, computed on integer keys
-    (unigram ``a`` is ``a``, bigram ``a b`` is ``V + a * V + b``) instead of strings,
-    so 25,000 IMDB reviews take seconds rather than a minute.
+    (`rnnlab.models.ngram_keys`) instead of strings, so 25,000 IMDB reviews take
+    seconds rather than a minute.
 
     >>> ngrams = IdNgrams().fit([[5, 6, 7], [5, 6], [7, 8]])
     >>> ngrams.feature_names()
     ['5', '6', '7', '5 6']
     >>> ngrams.transform([[5, 6, 5, 6, 9]]).toarray().tolist()
     [[2.0, 2.0, 0.0, 2.0]]
+    >>> IdNgrams(order=3).fit([[5, 6, 7], [5, 6, 7, 8]]).feature_names()
+    ['5', '6', '7', '5 6', '6 7', '5 6 7']
     """
 
-    def __init__(self, min_df: int = MIN_DF):
-        self.min_df = min_df
+    def __init__(self, min_df: int = MIN_DF, order: int = 2):
+        self.min_df, self.order = min_df, check_order(order)
 
-    def _keys(self, docs: Sequence[Sequence[int]]) -> tuple[np.ndarray, ...]:
-        """(document index, id) of every unigram and (document index, key) of every bigram.
+    def _keys(self, docs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """(document index, key) of every n-gram, unigrams first.
 
         N-grams holding an id the fit never saw (>= V) are dropped: their keys would alias.
         """
         v = self.num_ids_
         flat, rows = _id_arrays(docs)
-        first, second = flat[:-1], flat[1:]
-        pair = (rows[1:] == rows[:-1]) & (first < v) & (second < v)
-        uni = flat < v
-        return rows[uni], flat[uni], rows[:-1][pair], v + first[pair] * v + second[pair]
+        known = flat < v
+        all_rows, all_keys = [rows[known]], [flat[known]]
+        for n, offset in enumerate(ngram_offsets(v, self.order)[1:], start=2):
+            span = len(flat) - n + 1
+            if span <= 0:
+                break
+            ok = (rows[n - 1 :] == rows[:span]) & known[:span]
+            key = flat[:span].copy()
+            for k in range(1, n):
+                ok &= known[k : k + span]
+                key = key * v + flat[k : k + span]
+            all_rows.append(rows[:span][ok])
+            all_keys.append(offset + key[ok])
+        return np.concatenate(all_rows), np.concatenate(all_keys)
 
     def _raw_counts(self, docs: Sequence[Sequence[int]]) -> sparse.csr_matrix:
-        """(n, V * (V + 1)) counts with the n-gram keys as columns, one entry per n-gram seen."""
-        uni_rows, uni_ids, bi_rows, bi_keys = self._keys(docs)
+        """Counts with the n-gram keys as columns, one entry per (document, n-gram) seen."""
+        rows, keys = self._keys(docs)
         v = self.num_ids_
+        width = ngram_offsets(v, self.order + 1)[-1]  # every key of this order is below
         counts = sparse.coo_matrix(
-            (
-                np.ones(len(uni_ids) + len(bi_keys)),
-                (np.r_[uni_rows, bi_rows], np.r_[uni_ids, bi_keys]),
-            ),
-            shape=(len(docs), v * (v + 1)),
+            (np.ones(len(keys)), (rows, keys)), shape=(len(docs), width)
         ).tocsr()
         counts.sum_duplicates()  # also sorts each row's keys
         return counts
@@ -107,15 +117,15 @@ class IdNgrams:
         """``raw`` restricted to the fitted n-grams, each key replaced by its column."""
         keys, n_uni = raw.indices.astype(np.int64), self.num_unigrams_
         columns = np.full(len(keys), -1, dtype=np.int64)
-        # Unigrams through a table (ids are small); bigrams by binary search in the sorted keys.
+        # Unigrams through a table (ids are small); longer n-grams by binary search in the sorted keys.
         table = np.full(self.num_ids_, -1, dtype=np.int64)
         table[self.keys_[:n_uni]] = np.arange(n_uni)
         uni = keys < self.num_ids_
         columns[uni] = table[keys[uni]]
-        bigrams, bi_keys = self.keys_[n_uni:], keys[~uni]
-        found = np.searchsorted(bigrams, bi_keys)
-        found[found == len(bigrams)] = 0
-        hit = bigrams[found] == bi_keys if len(bigrams) else np.zeros(len(bi_keys), bool)
+        longer, long_keys = self.keys_[n_uni:], keys[~uni]
+        found = np.searchsorted(longer, long_keys)
+        found[found == len(longer)] = 0
+        hit = longer[found] == long_keys if len(longer) else np.zeros(len(long_keys), bool)
         columns[~uni] = np.where(hit, n_uni + found, -1)
         keep = columns >= 0
         n = raw.shape[0]
@@ -129,6 +139,7 @@ class IdNgrams:
     def _fit_raw(self, docs: Sequence[Sequence[int]]) -> sparse.csr_matrix:
         flat, _ = _id_arrays(docs)
         self.num_ids_ = int(flat.max()) + 1 if len(flat) else 1
+        check_key_range(self.num_ids_, self.order)
         raw = self._raw_counts(docs)
         seen = np.sort(raw.indices)  # one entry per (document, n-gram): these count documents
         starts = np.flatnonzero(np.r_[True, seen[1:] != seen[:-1]]) if len(seen) else seen
@@ -149,8 +160,16 @@ class IdNgrams:
         return self._fitted_columns(self._fit_raw(docs))
 
     def feature_names(self) -> list[str]:
-        v = self.num_ids_
-        return [str(k) if k < v else "{} {}".format(*divmod(int(k) - v, v)) for k in self.keys_]
+        v, offsets = self.num_ids_, ngram_offsets(self.num_ids_, self.order)
+        names = []
+        for key in self.keys_.tolist():
+            n = int(np.searchsorted(offsets, key, side="right"))
+            rest, ids = key - offsets[n - 1], []
+            for _ in range(n):
+                rest, last = divmod(rest, v)
+                ids.append(last)
+            names.append(" ".join(map(str, reversed(ids))))
+        return names
 
 
 class NBSVM:

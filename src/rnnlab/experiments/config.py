@@ -36,6 +36,7 @@ from rnnlab.errors import (
     check_positive,
     suggest,
 )
+from rnnlab.models.ngram_keys import MAX_ORDER
 from rnnlab.models.spec import ModelSpec
 
 SOURCES = ("imdb", "reuters", "csv", "folder", "imdb_csv")
@@ -153,14 +154,20 @@ class TrainConfig:
 class LinearPartConfig:
     """The n-gram linear part of a hybrid model (``model_kind: hybrid``): NBSVM.
 
-    Its C and beta, and the blend with the recurrent part, are chosen on the
-    validation split (`rnnlab.experiments.hybrid_fit`); only the features are set here.
+    Its n-gram order (among ``ngram_orders``), C and beta, and the blend with the
+    recurrent part, are chosen on the validation split (`rnnlab.experiments.hybrid_fit`).
     """
 
     min_df: int = 2  # an n-gram is kept when this many training documents hold it
+    # The orders validation chooses among: 2 = word uni+bigrams, 3 = up to trigrams.
+    ngram_orders: tuple[int, ...] = (2, 3)
 
     def __post_init__(self) -> None:
         check_int("linear.min_df", self.min_df, minimum=1)
+        if not self.ngram_orders:
+            raise ConfigError("`linear.ngram_orders` must name at least one n-gram order (2, 3)")
+        for order in self.ngram_orders:
+            check_choice("linear.ngram_orders", order, range(1, MAX_ORDER + 1))
 
 
 MODEL_KINDS = ("recurrent", "hybrid")

@@ -4,11 +4,12 @@ After the recurrent part is trained (and its best epoch restored on validation),
 `fit_hybrid`:
 
 1. reads each padded training row's real tokens (exactly what both parts see);
-2. fits NBSVM's word uni+bigrams on the rows the recurrent part trained on and
-   chooses its C and beta by accuracy on the validation rows;
+2. fits NBSVM's word n-grams on the rows the recurrent part trained on and
+   chooses their order (uni+bigrams or up to trigrams), C and beta by accuracy on
+   the validation rows;
 3. chooses the blend of the two parts' logits on the same validation rows
    (`rnnlab.models.hybrid.select_blend`), with that NBSVM;
-4. refits NBSVM with the chosen C and beta on every training row, and keeps it.
+4. refits NBSVM with the chosen order, C and beta on every training row, and keeps it.
 
 The test set is never read. The recurrent part chose its epoch on the same
 validation rows, which flatters it a little in the blend.
@@ -17,6 +18,7 @@ validation rows, which flatters it a little in the blend.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +36,9 @@ def row_tokens(x: np.ndarray) -> list[list[int]]:
     return [row[row != 0].tolist() for row in np.asarray(x)]
 
 
+NGRAM_ORDERS = (2, 3)  # uni+bigrams, or up to trigrams: validation chooses
+
+
 def fit_nbsvm(
     fit_docs: list[list[int]],
     y_fit: np.ndarray,
@@ -41,32 +46,43 @@ def fit_nbsvm(
     y_val: np.ndarray,
     seed: int,
     min_df: int = 2,
+    orders: Sequence[int] = NGRAM_ORDERS,
 ) -> tuple[IdNgrams, NBSVM, dict[str, Any]]:
-    """NBSVM fitted on ``fit_docs``, with C and beta chosen on ``val_docs``.
+    """NBSVM fitted on ``fit_docs``, with its n-gram order, C and beta chosen on ``val_docs``.
 
     Selection is by validation accuracy; ties, common on a few hundred validation rows,
     go to the larger mean clipped margin (how surely the right class wins), not to the
-    first setting of the grid.
+    first setting of the grid; exact ties go to the lower order and the smaller C.
     """
-    ngrams = IdNgrams(min_df=min_df)
-    x_fit = ngrams.fit_transform(fit_docs)
-    if x_fit.shape[1] == 0:
-        raise DataError(
-            f"no word or bigram occurs in {min_df} of the {len(fit_docs)} training documents: "
-            "the hybrid model's linear part has no feature; use more data or model_kind=recurrent"
-        )
-    x_val = ngrams.transform(val_docs)
-    best: tuple[float, float, float, float] | None = None
-    for c in GRIDS["nbsvm"]:
-        model = NBSVM(C=c, seed=seed).fit(x_fit, y_fit)
-        for beta in NBSVM_BETAS:
-            key = (*_accuracy_and_margin(model, x_val, y_val, beta), c, beta)
-            if best is None or key[:2] > best[:2]:
-                best = key
+    best: tuple[float, float, int, float, float] | None = None
+    for order in orders:
+        ngrams = IdNgrams(min_df=min_df, order=order)
+        x_fit = ngrams.fit_transform(fit_docs)
+        if x_fit.shape[1] == 0:
+            raise DataError(
+                f"no word or bigram occurs in {min_df} of the {len(fit_docs)} training "
+                "documents: the hybrid model's linear part has no feature; use more data or "
+                "model_kind=recurrent"
+            )
+        x_val = ngrams.transform(val_docs)
+        for c in GRIDS["nbsvm"]:
+            model = NBSVM(C=c, seed=seed).fit(x_fit, y_fit)
+            for beta in NBSVM_BETAS:
+                key = (*_accuracy_and_margin(model, x_val, y_val, beta), order, c, beta)
+                if best is None or key[:2] > best[:2]:
+                    best = key
     assert best is not None
-    accuracy, _, c, beta = best
+    accuracy, _, order, c, beta = best
+    ngrams = IdNgrams(min_df=min_df, order=order)
+    x_fit = ngrams.fit_transform(fit_docs)
     model = NBSVM(C=c, beta=beta, seed=seed).fit(x_fit, y_fit)
-    info = {"C": c, "beta": beta, "validation_accuracy": accuracy, "features": x_fit.shape[1]}
+    info = {
+        "order": order,
+        "C": c,
+        "beta": beta,
+        "validation_accuracy": accuracy,
+        "features": x_fit.shape[1],
+    }
     return ngrams, model, info
 
 
@@ -94,6 +110,7 @@ def fit_hybrid(
     validation: tuple[np.ndarray, np.ndarray, np.ndarray],
     seed: int = 0,
     min_df: int = 2,
+    orders: Sequence[int] = NGRAM_ORDERS,
 ) -> tuple[HybridClassifier, dict[str, Any]]:
     """The trained ``recurrent`` model and an NBSVM, blended on validation.
 
@@ -103,8 +120,8 @@ def fit_hybrid(
             trained on and of the validation rows.
 
     Returns:
-        The `HybridClassifier` and what was chosen: the linear part's ``C``, ``beta``
-        and validation accuracy, the blend's ``share`` of the linear part, its
+        The `HybridClassifier` and what was chosen: the linear part's n-gram ``order``,
+        ``C``, ``beta`` and validation accuracy, the blend's ``share`` of the linear part, its
         validation accuracy, and the seconds the linear part and the blend took.
     """
     start = time.perf_counter()
@@ -113,7 +130,9 @@ def fit_hybrid(
     if len(y_val) == 0:
         raise DataError("the hybrid model chooses its blend on validation rows: give some")
     fit_docs, val_docs = row_tokens(x_fit), row_tokens(x_val)
-    ngrams, nbsvm, linear = fit_nbsvm(fit_docs, y_fit, val_docs, y_val, seed, min_df=min_df)
+    ngrams, nbsvm, linear = fit_nbsvm(
+        fit_docs, y_fit, val_docs, y_val, seed, min_df=min_df, orders=orders
+    )
     num_classes = int(recurrent.config["num_classes"])
     if num_classes == 2 and len(np.unique(y_fit)) < 2:
         raise DataError("the hybrid model's linear part needs both classes in its training rows")
@@ -125,7 +144,7 @@ def fit_hybrid(
         wide = torch.cat([scorer(b) for b in ids_val.split(256)]).numpy()
     blend = select_blend(deep, wide, y_val)
     # ... and the model keeps one refitted on every training row with the chosen C and beta.
-    ngrams = IdNgrams(min_df=min_df)
+    ngrams = IdNgrams(min_df=min_df, order=linear["order"])
     x_all = ngrams.fit_transform([*fit_docs, *val_docs])
     nbsvm = NBSVM(C=linear["C"], beta=linear["beta"], seed=seed).fit(x_all, np.r_[y_fit, y_val])
     scorer = scorer_from_nbsvm(ngrams, nbsvm, linear["beta"], num_classes)
@@ -133,8 +152,9 @@ def fit_hybrid(
         recurrent=recurrent.config,
         ngrams={
             "num_ids": scorer.num_ids,
-            "num_bigrams": int(scorer.bigram_keys.numel()),
+            "num_ngrams": int(scorer.ngram_keys.numel()),
             "num_outputs": int(scorer.bias.numel()),
+            "order": scorer.order,
         },
         recurrent_weight=blend["recurrent_weight"],
         linear_weight=blend["linear_weight"],
@@ -149,3 +169,11 @@ def fit_hybrid(
         "seconds": time.perf_counter() - start,
     }
     return hybrid, info
+
+
+def ngram_part_predictions(hybrid: HybridClassifier, ids: np.ndarray) -> np.ndarray:
+    """The class each padded row gets from the hybrid's n-gram part alone (NBSVM, refitted)."""
+    with torch.no_grad():
+        rows = torch.as_tensor(np.asarray(ids), dtype=torch.int64).split(256)
+        scores = torch.cat([hybrid.ngrams(b.to(hybrid.ngrams.bias.device)).cpu() for b in rows])
+    return (scores[:, 0] > 0).long().numpy() if scores.shape[1] == 1 else scores.argmax(1).numpy()

@@ -145,7 +145,7 @@ def _hybrid_line(res: dict[str, Any]) -> list[str]:
     if not chosen:
         return []
     per_seed = "; ".join(
-        f"{r['seed']}: share {h['blend_share']:.1f}, C={h['linear']['C']:g} "
+        f"{r['seed']}: share {h['blend_share']:.1f}, {_order(h['linear'])}C={h['linear']['C']:g} "
         f"beta={h['linear']['beta']:g}, validation {h['blend_validation_accuracy']:.3f}"
         for r, h in zip(res["runs"], chosen)
     )
@@ -153,6 +153,13 @@ def _hybrid_line(res: dict[str, Any]) -> list[str]:
         "- Hybrid: chosen on validation per seed (the linear part's share of the blended "
         f"logits, NBSVM's settings, the blend's validation accuracy): {per_seed}."
     ]
+    alone = [h.get("linear_part") for h in chosen]
+    if all(a is not None for a in alone):
+        accuracies = [a["test"]["accuracy"] for a in alone]
+        lines.append(
+            "- Its n-gram part alone (NBSVM with the chosen settings, refitted on every "
+            f"training row): test accuracy {_fmt(_mean_std(accuracies))}."
+        )
     part = recurrent_part(res)
     if part is not None:
         lines.append(
@@ -161,6 +168,11 @@ def _hybrid_line(res: dict[str, Any]) -> list[str]:
             f"{_fmt(summarize(part[1]).get('macro_f1'))})."
         )
     return lines
+
+
+def _order(linear: dict[str, Any]) -> str:
+    """'n-grams up to 3, ' where the run chose an order (older results have none)."""
+    return f"n-grams up to {linear['order']}, " if "order" in linear else ""
 
 
 def _fmt(mean_std: tuple[float, float] | None) -> str:

@@ -54,7 +54,7 @@ from rnnlab.experiments.evaluation import (
     majority_baseline,
     per_class_table,
 )
-from rnnlab.experiments.hybrid_fit import fit_hybrid
+from rnnlab.experiments.hybrid_fit import fit_hybrid, ngram_part_predictions
 from rnnlab.experiments.prepare import (
     OWN_DATA_SOURCES,
     PreparedData,
@@ -236,10 +236,21 @@ def run(
         recurrent_pred = Pipeline(model, data.label_names, InputEncoder("ids", maxlen=1))
         recurrent_pred = recurrent_pred.predict_proba_encoded(data.x_test, data.len_test)
         fit_rows, val_rows = fit_and_validation_rows(cfg, data)
-        model, hybrid = fit_hybrid(model, fit_rows, val_rows, seed=seed, min_df=cfg.linear.min_df)
+        model, hybrid = fit_hybrid(
+            model,
+            fit_rows,
+            val_rows,
+            seed=seed,
+            min_df=cfg.linear.min_df,
+            orders=cfg.linear.ngram_orders,
+        )
         hybrid["recurrent_part"] = {
             "test": classification_metrics(data.y_test, recurrent_pred.argmax(1)),
             "validation_accuracy": validation_accuracy({"history": history.history}),
+        }
+        # And the n-gram part alone: how much of the blend is NBSVM's own.
+        hybrid["linear_part"] = {
+            "test": classification_metrics(data.y_test, ngram_part_predictions(model, data.x_test)),
         }
         seconds += hybrid["seconds"]
     inputs = InputEncoder(

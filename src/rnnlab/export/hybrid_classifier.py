@@ -8,10 +8,10 @@ computing ``recurrent_weight * recurrent + linear_weight * ngrams`` as the modul
 - the n-gram part reads the ids as given (not front-aligned): ids that are
   padding (0), negative or at least ``num_ids`` become -1; each row is sorted by
   ``TopK`` (k = the time axis, ascending) and a key counts where it differs from
-  its left neighbour, so each distinct unigram and bigram adds its weights once;
-- a unigram's weights are a ``Gather`` of the dense table; a bigram's key
-  ``num_ids + a * num_ids + b`` is mapped to its row of the kept bigrams by an
-  ai.onnx.ml ``LabelEncoder`` (default -1: a bigram the model did not keep adds
+  its left neighbour, so each distinct n-gram adds its weights once;
+- a unigram's weights are a ``Gather`` of the dense table; the key of a bigram or
+  trigram (`rnnlab.models.ngram_keys`) is mapped to its row of the kept n-grams by an
+  ai.onnx.ml ``LabelEncoder`` (default -1: an n-gram the model did not keep adds
   nothing), the one op that looks a key up in a sorted table;
 - the blend, then the recurrent head's sigmoid / softmax (`add_probabilities`).
 """
@@ -26,6 +26,7 @@ from rnnlab.errors import InvalidValueError
 from rnnlab.export.onnx_graph import GraphBuilder
 from rnnlab.export.recurrent_classifier import add_logits, add_probabilities
 from rnnlab.models.hybrid import PADDING_ID, HybridClassifier, NgramScorer
+from rnnlab.models.ngram_keys import ngram_offsets
 from rnnlab.pipeline import Pipeline
 
 EXPORTED_KINDS = ("text", "ids")  # the n-gram part reads ids
@@ -88,34 +89,40 @@ def add_ngram_scores(g: GraphBuilder, scorer: NgramScorer, ids: str) -> str:
             g, _array(scorer.unigram_weights, np.float32), "unigram_weights", unigrams, first
         ),
     )
-    keys = _array(scorer.bigram_keys, np.int64)
-    if len(keys) == 0:
+    keys = _array(scorer.ngram_keys, np.int64)
+    if len(keys) == 0 or scorer.order < 2:
         return scores
-    left = _columns(g, ids, 0, -1)
-    right = _columns(g, ids, 1, None)
-    pair = g.op("And", _columns(g, real, 0, -1), _columns(g, real, 1, None))
     num_ids = g.ints("num_ids", [v])
-    key = g.op("Add", g.op("Add", num_ids, g.op("Mul", left, num_ids)), right)
-    # One more -1 column: a row of one step has no pair, and TopK then still sorts >= 1 key.
+    longer = []
+    for n, offset in enumerate(ngram_offsets(v, scorer.order)[1:], start=2):
+        # Steps with fewer than n ids left give no n-gram: the slices are empty there.
+        key, ok = _columns(g, ids, 0, 1 - n), _columns(g, real, 0, 1 - n)
+        for k in range(1, n):
+            end = None if k == n - 1 else k + 1 - n
+            key = g.op("Add", g.op("Mul", key, num_ids), _columns(g, ids, k, end))
+            ok = g.op("And", ok, _columns(g, real, k, end))
+        key = g.op("Add", key, g.ints(f"offset{n}", [offset]))
+        longer.append(g.op("Where", ok, key, minus_one))
+    # One more -1 column: a row too short for any n-gram still gives TopK >= 1 key.
     key = g.op(
         "Pad",
-        g.op("Where", pair, key, minus_one),
+        g.op("Concat", *longer, axis=1),
         g.ints("pad_end", [0, 0, 0, 1]),
         g.constant("pad_minus_one", np.int64(-1)),
     )
-    bigrams, first = _distinct(g, key)
+    ngrams, first = _distinct(g, key)
     column = g.op(
         "LabelEncoder",
-        bigrams,
+        ngrams,
         domain="ai.onnx.ml",
         keys_int64s=[int(k) for k in keys],
         values_int64s=list(range(len(keys))),
         default_int64=-1,
     )
-    bigram_sum = _sum_rows(
-        g, _array(scorer.bigram_weights, np.float32), "bigram_weights", column, first
+    ngram_sum = _sum_rows(
+        g, _array(scorer.ngram_weights, np.float32), "ngram_weights", column, first
     )
-    return g.op("Add", scores, bigram_sum)
+    return g.op("Add", scores, ngram_sum)
 
 
 def _columns(g: GraphBuilder, x: str, start: int, end: int | None) -> str:

@@ -1,8 +1,9 @@
 """`HybridClassifier`: a recurrent classifier and an NB-weighted n-gram linear model, blended.
 
 The recurrent part reads word order; the linear part (NBSVM, Wang & Manning 2012:
-binarized word uni+bigrams scaled by their naive-Bayes log-count ratios, then a
-linear SVM) reads which words and word pairs occur. Their logits are added with
+binarized word n-grams, up to bigrams or trigrams, scaled by their naive-Bayes
+log-count ratios, then a linear SVM) reads which words, pairs and triples occur.
+Their logits are added with
 weights chosen on the validation split (`select_blend`), so the blend can only
 be as good as the better part where validation says so, and better where the
 two disagree usefully (Mesnil et al. 2014 report about a point over NBSVM alone).
@@ -23,6 +24,7 @@ from torch import nn
 
 from rnnlab.errors import InvalidValueError, check_int
 from rnnlab.models.classifier import RecurrentClassifier
+from rnnlab.models.ngram_keys import check_key_range, check_order, ngram_offsets
 from rnnlab.models.registry import register_model
 from rnnlab.models.spec import ModelSpec
 
@@ -30,25 +32,28 @@ PADDING_ID = 0  # every rnnlab and Keras id encoding pads with 0, never a word
 
 
 class NgramScorer(nn.Module):
-    """A fitted linear model over the distinct word uni+bigrams of each row of padded ids.
+    """A fitted linear model over the distinct word n-grams (up to ``order`` words) of padded ids.
 
-    Unigram ``a`` and bigram ``a b`` (adjacent real tokens) count once per row, as
-    NBSVM's binarized features; ids at or above ``num_ids`` (never seen when it was
-    fitted) and n-grams it did not keep add nothing. Bigram ``a b`` is the key
-    ``num_ids + a * num_ids + b``, the same as `rnnlab.experiments.baselines.IdNgrams`.
+    Unigram ``a``, bigram ``a b`` and trigram ``a b c`` (adjacent real tokens) count
+    once per row, as NBSVM's binarized features; ids at or above ``num_ids`` (never
+    seen when it was fitted) and n-grams it did not keep add nothing. Keys are those of
+    `rnnlab.models.ngram_keys`; the buffer ``ngram_keys`` holds the kept ones of two or
+    more words, sorted.
 
     Shapes: ids (batch, time) int64 -> (batch, num_outputs) scores.
     """
 
-    def __init__(self, num_ids: int, num_bigrams: int, num_outputs: int) -> None:
+    def __init__(self, num_ids: int, num_ngrams: int, num_outputs: int, order: int = 2) -> None:
         super().__init__()
         check_int("num_ids", num_ids, minimum=1)
-        check_int("num_bigrams", num_bigrams, minimum=0)
+        check_int("num_ngrams", num_ngrams, minimum=0)
         check_int("num_outputs", num_outputs, minimum=1)
-        self.num_ids = num_ids
+        check_order(order)
+        check_key_range(num_ids, order)
+        self.num_ids, self.order = num_ids, order
         self.register_buffer("unigram_weights", torch.zeros(num_ids, num_outputs))
-        self.register_buffer("bigram_keys", torch.zeros(num_bigrams, dtype=torch.int64))
-        self.register_buffer("bigram_weights", torch.zeros(num_bigrams, num_outputs))
+        self.register_buffer("ngram_keys", torch.zeros(num_ngrams, dtype=torch.int64))
+        self.register_buffer("ngram_weights", torch.zeros(num_ngrams, num_outputs))
         self.register_buffer("bias", torch.zeros(num_outputs))
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
@@ -58,16 +63,31 @@ class NgramScorer(nn.Module):
         unigrams, first = _distinct(torch.where(real, ids, -1))
         found = first & (unigrams >= 0)
         scores = scores + (self.unigram_weights[unigrams.clamp(min=0)] * found[..., None]).sum(1)
-        if ids.shape[1] < 2 or self.bigram_keys.numel() == 0:
+        longer = [torch.where(ok, key, -1) for key, ok in _longer_ngrams(ids, real, v, self.order)]
+        if not longer or self.ngram_keys.numel() == 0:
             return scores
-        pair = real[:, :-1] & real[:, 1:]
-        keys = torch.where(pair, v + ids[:, :-1] * v + ids[:, 1:], -1)
-        keys, first = _distinct(keys)
-        at = torch.searchsorted(self.bigram_keys, keys.clamp(min=0)).clamp(
-            max=self.bigram_keys.numel() - 1
+        keys, first = _distinct(torch.cat(longer, dim=1))
+        at = torch.searchsorted(self.ngram_keys, keys.clamp(min=0)).clamp(
+            max=self.ngram_keys.numel() - 1
         )
-        hit = first & (keys >= 0) & (self.bigram_keys[at] == keys)
-        return scores + (self.bigram_weights[at] * hit[..., None]).sum(1)
+        hit = first & (keys >= 0) & (self.ngram_keys[at] == keys)
+        return scores + (self.ngram_weights[at] * hit[..., None]).sum(1)
+
+
+def _longer_ngrams(
+    ids: torch.Tensor, real: torch.Tensor, num_ids: int, order: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(keys, all-real mask) of the n-grams of 2..``order`` words at each step, by length."""
+    out = []
+    for n, offset in enumerate(ngram_offsets(num_ids, order)[1:], start=2):
+        span = ids.shape[1] - n + 1
+        if span <= 0:
+            break
+        key, ok = ids[:, :span], real[:, :span]
+        for k in range(1, n):
+            key, ok = key * num_ids + ids[:, k : k + span], ok & real[:, k : k + span]
+        out.append((offset + key, ok))
+    return out
 
 
 def _distinct(keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,7 +104,7 @@ class HybridClassifier(nn.Module):
 
     Args:
         recurrent: the `RecurrentClassifier`'s config (its ``config`` attribute).
-        ngrams: `NgramScorer`'s sizes: ``num_ids``, ``num_bigrams``, ``num_outputs``.
+        ngrams: `NgramScorer`'s sizes: ``num_ids``, ``num_ngrams``, ``num_outputs``, ``order``.
         recurrent_weight, linear_weight: the blend, chosen on validation.
     """
 
@@ -145,13 +165,15 @@ def scorer_from_nbsvm(ngrams: Any, nbsvm: Any, beta: float, num_classes: int) ->
         intercept = np.r_[-intercept / 2, intercept / 2]
     weights[:, columns] = learned
     bias[columns] = intercept
-    scorer = NgramScorer(num_ids=v, num_bigrams=len(keys) - n_uni, num_outputs=outputs)
+    scorer = NgramScorer(
+        num_ids=v, num_ngrams=len(keys) - n_uni, num_outputs=outputs, order=int(ngrams.order)
+    )
     with torch.no_grad():
         scorer.unigram_weights[torch.from_numpy(keys[:n_uni])] = torch.from_numpy(
             weights[:n_uni]
         ).float()
-        scorer.bigram_keys.copy_(torch.from_numpy(keys[n_uni:]))
-        scorer.bigram_weights.copy_(torch.from_numpy(weights[n_uni:]).float())
+        scorer.ngram_keys.copy_(torch.from_numpy(keys[n_uni:]))
+        scorer.ngram_weights.copy_(torch.from_numpy(weights[n_uni:]).float())
         scorer.bias.copy_(torch.from_numpy(bias).float())
     return scorer
 

@@ -278,6 +278,11 @@ def test_rnnlab_errors_and_os_errors_are_one_line_and_interrupts_exit_130(monkey
     monkeypatch.setattr(cli, "_cmd_train", _raising(KeyboardInterrupt()))
     assert cli.main(["train", "--config", "text/gru"]) == 130
     assert capsys.readouterr().err == "rnnlab: interrupted\n"
+    # Data-parallel workers stop together: rank 0 alone says so, every rank exits 130.
+    for rank, said in (("0", "rnnlab: interrupted\n"), ("1", "")):
+        monkeypatch.setenv("RANK", rank)
+        assert cli.main(["train", "--config", "text/gru"]) == 130
+        assert capsys.readouterr().err == said
 
 
 def test_train_with_data_and_no_config_runs_the_default_own_data_recipe(toy_csv, tmp_path, capsys):

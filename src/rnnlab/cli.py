@@ -10,6 +10,7 @@ keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -624,7 +625,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt as exc:
         # A fit stopped by SIGINT / SIGTERM says where its checkpoint is (TrainingInterrupted).
-        print(f"rnnlab: {str(exc) or 'interrupted'}", file=sys.stderr)
+        # Data-parallel workers all stop at one batch with one checkpoint: rank 0 says so.
+        if os.environ.get("RANK", "0") == "0":
+            print(f"rnnlab: {str(exc) or 'interrupted'}", file=sys.stderr)
         return getattr(exc, "exit_code", EXIT_INTERRUPTED)
     except (RnnlabError, OSError) as exc:
         # Only errors about the user's input become one line; a plain ValueError from deep

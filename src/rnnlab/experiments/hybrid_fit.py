@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnlab.engine.inference import predict_logits
+from rnnlab.engine.inference import class_probabilities, predict_logits
 from rnnlab.errors import DataError
 from rnnlab.experiments.baselines import GRIDS, NBSVM, NBSVM_BETAS, IdNgrams
 from rnnlab.models.classifier import RecurrentClassifier
-from rnnlab.models.hybrid import HybridClassifier, scorer_from_nbsvm, select_blend
+from rnnlab.models.hybrid import HybridClassifier, NgramScorer, scorer_from_nbsvm, select_blend
 
 
 def row_tokens(x: np.ndarray) -> list[list[int]]:
@@ -55,6 +55,7 @@ def fit_nbsvm(
     first setting of the grid; exact ties go to the lower order and the smaller C.
     """
     best: tuple[float, float, int, float, float] | None = None
+    features = {}  # order -> (fitted n-grams, their training counts)
     for order in orders:
         ngrams = IdNgrams(min_df=min_df, order=order)
         x_fit = ngrams.fit_transform(fit_docs)
@@ -64,6 +65,7 @@ def fit_nbsvm(
                 "documents: the hybrid model's linear part has no feature; use more data or "
                 "model_kind=recurrent"
             )
+        features[order] = ngrams, x_fit
         x_val = ngrams.transform(val_docs)
         for c in GRIDS["nbsvm"]:
             model = NBSVM(C=c, seed=seed).fit(x_fit, y_fit)
@@ -73,8 +75,7 @@ def fit_nbsvm(
                     best = key
     assert best is not None
     accuracy, _, order, c, beta = best
-    ngrams = IdNgrams(min_df=min_df, order=order)
-    x_fit = ngrams.fit_transform(fit_docs)
+    ngrams, x_fit = features[order]
     model = NBSVM(C=c, beta=beta, seed=seed).fit(x_fit, y_fit)
     info = {
         "order": order,
@@ -140,8 +141,7 @@ def fit_hybrid(
     scorer = scorer_from_nbsvm(ngrams, nbsvm, linear["beta"], num_classes)
     ids_val = torch.as_tensor(np.asarray(x_val), dtype=torch.int64)
     deep = predict_logits(recurrent, (ids_val, torch.as_tensor(len_val)), batch_size=256)
-    with torch.no_grad():
-        wide = torch.cat([scorer(b) for b in ids_val.split(256)]).numpy()
+    wide = _ngram_scores(scorer, x_val)
     blend = select_blend(deep, wide, y_val)
     # ... and the model keeps one refitted on every training row with the chosen C and beta.
     ngrams = IdNgrams(min_df=min_df, order=linear["order"])
@@ -173,7 +173,11 @@ def fit_hybrid(
 
 def ngram_part_predictions(hybrid: HybridClassifier, ids: np.ndarray) -> np.ndarray:
     """The class each padded row gets from the hybrid's n-gram part alone (NBSVM, refitted)."""
+    return class_probabilities(_ngram_scores(hybrid.ngrams, ids)).argmax(1)
+
+
+def _ngram_scores(scorer: NgramScorer, ids: np.ndarray) -> np.ndarray:
+    """``scorer``'s (rows, outputs) scores of padded ``ids``, 256 rows at a time."""
+    rows = torch.as_tensor(np.asarray(ids), dtype=torch.int64).split(256)
     with torch.no_grad():
-        rows = torch.as_tensor(np.asarray(ids), dtype=torch.int64).split(256)
-        scores = torch.cat([hybrid.ngrams(b.to(hybrid.ngrams.bias.device)).cpu() for b in rows])
-    return (scores[:, 0] > 0).long().numpy() if scores.shape[1] == 1 else scores.argmax(1).numpy()
+        return torch.cat([scorer(b.to(scorer.bias.device)).cpu() for b in rows]).numpy()

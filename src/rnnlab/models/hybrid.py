@@ -63,8 +63,10 @@ class NgramScorer(nn.Module):
         unigrams, first = _distinct(torch.where(real, ids, -1))
         found = first & (unigrams >= 0)
         scores = scores + (self.unigram_weights[unigrams.clamp(min=0)] * found[..., None]).sum(1)
+        if self.ngram_keys.numel() == 0:
+            return scores
         longer = [torch.where(ok, key, -1) for key, ok in _longer_ngrams(ids, real, v, self.order)]
-        if not longer or self.ngram_keys.numel() == 0:
+        if not longer:  # rows too short for a bigram
             return scores
         keys, first = _distinct(torch.cat(longer, dim=1))
         at = torch.searchsorted(self.ngram_keys, keys.clamp(min=0)).clamp(

@@ -16,7 +16,11 @@ MAX_ORDER = 3  # words, pairs, triples
 
 def check_order(order: int) -> int:
     """``order`` if it is 1, 2 or 3; a clear error otherwise."""
-    if isinstance(order, bool) or not isinstance(order, int) or order not in range(1, 4):
+    if (
+        isinstance(order, bool)
+        or not isinstance(order, int)
+        or order not in range(1, MAX_ORDER + 1)
+    ):
         raise InvalidValueError(
             f"the n-gram order must be 1, 2 or 3 (words, pairs, triples), not {order!r}"
         )

@@ -178,6 +178,11 @@ def test_the_best_per_corpus_is_chosen_on_validation_never_on_test(tmp_path):
     text = write_report([plain, better_on_test, hybrid, printout], tmp_path, "cmd").read_text()
     assert "| imdb-keras-arrays | plain | 0.750 | 0.805 ± 0.007 | hybrid | 0.800 |" in text
     assert "0: share 0.6, C=0.01 beta=0.5, validation 0.800" in _section(text, "hybrid")
+    assert "NBSVM's settings, the blend's" in _section(text, "hybrid")
+    for run in hybrid["runs"]:  # few validation rows: the settings came from cross-validation
+        run["hybrid"]["linear"]["selected_on"] = "5-fold cross-validation over the training rows"
+    text = write_report([hybrid], tmp_path, "cmd").read_text()
+    assert "NBSVM's settings (by 5-fold cross-validation over the training rows)" in text
     assert "recurrent part alone: validation accuracy 0.740, test accuracy 0.700 ± 0.000" in text
     # The part is a purely recurrent candidate too, and wins where its validation is best.
     for run in plain["runs"]:

@@ -124,7 +124,15 @@ def test_fit_hybrid_blends_on_validation_and_is_no_worse_there_than_either_part(
     assert isinstance(model, HybridClassifier)
     # The grid holds both parts alone, so on validation the blend is at least as good.
     assert info["blend_validation_accuracy"] >= info["linear"]["validation_accuracy"] - 1e-12
-    assert set(info["linear"]) == {"order", "C", "beta", "validation_accuracy", "features"}
+    assert set(info["linear"]) == {
+        "order",
+        "C",
+        "beta",
+        "validation_accuracy",
+        "selection_accuracy",
+        "selected_on",
+        "features",
+    }
     assert info["linear"]["order"] in (2, 3)
     with torch.no_grad():
         logits = model(torch.as_tensor(x), torch.as_tensor(lengths))
@@ -185,9 +193,40 @@ def test_nbsvm_selection_breaks_accuracy_ties_by_margin_not_by_grid_order():
     rng = np.random.default_rng(3)
     docs, y = _docs(rng, 200, 30, 2)
     # Five validation rows that every C classifies alike: the tie goes to the surest.
-    _, model, info = fit_nbsvm(docs[:195], y[:195], docs[195:], y[195:], seed=0)
+    _, model, info = fit_nbsvm(
+        docs[:195], y[:195], docs[195:], y[195:], seed=0, cross_validate_below=0
+    )
+    assert info["selected_on"] == "validation"
     assert info["validation_accuracy"] == 1.0
     assert info["C"] != 0.0003
+
+
+def test_few_validation_rows_choose_the_ngram_part_by_cross_validation_over_every_row():
+    rng = np.random.default_rng(4)
+    docs, y = _docs(rng, 240, 30, 2)
+    # The choice reads all 240 training rows, not which of them are validation: two
+    # divisions of the same rows choose alike and score alike.
+    chosen = []
+    for cut in (200, 230):
+        _, _, info = fit_nbsvm(docs[:cut], y[:cut], docs[cut:], y[cut:], seed=0)
+        assert info["selected_on"] == "5-fold cross-validation over the training rows"
+        chosen.append({k: info[k] for k in ("order", "C", "beta", "selection_accuracy")})
+    assert chosen[0] == chosen[1]
+    assert 0.5 < chosen[0]["selection_accuracy"] <= 1.0
+    # On validation alone the two divisions see 40 and 10 rows, and choose on them.
+    _, _, alone = fit_nbsvm(docs[:230], y[:230], docs[230:], y[230:], 0, cross_validate_below=10)
+    assert alone["selected_on"] == "validation"
+
+
+def test_cross_validation_needs_two_rows_of_a_second_class_per_fold_else_validation_decides():
+    rng = np.random.default_rng(5)
+    docs, y = _docs(rng, 60, 30, 2)
+    y = np.r_[1, np.zeros(59, np.int64)]  # one row of class 1: folds would miss it
+    _, _, info = fit_nbsvm(docs[:50], y[:50], docs[50:], y[50:], seed=0)
+    assert info["selected_on"] == "validation"
+    y = np.r_[1, 1, 1, np.zeros(57, np.int64)]  # three: three folds
+    _, _, info = fit_nbsvm(docs[:50], y[:50], docs[50:], y[50:], seed=0)
+    assert info["selected_on"] == "3-fold cross-validation over the training rows"
 
 
 def test_a_hybrid_config_needs_a_validation_split():

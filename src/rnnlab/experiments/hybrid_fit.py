@@ -6,7 +6,8 @@ After the recurrent part is trained (and its best epoch restored on validation),
 1. reads each padded training row's real tokens (exactly what both parts see);
 2. fits NBSVM's word n-grams on the rows the recurrent part trained on and
    chooses their order (uni+bigrams or up to trigrams), C and beta by accuracy on
-   the validation rows;
+   the validation rows (by cross-validation over every training row when there are
+   fewer than `CROSS_VALIDATE_BELOW` validation rows);
 3. chooses the blend of the two parts' logits on the same validation rows
    (`rnnlab.models.hybrid.select_blend`), with that NBSVM;
 4. refits NBSVM with the chosen order, C and beta on every training row, and keeps it.
@@ -18,11 +19,13 @@ validation rows, which flatters it a little in the blend.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.model_selection import StratifiedKFold
 
 from rnnlab.engine.inference import class_probabilities, predict_logits
 from rnnlab.errors import DataError
@@ -37,6 +40,11 @@ def row_tokens(x: np.ndarray) -> list[list[int]]:
 
 
 NGRAM_ORDERS = (2, 3)  # uni+bigrams, or up to trigrams: validation chooses
+# Below this many validation rows one row moves accuracy by more than 0.2 % and the grid's
+# settings tie or flip by chance: the n-gram part's settings are then chosen by
+# cross-validation over every training row (about 5x as many voters), not by those rows alone.
+CROSS_VALIDATE_BELOW = 500
+CV_FOLDS = 5
 
 
 def fit_nbsvm(
@@ -47,44 +55,87 @@ def fit_nbsvm(
     seed: int,
     min_df: int = 2,
     orders: Sequence[int] = NGRAM_ORDERS,
+    cross_validate_below: int = CROSS_VALIDATE_BELOW,
 ) -> tuple[IdNgrams, NBSVM, dict[str, Any]]:
-    """NBSVM fitted on ``fit_docs``, with its n-gram order, C and beta chosen on ``val_docs``.
+    """NBSVM fitted on ``fit_docs``, with its n-gram order, C and beta chosen on held-out rows.
 
-    Selection is by validation accuracy; ties, common on a few hundred validation rows,
-    go to the larger mean clipped margin (how surely the right class wins), not to the
-    first setting of the grid; exact ties go to the lower order and the smaller C.
+    The held-out rows are ``val_docs``; with fewer than ``cross_validate_below`` of them,
+    each setting is scored instead by stratified `CV_FOLDS`-fold cross-validation over
+    ``fit_docs`` and ``val_docs`` together (never the test set). Selection is by mean
+    held-out accuracy; ties, common on a few hundred rows, go to the larger mean clipped
+    margin (how surely the right class wins), not to the first setting of the grid;
+    exact ties go to the lower order and the smaller C.
     """
-    best: tuple[float, float, int, float, float] | None = None
-    features = {}  # order -> (fitted n-grams, their training counts)
+    folds = _selection_folds(fit_docs, y_fit, val_docs, y_val, seed, cross_validate_below)
+    scores: dict[tuple[int, float, float], list[tuple[float, float]]] = {}
+    fitted = {}  # order -> (n-grams, training counts) of ``fit_docs``, when it is a fold
     for order in orders:
+        for docs_in, y_in, docs_out, y_out in folds:
+            ngrams = IdNgrams(min_df=min_df, order=order)
+            x_in = ngrams.fit_transform(docs_in)
+            if x_in.shape[1] == 0:
+                raise DataError(
+                    f"no word or bigram occurs in {min_df} of the {len(docs_in)} training "
+                    "documents: the hybrid model's linear part has no feature; use more data or "
+                    "model_kind=recurrent"
+                )
+            if docs_in is fit_docs:
+                fitted[order] = ngrams, x_in
+            x_out = ngrams.transform(docs_out)
+            for c in GRIDS["nbsvm"]:
+                model = NBSVM(C=c, seed=seed).fit(x_in, y_in)
+                for beta in NBSVM_BETAS:
+                    score = _accuracy_and_margin(model, x_out, y_out, beta)
+                    scores.setdefault((order, c, beta), []).append(score)
+    # max() keeps the first of exact ties, and the grid runs from the lower order and smaller C.
+    order, c, beta = max(scores, key=lambda k: tuple(np.mean(scores[k], axis=0)))
+    if order not in fitted:
         ngrams = IdNgrams(min_df=min_df, order=order)
-        x_fit = ngrams.fit_transform(fit_docs)
-        if x_fit.shape[1] == 0:
-            raise DataError(
-                f"no word or bigram occurs in {min_df} of the {len(fit_docs)} training "
-                "documents: the hybrid model's linear part has no feature; use more data or "
-                "model_kind=recurrent"
-            )
-        features[order] = ngrams, x_fit
-        x_val = ngrams.transform(val_docs)
-        for c in GRIDS["nbsvm"]:
-            model = NBSVM(C=c, seed=seed).fit(x_fit, y_fit)
-            for beta in NBSVM_BETAS:
-                key = (*_accuracy_and_margin(model, x_val, y_val, beta), order, c, beta)
-                if best is None or key[:2] > best[:2]:
-                    best = key
-    assert best is not None
-    accuracy, _, order, c, beta = best
-    ngrams, x_fit = features[order]
+        fitted[order] = ngrams, ngrams.fit_transform(fit_docs)
+    ngrams, x_fit = fitted[order]
     model = NBSVM(C=c, beta=beta, seed=seed).fit(x_fit, y_fit)
     info = {
         "order": order,
         "C": c,
         "beta": beta,
-        "validation_accuracy": accuracy,
+        # On the validation rows, as the blend sees it (fitted on ``fit_docs`` only) ...
+        "validation_accuracy": _accuracy_and_margin(model, ngrams.transform(val_docs), y_val, beta)[
+            0
+        ],
+        # ... and the mean held-out accuracy the setting was chosen by.
+        "selection_accuracy": float(np.mean(scores[order, c, beta], axis=0)[0]),
+        "selected_on": "validation"
+        if len(folds) == 1
+        else f"{len(folds)}-fold cross-validation over the training rows",
         "features": x_fit.shape[1],
     }
     return ngrams, model, info
+
+
+def _selection_folds(
+    fit_docs: list[list[int]],
+    y_fit: np.ndarray,
+    val_docs: list[list[int]],
+    y_val: np.ndarray,
+    seed: int,
+    cross_validate_below: int,
+) -> list[tuple[list[list[int]], np.ndarray, list[list[int]], np.ndarray]]:
+    """``(train docs, labels, held-out docs, labels)`` for each round of the n-gram part's selection."""
+    docs, y = [*fit_docs, *val_docs], np.r_[y_fit, y_val]
+    counts = np.sort(np.unique(y, return_counts=True)[1])
+    # Every fold's training rows must hold two classes at least: the second-largest class
+    # bounds the number of folds.
+    k = min(CV_FOLDS, int(counts[-2])) if len(counts) > 1 else 0
+    if len(val_docs) >= cross_validate_below or k < 2:
+        return [(fit_docs, y_fit, val_docs, y_val)]
+    with warnings.catch_warnings():
+        # Classes smaller than k are spread as far as they go; scikit-learn warns about them.
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+        splits = list(StratifiedKFold(k, shuffle=True, random_state=seed).split(docs, y))
+    return [
+        ([docs[i] for i in train], y[train], [docs[i] for i in held], y[held])
+        for train, held in splits
+    ]
 
 
 def _accuracy_and_margin(model: NBSVM, x: Any, y: np.ndarray, beta: float) -> tuple[float, float]:

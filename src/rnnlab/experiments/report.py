@@ -149,9 +149,12 @@ def _hybrid_line(res: dict[str, Any]) -> list[str]:
         f"beta={h['linear']['beta']:g}, validation {h['blend_validation_accuracy']:.3f}"
         for r, h in zip(res["runs"], chosen)
     )
+    # Few validation rows: NBSVM's settings came from cross-validation over the training rows.
+    other = sorted({h["linear"].get("selected_on", "validation") for h in chosen} - {"validation"})
+    settings = "NBSVM's settings" + (f" (by {', '.join(other)})" if other else "")
     lines = [
         "- Hybrid: chosen on validation per seed (the linear part's share of the blended "
-        f"logits, NBSVM's settings, the blend's validation accuracy): {per_seed}."
+        f"logits, {settings}, the blend's validation accuracy): {per_seed}."
     ]
     alone = [h.get("linear_part") for h in chosen]
     if all(a is not None for a in alone):

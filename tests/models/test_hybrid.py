@@ -101,6 +101,18 @@ def test_the_blend_takes_the_share_validation_prefers_and_a_temperature_moves_no
     assert float(((blended[:, 0] > 0) == y).mean()) == mixed["accuracy"]
 
 
+def test_a_tie_on_validation_goes_to_the_linear_part_not_to_a_mix():
+    rng = np.random.default_rng(6)
+    y = rng.integers(0, 2, 140)
+    truth = (2 * y - 1)[:, None].astype(float)
+    # Parts that agree on every row (one is the other, scaled): every share scores alike,
+    # and the recurrent part, whose epoch these rows chose, earns no weight.
+    views = truth + rng.normal(0, 1.0, (140, 1))
+    tied = select_blend(views * 30, views, y)
+    assert tied["share"] == 1.0 and tied["recurrent_weight"] == 0.0
+    assert tied["accuracy"] == float(((views[:, 0] > 0) == y).mean())
+
+
 def _trained_recurrent(vocab, classes, seed=0):
     torch.manual_seed(seed)
     return RecurrentClassifier(

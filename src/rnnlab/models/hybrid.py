@@ -192,7 +192,9 @@ def select_blend(
     Both parts' logits are first brought to one scale (divided by their standard
     deviation on validation), then mixed ``(1 - share) * deep + share * linear`` and
     scaled by the temperature that fits their probabilities to validation best (log
-    loss; it moves no prediction). Ties in accuracy go to the lower log loss.
+    loss; it moves no prediction). Ties in accuracy go to the larger share of the linear
+    part: the recurrent part chose its epoch on these same rows, so its validation
+    accuracy flatters it, and a tie is no evidence that mixing it in helps.
 
     Returns ``share``, ``accuracy`` (on validation), ``recurrent_weight`` and ``linear_weight``.
     """
@@ -204,12 +206,12 @@ def select_blend(
         logits = (1 - share) * deep / s_deep + share * linear / s_linear
         accuracy = float((_predicted(logits) == y).mean())
         temperature = min(TEMPERATURES, key=lambda t: _log_loss(logits * t, y))
-        # Ties in accuracy (a few hundred rows give many) go to the lower log loss.
-        key = (accuracy, -_log_loss(logits * temperature, y), share, temperature)
+        # Ties in accuracy (a few hundred rows give many) go to the larger linear share.
+        key = (accuracy, share, temperature)
         if best is None or key[:2] > best[:2]:
             best = key
     assert best is not None
-    accuracy, _, share, temperature = best
+    accuracy, share, temperature = best
     return {
         "share": share,
         "accuracy": accuracy,

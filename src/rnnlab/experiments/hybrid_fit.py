@@ -94,14 +94,13 @@ def fit_nbsvm(
         fitted[order] = ngrams, ngrams.fit_transform(fit_docs)
     ngrams, x_fit = fitted[order]
     model = NBSVM(C=c, beta=beta, seed=seed).fit(x_fit, y_fit)
+    # On the validation rows, as the blend sees it (fitted on ``fit_docs`` only) ...
+    on_validation, _ = _accuracy_and_margin(model, ngrams.transform(val_docs), y_val, beta)
     info = {
         "order": order,
         "C": c,
         "beta": beta,
-        # On the validation rows, as the blend sees it (fitted on ``fit_docs`` only) ...
-        "validation_accuracy": _accuracy_and_margin(model, ngrams.transform(val_docs), y_val, beta)[
-            0
-        ],
+        "validation_accuracy": on_validation,
         # ... and the mean held-out accuracy the setting was chosen by.
         "selection_accuracy": float(np.mean(scores[order, c, beta], axis=0)[0]),
         "selected_on": "validation"

@@ -201,17 +201,15 @@ def select_blend(
     deep, linear = np.asarray(deep, np.float64), np.asarray(linear, np.float64)
     y = np.asarray(y, np.int64)
     s_deep, s_linear = deep.std() or 1.0, linear.std() or 1.0
-    best: tuple[float, float, float, float] | None = None
-    for share in grid:
-        logits = (1 - share) * deep / s_deep + share * linear / s_linear
-        accuracy = float((_predicted(logits) == y).mean())
-        temperature = min(TEMPERATURES, key=lambda t: _log_loss(logits * t, y))
-        # Ties in accuracy (a few hundred rows give many) go to the larger linear share.
-        key = (accuracy, share, temperature)
-        if best is None or key[:2] > best[:2]:
-            best = key
-    assert best is not None
-    accuracy, share, temperature = best
+
+    def mixed(share: float) -> np.ndarray:
+        return (1 - share) * deep / s_deep + share * linear / s_linear
+
+    accuracy_of = {share: float((_predicted(mixed(share)) == y).mean()) for share in grid}
+    # Ties in accuracy (a few hundred rows give many) go to the larger linear share.
+    share = max(grid, key=lambda sh: (accuracy_of[sh], sh))
+    accuracy, logits = accuracy_of[share], mixed(share)
+    temperature = min(TEMPERATURES, key=lambda t: _log_loss(logits * t, y))
     return {
         "share": share,
         "accuracy": accuracy,

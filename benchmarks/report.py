@@ -24,7 +24,15 @@ def fmt(x: float) -> str:
 
 def target_line(t: dict[str, Any]) -> str:
     verdict = "PASS" if t["passed"] else "FAIL"
-    return f"{t['name']} ratio={fmt(t['ratio'])} target={t['bound']} {verdict}"
+    return f"{t['name']} ratio={_ratio_text(t)} target={t['bound']} {verdict}"
+
+
+def _ratio_text(t: dict[str, Any]) -> str:
+    """The ratio with as many digits as it takes to read the verdict from it (0.3312 > 0.33)."""
+    text, digits = fmt(t["ratio"]), 3
+    while math.isfinite(t["ratio"]) and (float(text) <= t["bound"]) != t["passed"] and digits < 12:
+        text, digits = f"{t['ratio']:.{digits}g}", digits + 1
+    return text
 
 
 def comparison_line(c: dict[str, Any]) -> str:

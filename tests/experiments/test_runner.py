@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rnnlab.experiments import build_model, reproduce, resolve_config, shipped_configs, train_one
+from rnnlab.experiments.baselines import NBSVM_C_GRIDS
 from rnnlab.experiments.config import load_config
 from rnnlab.experiments.prepare import prepare_data
 from rnnlab.pipeline import Pipeline
@@ -251,7 +252,7 @@ def test_a_hybrid_experiment_is_recorded_as_hybrid_with_what_validation_chose(tm
     assert (result["corpus"], result["model_kind"]) == ("reuters-tutorial-split", "hybrid")
     chosen = result["runs"][0]["hybrid"]
     assert 0.0 <= chosen["blend_share"] <= 1.0
-    assert chosen["linear"]["C"] in (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
+    assert chosen["linear"]["C"] in NBSVM_C_GRIDS[chosen["linear"]["weighting"]]
     model = json.loads((tmp_path / "reuters_hybrid" / "seed0" / "model" / "model.json").read_text())
     assert model["architecture"] == "HybridClassifier"
 

@@ -45,7 +45,9 @@ def _pad(docs, time, padding):
     return x, np.array([min(len(d), time) for d in docs], np.int64)
 
 
-def _hybrid(classes: int, padding: str, pooling: str = "last", order: int = 2) -> Pipeline:
+def _hybrid(
+    classes: int, padding: str, pooling: str = "last", order: int = 2, weighting: str = "binary"
+) -> Pipeline:
     """A recurrent part (random weights) and an NBSVM fitted on documents whose class shows
     in which words they hold, blended on validation as `rnnlab train` does."""
     rng = np.random.default_rng(classes)
@@ -72,8 +74,10 @@ def _hybrid(classes: int, padding: str, pooling: str = "last", order: int = 2) -
         (x[:200], lengths[:200], y[:200]),
         (x[200:], lengths[200:], y[200:]),
         orders=(order,),
+        weightings=(weighting,),
     )
     assert info["linear"]["order"] == model.ngrams.order == order
+    assert model.ngrams.normalized == (weighting == "idf")
     # Both parts must move the probabilities, whatever blend validation chose for these
     # random recurrent weights (whose logits are small).
     model.recurrent_weight = 3.0
@@ -146,10 +150,10 @@ def test_probabilities_and_labels_match_rnnlab(classes, padding, pooling, order)
     module.recurrent_weight, module.linear_weight = weights
 
 
-@pytest.mark.parametrize("order", [2, 3])
-def test_the_ngram_scores_equal_the_torch_scorers_on_odd_ids(order):
+@pytest.mark.parametrize("order, weighting", [(2, "binary"), (3, "binary"), (3, "idf")])
+def test_the_ngram_scores_equal_the_torch_scorers_on_odd_ids(order, weighting):
     """Padding, negative ids and ids >= num_ids add nothing; each distinct n-gram adds once."""
-    pipeline = _hybrid(3, "post", order=order)
+    pipeline = _hybrid(3, "post", order=order, weighting=weighting)
     scorer = pipeline.module.ngrams
     assert scorer.ngram_keys.numel() > 10
     assert (scorer.ngram_keys >= ngram_offsets(scorer.num_ids, 3)[-1]).any() == (order == 3)
@@ -172,6 +176,15 @@ def test_the_ngram_scores_equal_the_torch_scorers_on_odd_ids(order):
         got = graph.run(None, {"ids": rows})[0]
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
     np.testing.assert_allclose(got[3], scorer.bias.numpy(), atol=1e-7)  # nothing counted
+
+
+def test_an_idf_weighted_hybrid_gives_rnnlabs_probabilities():
+    pipeline = _hybrid(4, "pre", "max", order=3, weighting="idf")
+    for time in (MAXLEN, 1):
+        ids, lengths = _rows("pre", time)
+        theirs, ours = _probabilities(pipeline, ids, lengths)
+        np.testing.assert_allclose(theirs, ours, rtol=0, atol=TOLERANCE)
+        np.testing.assert_array_equal(theirs.argmax(1), ours.argmax(1))
 
 
 def test_a_scorer_without_bigrams_and_a_blend_without_the_linear_part():

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from sklearn.feature_extraction.text import TfidfTransformer
 
 import rnnlab
 from rnnlab.errors import ConfigError
@@ -53,7 +54,8 @@ def _padded(docs, maxlen, padding):
 @pytest.mark.parametrize("classes", [2, 4])
 @pytest.mark.parametrize("padding", ["pre", "post"])
 @pytest.mark.parametrize("order", [2, 3])
-def test_the_torch_scorer_gives_nbsvms_own_decision_values(classes, padding, order):
+@pytest.mark.parametrize("weighting", ["binary", "idf"])
+def test_the_torch_scorer_gives_nbsvms_own_decision_values(classes, padding, order, weighting):
     rng = np.random.default_rng(classes)
     docs, y = _docs(rng, 300, 40, classes)
     test_docs, _ = _docs(rng, 80, 60, classes)  # ids 40-59 were never seen in training
@@ -62,12 +64,50 @@ def test_the_torch_scorer_gives_nbsvms_own_decision_values(classes, padding, ord
     test_docs[2] = [5, 6]  # too short for a trigram
     ngrams = IdNgrams(order=order).fit(docs)
     assert max(len(name.split()) for name in ngrams.feature_names()) == order
-    nbsvm = NBSVM(C=0.1, beta=0.5).fit(ngrams.transform(docs), y)
+    nbsvm = NBSVM(C=0.1, beta=0.5, weighting=weighting).fit(ngrams.transform(docs), y)
     scorer = scorer_from_nbsvm(ngrams, nbsvm, 0.5, classes)
+    assert scorer.normalized == (weighting == "idf")
     expected = nbsvm.decision_function(ngrams.transform(test_docs), 0.5).reshape(80, -1)
     got = scorer(torch.as_tensor(_padded(test_docs, 15, padding))).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
     assert np.allclose(got[1], nbsvm.intercept_, atol=1e-6)
+
+
+def test_idf_weighting_scores_scikit_learns_unit_length_idf_rows_scaled_by_the_ratios():
+    rng = np.random.default_rng(7)
+    docs, y = _docs(rng, 200, 30, 2)
+    ngrams = IdNgrams().fit(docs)
+    counts = ngrams.transform(docs)
+    nbsvm = NBSVM(C=1.0, beta=1.0, weighting="idf").fit(counts, y)
+    binary = (counts > 0).astype(np.float64)
+    rows = TfidfTransformer().fit(binary).transform(binary)  # smoothed idf, l2, as documented
+    expected = rows @ (nbsvm.ratios_ * nbsvm.weights_).T + nbsvm.intercept_
+    np.testing.assert_allclose(nbsvm.decision_function(counts), expected[:, 0], rtol=1e-10)
+    with pytest.raises(rnnlab.errors.InvalidValueError, match="weighting"):
+        NBSVM(weighting="tfidf")
+
+
+def test_a_saved_idf_weighted_hybrid_predicts_the_same_after_loading(tmp_path):
+    rng = np.random.default_rng(8)
+    docs, y = _docs(rng, 240, 50, 3)
+    x = _padded(docs, 12, "post")
+    lengths = np.array([min(len(d), 12) for d in docs])
+    model, info = fit_hybrid(
+        _trained_recurrent(50, 3),
+        (x[:200], lengths[:200], y[:200]),
+        (x[200:], lengths[200:], y[200:]),
+        weightings=("idf",),
+    )
+    assert info["linear"]["weighting"] == "idf" and model.ngrams.normalized
+    pipeline = Pipeline(
+        model, ["a", "b", "c"], InputEncoder("ids", maxlen=12), architecture="HybridClassifier"
+    )
+    pipeline.save(tmp_path / "m")
+    loaded = rnnlab.load(tmp_path / "m")
+    assert loaded.module.ngrams.normalized
+    np.testing.assert_array_equal(
+        pipeline.predict_proba_encoded(x, lengths), loaded.predict_proba_encoded(x, lengths)
+    )
 
 
 def test_a_class_without_training_rows_scores_below_every_learned_margin():
@@ -138,6 +178,7 @@ def test_fit_hybrid_blends_on_validation_and_is_no_worse_there_than_either_part(
     assert info["blend_validation_accuracy"] >= info["linear"]["validation_accuracy"] - 1e-12
     assert set(info["linear"]) == {
         "order",
+        "weighting",
         "C",
         "beta",
         "validation_accuracy",
@@ -146,6 +187,7 @@ def test_fit_hybrid_blends_on_validation_and_is_no_worse_there_than_either_part(
         "features",
     }
     assert info["linear"]["order"] in (2, 3)
+    assert info["linear"]["weighting"] in ("binary", "idf")
     with torch.no_grad():
         logits = model(torch.as_tensor(x), torch.as_tensor(lengths))
     assert logits.shape == (240, 3) and torch.isfinite(logits).all()
@@ -154,8 +196,10 @@ def test_fit_hybrid_blends_on_validation_and_is_no_worse_there_than_either_part(
 def test_the_linear_part_is_refitted_on_every_training_row_after_selection():
     model, info, (x, lengths, y) = _hybrid()
     docs = row_tokens(x[:240])
-    ngrams = IdNgrams().fit(docs)
-    nbsvm = NBSVM(C=info["linear"]["C"], beta=info["linear"]["beta"]).fit(ngrams.transform(docs), y)
+    chosen = info["linear"]
+    ngrams = IdNgrams(order=chosen["order"]).fit(docs)
+    nbsvm = NBSVM(C=chosen["C"], beta=chosen["beta"], weighting=chosen["weighting"])
+    nbsvm.fit(ngrams.transform(docs), y)
     expected = nbsvm.decision_function(ngrams.transform(docs))
     with torch.no_grad():
         got = model.ngrams(torch.as_tensor(x)).numpy()

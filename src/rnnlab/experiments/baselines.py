@@ -29,6 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
+from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
 from rnnlab.errors import DataError, InvalidValueError, check_choice
@@ -48,6 +49,9 @@ GRIDS: dict[str, tuple[float, ...]] = {
 }
 # NBSVM's interpolation: the paper uses 0.25; refitting is not needed to try others.
 NBSVM_BETAS = (0.25, 0.5, 1.0)
+NBSVM_WEIGHTINGS = ("binary", "idf")
+# Unit-length idf rows are far shorter than binary ones scaled by ratios: C near 1.
+NBSVM_C_GRIDS = {"binary": GRIDS["nbsvm"], "idf": (0.3, 1.0, 3.0, 10.0)}
 VALIDATION_FRACTION = 0.2
 MIN_DF = 2
 
@@ -181,20 +185,44 @@ class NBSVM:
     squared-hinge SVM is fitted on them, and its weights are interpolated
     ``w' = (1 - beta) * mean(|w|) + beta * w``. ``beta`` only changes the weights
     afterwards, so `predict` takes it and one fit serves every beta.
+
+    ``weighting="idf"`` scales each binarized row by the features' smoothed inverse
+    document frequencies and to unit length (scikit-learn's ``TfidfTransformer`` over
+    binary counts) before the ratios: long documents no longer get larger scores for
+    their length alone, and rare n-grams weigh more. Its C is on another scale
+    (`NBSVM_C_GRIDS`).
     """
 
-    def __init__(self, C: float = 1.0, beta: float = 0.25, alpha: float = 1.0, seed: int = 0):
+    def __init__(
+        self,
+        C: float = 1.0,
+        beta: float = 0.25,
+        alpha: float = 1.0,
+        seed: int = 0,
+        weighting: str = "binary",
+    ):
+        check_choice("weighting", weighting, NBSVM_WEIGHTINGS)
         self.C, self.beta, self.alpha, self.seed = C, beta, alpha, seed
+        self.weighting = weighting
+
+    def _weighted(self, binary: sparse.csr_matrix) -> sparse.csr_matrix:
+        if self.weighting == "binary":
+            return binary
+        return normalize(binary @ sparse.diags(self.idf_))
 
     def fit(self, x: sparse.csr_matrix, y: np.ndarray) -> NBSVM:
-        x = (x > 0).astype(np.float64)
+        binary = (x > 0).astype(np.float64)
+        # The ratios come from the binary counts either way; ``weighting`` changes the rows.
+        documents = binary.shape[0]
+        self.idf_ = np.log((1 + documents) / (1 + np.asarray(binary.sum(0)).ravel())) + 1
+        x = self._weighted(binary)
         self.classes_ = np.unique(y)
         positives = self.classes_[1:] if len(self.classes_) == 2 else self.classes_
         ratios, weights, bias = [], [], []
         self.converged_ = True
         for c in positives:
-            p = self.alpha + np.asarray(x[y == c].sum(0)).ravel()
-            q = self.alpha + np.asarray(x[y != c].sum(0)).ravel()
+            p = self.alpha + np.asarray(binary[y == c].sum(0)).ravel()
+            q = self.alpha + np.asarray(binary[y != c].sum(0)).ravel()
             r = np.log((p / p.sum()) / (q / q.sum()))
             svm = LinearSVC(C=self.C, dual=True, random_state=self.seed, max_iter=2000)
             with warnings.catch_warnings(record=True) as caught:
@@ -212,7 +240,7 @@ class NBSVM:
         beta = self.beta if beta is None else beta
         w = self.weights_
         w = (1 - beta) * np.abs(w).mean(1, keepdims=True) + beta * w
-        x = (x > 0).astype(np.float64)
+        x = self._weighted((x > 0).astype(np.float64))
         scores = x @ (self.ratios_ * w).T + self.intercept_
         return scores[:, 0] if len(self.classes_) == 2 else scores
 

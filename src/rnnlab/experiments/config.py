@@ -154,13 +154,16 @@ class TrainConfig:
 class LinearPartConfig:
     """The n-gram linear part of a hybrid model (``model_kind: hybrid``): NBSVM.
 
-    Its n-gram order (among ``ngram_orders``), C and beta, and the blend with the
+    Its n-gram order (among ``ngram_orders``), weighting (among ``weightings``), C and
+    beta, and the blend with the
     recurrent part, are chosen on the validation split (`rnnlab.experiments.hybrid_fit`).
     """
 
     min_df: int = 2  # an n-gram is kept when this many training documents hold it
     # The orders validation chooses among: 2 = word uni+bigrams, 3 = up to trigrams.
     ngram_orders: tuple[int, ...] = (2, 3)
+    # binary = Wang & Manning's binarized rows; idf = the same times idf, at unit length.
+    weightings: tuple[str, ...] = ("binary", "idf")
 
     def __post_init__(self) -> None:
         check_int("linear.min_df", self.min_df, minimum=1)
@@ -168,6 +171,10 @@ class LinearPartConfig:
             raise ConfigError("`linear.ngram_orders` must name at least one n-gram order (2, 3)")
         for order in self.ngram_orders:
             check_choice("linear.ngram_orders", order, range(1, MAX_ORDER + 1))
+        if not self.weightings:
+            raise ConfigError("`linear.weightings` must name at least one of: binary, idf")
+        for weighting in self.weightings:
+            check_choice("linear.weightings", weighting, ("binary", "idf"))
 
 
 MODEL_KINDS = ("recurrent", "hybrid")

@@ -5,12 +5,13 @@ After the recurrent part is trained (and its best epoch restored on validation),
 
 1. reads each padded training row's real tokens (exactly what both parts see);
 2. fits NBSVM's word n-grams on the rows the recurrent part trained on and
-   chooses their order (uni+bigrams or up to trigrams), C and beta by accuracy on
+   chooses their order (uni+bigrams or up to trigrams), weighting (binary, or idf at
+   unit length), C and beta by accuracy on
    the validation rows (by cross-validation over every training row when there are
    fewer than `CROSS_VALIDATE_BELOW` validation rows);
 3. chooses the blend of the two parts' logits on the same validation rows
    (`rnnlab.models.hybrid.select_blend`), with that NBSVM;
-4. refits NBSVM with the chosen order, C and beta on every training row, and keeps it.
+4. refits NBSVM with the chosen settings on every training row, and keeps it.
 
 The test set is never read. The recurrent part chose its epoch on the same
 validation rows, which flatters it a little in the blend.
@@ -29,7 +30,13 @@ from sklearn.model_selection import StratifiedKFold
 
 from rnnlab.engine.inference import class_probabilities, predict_logits
 from rnnlab.errors import DataError
-from rnnlab.experiments.baselines import GRIDS, NBSVM, NBSVM_BETAS, IdNgrams
+from rnnlab.experiments.baselines import (
+    NBSVM,
+    NBSVM_BETAS,
+    NBSVM_C_GRIDS,
+    NBSVM_WEIGHTINGS,
+    IdNgrams,
+)
 from rnnlab.models.classifier import RecurrentClassifier
 from rnnlab.models.hybrid import HybridClassifier, NgramScorer, scorer_from_nbsvm, select_blend
 
@@ -56,18 +63,19 @@ def fit_nbsvm(
     min_df: int = 2,
     orders: Sequence[int] = NGRAM_ORDERS,
     cross_validate_below: int = CROSS_VALIDATE_BELOW,
+    weightings: Sequence[str] = NBSVM_WEIGHTINGS,
 ) -> tuple[IdNgrams, NBSVM, dict[str, Any]]:
-    """NBSVM fitted on ``fit_docs``, with its n-gram order, C and beta chosen on held-out rows.
+    """NBSVM fitted on ``fit_docs``, its n-gram order, weighting, C and beta chosen on held-out rows.
 
     The held-out rows are ``val_docs``; with fewer than ``cross_validate_below`` of them,
     each setting is scored instead by stratified `CV_FOLDS`-fold cross-validation over
     ``fit_docs`` and ``val_docs`` together (never the test set). Selection is by mean
     held-out accuracy; ties, common on a few hundred rows, go to the larger mean clipped
     margin (how surely the right class wins), not to the first setting of the grid;
-    exact ties go to the lower order and the smaller C.
+    exact ties go to the lower order, binary weighting and the smaller C.
     """
     folds = _selection_folds(fit_docs, y_fit, val_docs, y_val, seed, cross_validate_below)
-    scores: dict[tuple[int, float, float], list[tuple[float, float]]] = {}
+    scores: dict[tuple[int, str, float, float], list[tuple[float, float]]] = {}
     fitted = {}  # order -> (n-grams, training counts) of ``fit_docs``, when it is a fold
     for order in orders:
         for docs_in, y_in, docs_out, y_out in folds:
@@ -82,27 +90,29 @@ def fit_nbsvm(
             if docs_in is fit_docs:
                 fitted[order] = ngrams, x_in
             x_out = ngrams.transform(docs_out)
-            for c in GRIDS["nbsvm"]:
-                model = NBSVM(C=c, seed=seed).fit(x_in, y_in)
-                for beta in NBSVM_BETAS:
-                    score = _accuracy_and_margin(model, x_out, y_out, beta)
-                    scores.setdefault((order, c, beta), []).append(score)
-    # max() keeps the first of exact ties, and the grid runs from the lower order and smaller C.
-    order, c, beta = max(scores, key=lambda k: tuple(np.mean(scores[k], axis=0)))
+            for weighting in weightings:
+                for c in NBSVM_C_GRIDS[weighting]:
+                    model = NBSVM(C=c, seed=seed, weighting=weighting).fit(x_in, y_in)
+                    for beta in NBSVM_BETAS:
+                        score = _accuracy_and_margin(model, x_out, y_out, beta)
+                        scores.setdefault((order, weighting, c, beta), []).append(score)
+    # max() keeps the first of exact ties; the grid runs from the lower order, binary, smaller C.
+    order, weighting, c, beta = max(scores, key=lambda k: tuple(np.mean(scores[k], axis=0)))
     if order not in fitted:
         ngrams = IdNgrams(min_df=min_df, order=order)
         fitted[order] = ngrams, ngrams.fit_transform(fit_docs)
     ngrams, x_fit = fitted[order]
-    model = NBSVM(C=c, beta=beta, seed=seed).fit(x_fit, y_fit)
+    model = NBSVM(C=c, beta=beta, seed=seed, weighting=weighting).fit(x_fit, y_fit)
     # On the validation rows, as the blend sees it (fitted on ``fit_docs`` only) ...
     on_validation, _ = _accuracy_and_margin(model, ngrams.transform(val_docs), y_val, beta)
     info = {
         "order": order,
+        "weighting": weighting,
         "C": c,
         "beta": beta,
         "validation_accuracy": on_validation,
         # ... and the mean held-out accuracy the setting was chosen by.
-        "selection_accuracy": float(np.mean(scores[order, c, beta], axis=0)[0]),
+        "selection_accuracy": float(np.mean(scores[order, weighting, c, beta], axis=0)[0]),
         "selected_on": "validation"
         if len(folds) == 1
         else f"{len(folds)}-fold cross-validation over the training rows",
@@ -162,6 +172,7 @@ def fit_hybrid(
     seed: int = 0,
     min_df: int = 2,
     orders: Sequence[int] = NGRAM_ORDERS,
+    weightings: Sequence[str] = NBSVM_WEIGHTINGS,
 ) -> tuple[HybridClassifier, dict[str, Any]]:
     """The trained ``recurrent`` model and an NBSVM, blended on validation.
 
@@ -172,7 +183,7 @@ def fit_hybrid(
 
     Returns:
         The `HybridClassifier` and what was chosen: the linear part's n-gram ``order``,
-        ``C``, ``beta`` and validation accuracy, the blend's ``share`` of the linear part, its
+        ``weighting``, ``C``, ``beta`` and validation accuracy, the blend's ``share`` of the linear part, its
         validation accuracy, and the seconds the linear part and the blend took.
     """
     start = time.perf_counter()
@@ -182,7 +193,7 @@ def fit_hybrid(
         raise DataError("the hybrid model chooses its blend on validation rows: give some")
     fit_docs, val_docs = row_tokens(x_fit), row_tokens(x_val)
     ngrams, nbsvm, linear = fit_nbsvm(
-        fit_docs, y_fit, val_docs, y_val, seed, min_df=min_df, orders=orders
+        fit_docs, y_fit, val_docs, y_val, seed, min_df=min_df, orders=orders, weightings=weightings
     )
     num_classes = int(recurrent.config["num_classes"])
     if num_classes == 2 and len(np.unique(y_fit)) < 2:
@@ -193,10 +204,12 @@ def fit_hybrid(
     deep = predict_logits(recurrent, (ids_val, torch.as_tensor(len_val)), batch_size=256)
     wide = _ngram_scores(scorer, x_val)
     blend = select_blend(deep, wide, y_val)
-    # ... and the model keeps one refitted on every training row with the chosen C and beta.
+    # ... and the model keeps one refitted on every training row with the chosen settings.
     ngrams = IdNgrams(min_df=min_df, order=linear["order"])
     x_all = ngrams.fit_transform([*fit_docs, *val_docs])
-    nbsvm = NBSVM(C=linear["C"], beta=linear["beta"], seed=seed).fit(x_all, np.r_[y_fit, y_val])
+    nbsvm = NBSVM(C=linear["C"], beta=linear["beta"], seed=seed, weighting=linear["weighting"]).fit(
+        x_all, np.r_[y_fit, y_val]
+    )
     scorer = scorer_from_nbsvm(ngrams, nbsvm, linear["beta"], num_classes)
     hybrid = HybridClassifier(
         recurrent=recurrent.config,
@@ -205,6 +218,7 @@ def fit_hybrid(
             "num_ngrams": int(scorer.ngram_keys.numel()),
             "num_outputs": int(scorer.bias.numel()),
             "order": scorer.order,
+            "normalized": scorer.normalized,
         },
         recurrent_weight=blend["recurrent_weight"],
         linear_weight=blend["linear_weight"],

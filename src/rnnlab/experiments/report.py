@@ -174,8 +174,9 @@ def _hybrid_line(res: dict[str, Any]) -> list[str]:
 
 
 def _order(linear: dict[str, Any]) -> str:
-    """'n-grams up to 3, ' where the run chose an order (older results have none)."""
-    return f"n-grams up to {linear['order']}, " if "order" in linear else ""
+    """'n-grams up to 3, idf, ' where the run chose an order and weighting (older results have none)."""
+    text = f"n-grams up to {linear['order']}, " if "order" in linear else ""
+    return text + (f"{linear['weighting']}, " if "weighting" in linear else "")
 
 
 def _fmt(mean_std: tuple[float, float] | None) -> str:

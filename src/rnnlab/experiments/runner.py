@@ -243,6 +243,7 @@ def run(
             seed=seed,
             min_df=cfg.linear.min_df,
             orders=cfg.linear.ngram_orders,
+            weightings=cfg.linear.weightings,
         )
         hybrid["recurrent_part"] = {
             "test": classification_metrics(data.y_test, recurrent_pred.argmax(1)),

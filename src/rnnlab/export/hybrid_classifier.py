@@ -81,17 +81,32 @@ def add_ngram_scores(g: GraphBuilder, scorer: NgramScorer, ids: str) -> str:
             g.op("Less", ids, g.ints("num_ids", [v])),
         ),
     )
+    unigram_table, ngram_table = (_array(t, np.float32) for t in scorer.tables())
     unigrams, first = _distinct(g, g.op("Where", real, ids, minus_one))
-    scores = g.op(
-        "Add",
-        g.constant("ngram_bias", _array(scorer.bias, np.float32)),
-        _sum_rows(
-            g, _array(scorer.unigram_weights, np.float32), "unigram_weights", unigrams, first
-        ),
-    )
+    sums = _sum_rows(g, unigram_table, "unigram_weights", unigrams, first)
     keys = _array(scorer.ngram_keys, np.int64)
-    if len(keys) == 0 or scorer.order < 2:
-        return scores
+    if len(keys) and scorer.order >= 2:
+        sums = g.op("Add", sums, _longer_ngram_sums(g, ngram_table, keys, scorer, ids, real))
+    if scorer.normalized:
+        # As the module: the weights' sums over the root of the norms' sum (the last column).
+        norm = g.op(
+            "Sqrt",
+            g.op(
+                "Max",
+                _columns(g, sums, -1, None),
+                g.constant("tiny", np.array([1e-12], np.float32)),
+            ),
+        )
+        sums = g.op("Div", _columns(g, sums, 0, -1), norm)
+    return g.op("Add", g.constant("ngram_bias", _array(scorer.bias, np.float32)), sums)
+
+
+def _longer_ngram_sums(
+    g: GraphBuilder, table: np.ndarray, keys: np.ndarray, scorer: NgramScorer, ids: str, real: str
+) -> str:
+    """The sum of ``table``'s rows over each row's distinct kept n-grams of two or more words."""
+    v = scorer.num_ids
+    minus_one = g.ints("minus_one", [-1])
     num_ids = g.ints("num_ids", [v])
     longer = []
     for n, offset in enumerate(ngram_offsets(v, scorer.order)[1:], start=2):
@@ -119,10 +134,7 @@ def add_ngram_scores(g: GraphBuilder, scorer: NgramScorer, ids: str) -> str:
         values_int64s=list(range(len(keys))),
         default_int64=-1,
     )
-    ngram_sum = _sum_rows(
-        g, _array(scorer.ngram_weights, np.float32), "ngram_weights", column, first
-    )
-    return g.op("Add", scores, ngram_sum)
+    return _sum_rows(g, table, "ngram_weights", column, first)
 
 
 def _columns(g: GraphBuilder, x: str, start: int, end: int | None) -> str:

@@ -40,40 +40,65 @@ class NgramScorer(nn.Module):
     `rnnlab.models.ngram_keys`; the buffer ``ngram_keys`` holds the kept ones of two or
     more words, sorted.
 
+    With ``normalized``, each row's sum of weights is divided by the square root of its
+    sum of ``*_norms`` (the squared idf of every n-gram it holds) before the bias: the
+    score of a unit-length idf row, as NBSVM's ``weighting="idf"`` computes it.
+
     Shapes: ids (batch, time) int64 -> (batch, num_outputs) scores.
     """
 
-    def __init__(self, num_ids: int, num_ngrams: int, num_outputs: int, order: int = 2) -> None:
+    def __init__(
+        self,
+        num_ids: int,
+        num_ngrams: int,
+        num_outputs: int,
+        order: int = 2,
+        normalized: bool = False,
+    ) -> None:
         super().__init__()
         check_int("num_ids", num_ids, minimum=1)
         check_int("num_ngrams", num_ngrams, minimum=0)
         check_int("num_outputs", num_outputs, minimum=1)
         check_order(order)
         check_key_range(num_ids, order)
-        self.num_ids, self.order = num_ids, order
+        self.num_ids, self.order, self.normalized = num_ids, order, bool(normalized)
         self.register_buffer("unigram_weights", torch.zeros(num_ids, num_outputs))
         self.register_buffer("ngram_keys", torch.zeros(num_ngrams, dtype=torch.int64))
         self.register_buffer("ngram_weights", torch.zeros(num_ngrams, num_outputs))
         self.register_buffer("bias", torch.zeros(num_outputs))
+        if self.normalized:
+            self.register_buffer("unigram_norms", torch.zeros(num_ids))
+            self.register_buffer("ngram_norms", torch.zeros(num_ngrams))
+
+    def tables(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(unigram, longer n-gram) rows to sum: the weights, then the norm when normalized."""
+        if not self.normalized:
+            return self.unigram_weights, self.ngram_weights
+        return (
+            torch.cat([self.unigram_weights, self.unigram_norms[:, None]], 1),
+            torch.cat([self.ngram_weights, self.ngram_norms[:, None]], 1),
+        )
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         v = self.num_ids
+        unigram_table, ngram_table = self.tables()
         real = (ids != PADDING_ID) & (ids >= 0) & (ids < v)
-        scores = self.bias.expand(ids.shape[0], -1)
         unigrams, first = _distinct(torch.where(real, ids, -1))
         found = first & (unigrams >= 0)
-        scores = scores + (self.unigram_weights[unigrams.clamp(min=0)] * found[..., None]).sum(1)
-        if self.ngram_keys.numel() == 0:
-            return scores
+        sums = (unigram_table[unigrams.clamp(min=0)] * found[..., None]).sum(1)
         longer = [torch.where(ok, key, -1) for key, ok in _longer_ngrams(ids, real, v, self.order)]
-        if not longer:  # rows too short for a bigram
-            return scores
-        keys, first = _distinct(torch.cat(longer, dim=1))
-        at = torch.searchsorted(self.ngram_keys, keys.clamp(min=0)).clamp(
-            max=self.ngram_keys.numel() - 1
-        )
-        hit = first & (keys >= 0) & (self.ngram_keys[at] == keys)
-        return scores + (self.ngram_weights[at] * hit[..., None]).sum(1)
+        # Rows too short for a bigram, or no n-gram kept: unigrams only.
+        if self.ngram_keys.numel() and longer:
+            keys, first = _distinct(torch.cat(longer, dim=1))
+            at = torch.searchsorted(self.ngram_keys, keys.clamp(min=0)).clamp(
+                max=self.ngram_keys.numel() - 1
+            )
+            hit = first & (keys >= 0) & (self.ngram_keys[at] == keys)
+            sums = sums + (ngram_table[at] * hit[..., None]).sum(1)
+        if self.normalized:
+            # A row with no known n-gram sums to 0 and scores the bias.
+            sums = sums[:, :-1] / sums[:, -1:].clamp(min=1e-12).sqrt()
+        return self.bias + sums
 
 
 def _longer_ngrams(
@@ -153,6 +178,9 @@ def scorer_from_nbsvm(ngrams: Any, nbsvm: Any, beta: float, num_classes: int) ->
     w = nbsvm.weights_
     w = (1 - beta) * np.abs(w).mean(1, keepdims=True) + beta * w
     learned = (nbsvm.ratios_ * w).T  # (features, fitted outputs): ratio-scaled, interpolated
+    normalized = nbsvm.weighting == "idf"
+    if normalized:
+        learned = learned * nbsvm.idf_[:, None]
     keys = np.asarray(ngrams.keys_, np.int64)
     n_uni, v = int(ngrams.num_unigrams_), int(ngrams.num_ids_)
     outputs = 1 if num_classes == 2 else num_classes
@@ -168,9 +196,17 @@ def scorer_from_nbsvm(ngrams: Any, nbsvm: Any, beta: float, num_classes: int) ->
     weights[:, columns] = learned
     bias[columns] = intercept
     scorer = NgramScorer(
-        num_ids=v, num_ngrams=len(keys) - n_uni, num_outputs=outputs, order=int(ngrams.order)
+        num_ids=v,
+        num_ngrams=len(keys) - n_uni,
+        num_outputs=outputs,
+        order=int(ngrams.order),
+        normalized=normalized,
     )
     with torch.no_grad():
+        if normalized:
+            norms = torch.from_numpy(nbsvm.idf_**2).float()
+            scorer.unigram_norms[torch.from_numpy(keys[:n_uni])] = norms[:n_uni]
+            scorer.ngram_norms.copy_(norms[n_uni:])
         scorer.unigram_weights[torch.from_numpy(keys[:n_uni])] = torch.from_numpy(
             weights[:n_uni]
         ).float()

@@ -5,6 +5,9 @@ import json
 import numpy as np
 import pytest
 
+from rnnlab.engine import Callback, ReduceLROnPlateau
+from rnnlab.engine.buckets import BucketedData
+from rnnlab.errors import ConfigError
 from rnnlab.experiments import build_model, reproduce, resolve_config, shipped_configs, train_one
 from rnnlab.experiments.baselines import NBSVM_C_GRIDS
 from rnnlab.experiments.config import load_config
@@ -244,6 +247,63 @@ def test_balanced_class_weights_reach_the_trainer_from_the_rows_it_trains_on(tmp
     expected = len(train[1]) / (3 * counts)
     np.testing.assert_allclose(trainer.class_weight.numpy(), expected, rtol=1e-6)
     assert trainer.class_weight[2] > trainer.class_weight[0]  # the rarest class counts most
+
+
+def test_bucket_by_length_hands_the_trainer_bucketed_rows_of_the_same_split(tmp_path):
+    from rnnlab.experiments.runner import fit_data, run
+
+    plain = _own_data_config(tmp_path, "train.class_weight=balanced")
+    cfg = _own_data_config(tmp_path, "train.class_weight=balanced", "train.bucket_by_length=true")
+    data = prepare_data(cfg.data)
+    (x, lengths), y = fit_data(plain, data)[0]
+    train, kwargs = fit_data(cfg, data)
+    val = kwargs["validation_data"]
+    assert isinstance(train, BucketedData) and isinstance(val, BucketedData)
+    assert np.array_equal(train.inputs[0].numpy(), x) and np.array_equal(train.target.numpy(), y)
+    held = fit_data(plain, data)[1]["validation_data"]
+    assert np.array_equal(val.inputs[0].numpy(), held[0][0])
+    result = run(cfg, data, build_model(cfg, data), verbose=0)
+    assert 0 <= result["test"]["accuracy"] <= 1 and result["epochs_run"] >= 1
+    with pytest.raises(ConfigError, match="set `model.mask: true`"):
+        _own_data_config(tmp_path, "train.bucket_by_length=true", "model.mask=false")
+
+
+@pytest.mark.parametrize(
+    "schedule, lrs",
+    [(None, [0.001, 0.001]), ("cosine", [0.0005, 0.0])],  # half a cosine over train.epochs=2
+)
+def test_the_learning_rate_schedule_of_the_config_steps_each_epoch(tmp_path, schedule, lrs):
+    from rnnlab.experiments.runner import fit_data, make_trainer
+
+    more = ["train.epochs=2", "train.early_stopping_patience=null", "train.lr=0.001"]
+    cfg = _own_data_config(tmp_path, *more, f"train.lr_schedule={schedule or 'null'}")
+    data = prepare_data(cfg.data)
+    train, fit_kwargs = fit_data(cfg, data)
+    trainer = make_trainer(cfg, build_model(cfg, data), seed=0, verbose=0)
+    seen = []
+
+    class RecordRate(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            seen.append(trainer.optimizer.param_groups[0]["lr"])
+
+    trainer.fit(train, epochs=2, batch_size=32, callbacks=[RecordRate()], **fit_kwargs)
+    np.testing.assert_allclose(seen, lrs, atol=1e-12)
+
+
+def test_a_plateau_schedule_multiplies_the_rate_when_validation_stalls(tmp_path):
+    from rnnlab.experiments.runner import make_trainer
+
+    cfg = _own_data_config(tmp_path, "train.lr_schedule=plateau", "train.lr_factor=0.25")
+    trainer = make_trainer(cfg, build_model(cfg, prepare_data(cfg.data)), seed=0, verbose=0)
+    (plateau,) = [c for c in trainer.callbacks if isinstance(c, ReduceLROnPlateau)]
+    assert (plateau.monitor, plateau.factor, plateau.patience) == ("val_loss", 0.25, 1)
+    with pytest.raises(ConfigError, match="plateau` needs a validation set"):
+        _own_data_config(
+            tmp_path,
+            "train.lr_schedule=plateau",
+            "train.validation_split=0",
+            "train.early_stopping_patience=null",
+        )
 
 
 def test_a_hybrid_experiment_is_recorded_as_hybrid_with_what_validation_chose(tmp_path):

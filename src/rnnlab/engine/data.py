@@ -155,35 +155,25 @@ class ArrayData:
         generator: torch.Generator | None = None,
         start: int = 0,
     ) -> Iterator[Batch]:
-        """Iterate over batches, skipping the first ``start``.
+        """Iterate over batches in `order`, skipping the first ``start``.
 
         The shuffle order is drawn from ``generator`` now, not lazily, so the
-        caller can bracket the draw with its RNG bookkeeping.
+        caller can bracket the draw with its RNG bookkeeping. A view with its own
+        ``order`` / ``take`` (a shard, a token store's part, bucketed rows) batches
+        the same way.
         """
-        order = torch.randperm(self.num_samples, generator=generator) if shuffle else None
-        return self._iterate(batch_size, order, start)
-
-    def _iterate(self, batch_size: int, order: torch.Tensor | None, start: int) -> Iterator[Batch]:
-        for b in range(start, self.num_batches(batch_size)):
-            lo, hi = b * batch_size, min((b + 1) * batch_size, self.num_samples)
-            if order is None:
-                inputs = tuple(t[lo:hi] for t in self.inputs)
-                target = None if self.target is None else self.target[lo:hi]
-            else:
-                index = order[lo:hi]
-                inputs = tuple(t[index] for t in self.inputs)
-                target = None if self.target is None else self.target[index]
-            yield inputs, target
+        return batches_in_order(self, batch_size, shuffle, generator, start)
 
 
 def batches_in_order(
     data: Any, batch_size: int, shuffle: bool, generator: torch.Generator | None, start: int
 ) -> Iterator[Batch]:
-    """The batches of a data view that picks its own epoch order, skipping the first ``start``.
+    """The batches of ``data`` in the epoch order it picks, skipping the first ``start``.
 
     ``data`` has ``order(generator, batch_size)`` (sample indices for the epoch; drawn
-    here, now, not lazily), ``take(index)`` and ``num_batches(batch_size)``: a
-    worker's shard (`ShardedData`) or a token store's part (`StoreData`).
+    here, now, not lazily), ``take(index)`` and ``num_batches(batch_size)``: any
+    `ArrayData`, a worker's shard (`ShardedData`), a token store's part (`StoreData`)
+    or bucketed rows (`BucketedData`).
     """
     order = data.order(generator if shuffle else None, batch_size)
     return (

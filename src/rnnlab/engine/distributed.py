@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +42,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from rnnlab.engine.data import ArrayData, Batch, batches_in_order
+from rnnlab.engine.data import ArrayData, Batch
 from rnnlab.errors import ConfigError, InvalidValueError
 
 ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -226,15 +225,6 @@ class ShardedData(ArrayData):
             if total > len(full):
                 full = torch.cat([full, full[: total - len(full)]])
         return full[self.rank :: self.world_size]
-
-    def batches(
-        self,
-        batch_size: int,
-        shuffle: bool = False,
-        generator: torch.Generator | None = None,
-        start: int = 0,
-    ) -> Iterator[Batch]:
-        return batches_in_order(self, batch_size, shuffle, generator, start)
 
     def take(self, index: torch.Tensor) -> Batch:
         return self.data.take(index)

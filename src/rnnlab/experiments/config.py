@@ -42,6 +42,7 @@ from rnnlab.models.spec import ModelSpec
 SOURCES = ("imdb", "reuters", "csv", "folder", "imdb_csv")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 CLASS_WEIGHTS = ("balanced",)
+LR_SCHEDULES = ("plateau", "cosine")
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,15 @@ class TrainConfig:
     epsilon: float = 1e-7  # Keras's Adam epsilon (torch's default is 1e-8)
     weight_decay: float = 0.0
     clipnorm: float | None = None
+    # 'plateau': the rate times `lr_factor` after each epoch where `monitor` does not improve
+    # (needs a validation split); 'cosine': from `lr` down to 0 along a half cosine over
+    # `epochs`, a step per epoch; None: a constant rate (Keras's default).
+    lr_schedule: str | None = None
+    lr_factor: float = 0.5
+    # Batches of rows of similar length, each cut to its longest row
+    # (`rnnlab.engine.buckets`): fewer steps for the recurrent layer, the same outputs
+    # for a model that masks its padding.
+    bucket_by_length: bool = False
     # Fraction of the training set held out for validation (never the test set).
     validation_split: float = 0.0
     early_stopping_patience: int | None = None  # epochs without val improvement
@@ -132,6 +142,18 @@ class TrainConfig:
         check_positive("train.weight_decay", self.weight_decay, integer=False, allow_zero=True)
         if self.clipnorm is not None:
             check_positive("train.clipnorm", self.clipnorm, integer=False)
+        if self.lr_schedule is not None:
+            check_choice("train.lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if not 0 < check_positive("train.lr_factor", self.lr_factor, integer=False) < 1:
+            raise ConfigError(
+                f"`train.lr_factor` must be in (0, 1): it multiplies the learning rate, "
+                f"got {self.lr_factor}"
+            )
+        if self.lr_schedule == "plateau" and self.validation_split == 0:
+            raise ConfigError(
+                "`train.lr_schedule: plateau` needs a validation set to watch: "
+                "set `train.validation_split` (e.g. 0.1)"
+            )
         for name in ("lr", "epsilon", "weight_decay", "clipnorm"):
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):
@@ -214,6 +236,11 @@ class ExperimentConfig:
             raise ConfigError(
                 "`model_kind: hybrid` chooses its blend on validation rows: set "
                 "`train.validation_split` (e.g. 0.1)"
+            )
+        if self.train.bucket_by_length and not self.model.mask:
+            raise ConfigError(
+                "`train.bucket_by_length` cuts each batch to its longest row, which changes "
+                "what a model that reads its padding sees: set `model.mask: true`"
             )
 
     @classmethod

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch.optim.lr_scheduler import CosineAnnealingLR
 from tqdm import tqdm
 
 from rnnlab.atomic import write_text_atomic
@@ -30,11 +31,14 @@ from rnnlab.engine import (
     Checkpoint,
     EarlyStopping,
     GradientClipping,
+    LRScheduler,
+    ReduceLROnPlateau,
     TerminateOnNaN,
     Trainer,
     build_optimizer,
     seed_everything,
 )
+from rnnlab.engine.buckets import BucketedData
 from rnnlab.engine.launch import available_cores
 from rnnlab.errors import ConfigError, check_int
 from rnnlab.experiments.baselines import strongest_linear_baseline
@@ -146,6 +150,11 @@ def make_trainer(
         )
     if t.clipnorm is not None:
         callbacks.append(GradientClipping(clipnorm=t.clipnorm))
+    if t.lr_schedule == "plateau":
+        callbacks.append(ReduceLROnPlateau(monitor=t.monitor, factor=t.lr_factor, patience=1))
+    elif t.lr_schedule == "cosine":
+        epochs = t.epochs
+        callbacks.append(LRScheduler(lambda opt: CosineAnnealingLR(opt, T_max=epochs)))
     extra = {"eps": t.epsilon} if t.optimizer in ("adam", "rmsprop") else {}
     optimizer = build_optimizer(
         t.optimizer, model.parameters(), lr=t.lr, weight_decay=t.weight_decay, **extra
@@ -196,6 +205,8 @@ def run(
     train, fit_kwargs = fit_data(cfg, data)
     # Class weights come from the labels the model trains on (a streamed store's are on disk).
     labels = train[1] if isinstance(train, tuple) else None
+    if isinstance(train, BucketedData):
+        labels = train.target.numpy()
     trainer = make_trainer(cfg, model, seed, verbose, y_train=labels, distributed=distributed)
     checkpoints = None
     if out_dir is not None:
@@ -226,8 +237,14 @@ def run(
         )
     streamed = isinstance(data, StreamedData)
     test_data = data.test if streamed else ((data.x_test, data.len_test), data.y_test)
-    test_eval = trainer.evaluate(test_data, batch_size=256)
+    # A hybrid's test loss is that of its blend (below): no pass of the recurrent part alone
+    # for it, which costs as much as a prediction over the whole test set (distributed,
+    # every worker evaluates its shard together, so they all still do).
+    test_eval = None
+    if cfg.model_kind != "hybrid" or distributed:
+        test_eval = trainer.evaluate(test_data, batch_size=256)
     if not trainer.is_writer:  # distributed: rank 0 predicts, reports and saves
+        assert test_eval is not None
         return {"writer": False, "seed": seed, "test": {"loss": float(test_eval["loss"])}}
     hybrid = None
     if cfg.model_kind == "hybrid":
@@ -273,7 +290,11 @@ def run(
         proba = pipeline.predict_proba_encoded(data.x_test, data.len_test)
     y_pred = proba.argmax(1)
     # The hybrid's loss is that of its blended probabilities, not of its recurrent part.
-    loss = float(test_eval["loss"]) if hybrid is None else log_loss(proba, data.y_test)
+    if hybrid is not None:
+        loss = log_loss(proba, data.y_test)
+    else:
+        assert test_eval is not None
+        loss = float(test_eval["loss"])
     test = {**classification_metrics(data.y_test, y_pred), "loss": loss}
     result = {
         "seed": seed,
@@ -330,18 +351,23 @@ def fit_data(
     t = cfg.train
     if isinstance(data, StreamedData):  # the store holds its own validation part
         return data.train, ({} if data.val is None else {"validation_data": data.val})
-    whole = ((data.x_train, data.len_train), data.y_train)
+
+    def engine_data(x: np.ndarray, lengths: np.ndarray, y: np.ndarray) -> Any:
+        if t.bucket_by_length:
+            return BucketedData.from_pair(((x, lengths), y), padding=cfg.data.padding)
+        return (x, lengths), y
+
+    whole = engine_data(data.x_train, data.len_train, data.y_train)
     if t.validation_split:
         rows = validation_rows(cfg.data, data.y_train, t.validation_split)
         if rows is None:
             return whole, {"validation_split": t.validation_split}
         kept, held = rows
         return (
-            ((data.x_train[kept], data.len_train[kept]), data.y_train[kept]),
+            engine_data(data.x_train[kept], data.len_train[kept], data.y_train[kept]),
             {
-                "validation_data": (
-                    (data.x_train[held], data.len_train[held]),
-                    data.y_train[held],
+                "validation_data": engine_data(
+                    data.x_train[held], data.len_train[held], data.y_train[held]
                 )
             },
         )

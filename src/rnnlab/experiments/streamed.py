@@ -15,7 +15,6 @@ longest row, its rows drawn from windows of the permutation sorted by length.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +24,11 @@ import torch
 
 from rnnlab.data.token_store import StoreSettings, TokenStore, open_store
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.engine.data import ArrayData, Batch, batches_in_order
+from rnnlab.engine.buckets import bucketed_order
+from rnnlab.engine.data import ArrayData, Batch
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.experiments.config import ExperimentConfig
 
-BUCKET_BATCHES = 8  # batches sorted by length together (a window of the epoch's permutation)
 QUICK_ROWS = 512  # --quick: the first rows only
 
 
@@ -66,24 +65,11 @@ class StoreData(ArrayData):
         self.target = torch.from_numpy(store.labels)
 
     def order(self, generator: torch.Generator | None, batch_size: int = 1) -> torch.Tensor:
-        """0..n-1 without a generator; else a permutation bucketed by length.
-
-        Windows of `BUCKET_BATCHES` batches of the permutation are sorted by
-        length and cut into batches; the full batches are then shuffled (the
-        short last one stays last, so sharding keeps the global batches whole).
-        """
-        n, size = self.num_samples, max(1, batch_size)
+        """0..n-1 without a generator; else a permutation bucketed by length
+        (`rnnlab.engine.buckets.bucketed_order`)."""
         if generator is None:
-            return torch.arange(n)
-        perm = torch.randperm(n, generator=generator).numpy()
-        window = size * BUCKET_BATCHES
-        for lo in range(0, n, window):
-            chunk = perm[lo : lo + window]
-            perm[lo : lo + window] = chunk[np.argsort(self.lengths[chunk], kind="stable")]
-        full = n // size
-        shuffled = torch.randperm(full, generator=generator).numpy()
-        body = perm[: full * size].reshape(full, size)[shuffled].reshape(-1)
-        return torch.from_numpy(np.concatenate([body, perm[full * size :]]))
+            return torch.arange(self.num_samples)
+        return bucketed_order(self.lengths, generator, batch_size)
 
     def take(self, index: torch.Tensor) -> Batch:
         rows = index.numpy()
@@ -98,15 +84,6 @@ class StoreData(ArrayData):
 
     def subset(self, start: int, stop: int) -> ArrayData:
         raise DataError("a token store is split when it is built; use its val part")
-
-    def batches(
-        self,
-        batch_size: int,
-        shuffle: bool = False,
-        generator: torch.Generator | None = None,
-        start: int = 0,
-    ) -> Iterator[Batch]:
-        return batches_in_order(self, batch_size, shuffle, generator, start)
 
 
 @dataclass

@@ -42,6 +42,8 @@ def test_a_bucketed_epoch_is_a_permutation_whose_batches_cost_far_fewer_steps():
     assert longest != sorted(longest)
     window = order[: size * WINDOW_BATCHES]
     assert len(set(window.tolist())) == size * WINDOW_BATCHES
+    # An unshuffled pass (no generator) keeps the rows' own order.
+    assert bucketed_order(lengths, None, size).tolist() == list(range(len(lengths)))
 
 
 @pytest.mark.parametrize("padding", ["post", "pre"])

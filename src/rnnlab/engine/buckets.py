@@ -33,10 +33,15 @@ WINDOW_BATCHES = 8  # batches sorted by length together (a window of the epoch's
 
 
 def bucketed_order(
-    lengths: np.ndarray, generator: torch.Generator, batch_size: int
+    lengths: np.ndarray, generator: torch.Generator | None, batch_size: int
 ) -> torch.Tensor:
-    """An epoch's sample order drawn from ``generator``, its batches bucketed by length."""
+    """An epoch's sample order drawn from ``generator``, its batches bucketed by length.
+
+    Without a generator (an unshuffled pass), the rows' own order: 0..n-1.
+    """
     n, size = len(lengths), max(1, batch_size)
+    if generator is None:
+        return torch.arange(n)
     perm = torch.randperm(n, generator=generator).numpy()
     window = size * WINDOW_BATCHES
     for lo in range(0, n, window):
@@ -85,9 +90,6 @@ class BucketedData(ArrayData):
         return cls(ids, lengths, plain.target, padding)
 
     def order(self, generator: torch.Generator | None, batch_size: int = 1) -> torch.Tensor:
-        """0..n-1 without a generator; else `bucketed_order`."""
-        if generator is None:
-            return torch.arange(self.num_samples)
         return bucketed_order(self._lengths, generator, batch_size)
 
     def take(self, index: torch.Tensor) -> Batch:

@@ -65,10 +65,7 @@ class StoreData(ArrayData):
         self.target = torch.from_numpy(store.labels)
 
     def order(self, generator: torch.Generator | None, batch_size: int = 1) -> torch.Tensor:
-        """0..n-1 without a generator; else a permutation bucketed by length
-        (`rnnlab.engine.buckets.bucketed_order`)."""
-        if generator is None:
-            return torch.arange(self.num_samples)
+        """The rows bucketed by length (`rnnlab.engine.buckets.bucketed_order`)."""
         return bucketed_order(self.lengths, generator, batch_size)
 
     def take(self, index: torch.Tensor) -> Batch:

@@ -9,10 +9,13 @@ import sys
 import numpy as np
 import pytest
 import torch
+from joblib import Parallel
 from sklearn.feature_extraction.text import TfidfTransformer
 
 import rnnlab
+from rnnlab.engine.inference import predict_logits
 from rnnlab.errors import ConfigError
+from rnnlab.experiments import hybrid_fit
 from rnnlab.experiments.baselines import NBSVM, IdNgrams
 from rnnlab.experiments.config import ExperimentConfig
 from rnnlab.experiments.hybrid_fit import fit_hybrid, fit_nbsvm, row_tokens
@@ -191,6 +194,11 @@ def test_fit_hybrid_blends_on_validation_and_is_no_worse_there_than_either_part(
     with torch.no_grad():
         logits = model(torch.as_tensor(x), torch.as_tensor(lengths))
     assert logits.shape == (240, 3) and torch.isfinite(logits).all()
+    # The n-gram part reads real ids only: batches are cut as the masked recurrent part cuts
+    # them, and give the full-width logits.
+    assert model.cuts_padding == model.recurrent.cuts_padding == "post"
+    cut = predict_logits(model, (torch.as_tensor(x), torch.as_tensor(lengths)), batch_size=16)
+    np.testing.assert_allclose(cut, logits.numpy(), rtol=0, atol=1e-5)
 
 
 def test_the_linear_part_is_refitted_on_every_training_row_after_selection():
@@ -255,6 +263,22 @@ def test_nbsvm_selection_breaks_accuracy_ties_by_margin_not_by_grid_order():
     assert info["selected_on"] == "validation"
     assert info["validation_accuracy"] == 1.0
     assert info["C"] != 0.0003
+
+
+def test_the_selection_grid_run_in_worker_processes_chooses_and_fits_as_in_one(monkeypatch):
+    rng = np.random.default_rng(6)
+    docs, y = _docs(rng, 300, 40, 3)
+    serial = fit_nbsvm(docs[:240], y[:240], docs[240:], y[240:], seed=0, cross_validate_below=0)
+    spawned = []
+    monkeypatch.setattr(hybrid_fit, "PARALLEL_ABOVE", 0)  # these few rows run in processes too
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(
+        hybrid_fit, "Parallel", lambda n_jobs: spawned.append(n_jobs) or Parallel(n_jobs=n_jobs)
+    )
+    parallel = fit_nbsvm(docs[:240], y[:240], docs[240:], y[240:], seed=0, cross_validate_below=0)
+    assert spawned == [2]
+    assert parallel[2] == serial[2]
+    assert np.array_equal(parallel[1].weights_, serial[1].weights_)
 
 
 def test_few_validation_rows_choose_the_ngram_part_by_cross_validation_over_every_row():

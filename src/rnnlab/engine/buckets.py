@@ -53,6 +53,12 @@ def bucketed_order(
     return torch.from_numpy(np.concatenate([body, perm[full * size :]]))
 
 
+def cut_to_longest(ids: torch.Tensor, lengths: torch.Tensor, padding: str) -> torch.Tensor:
+    """(rows, maxlen) padded ids cut to the batch's longest row, on ``padding``'s side."""
+    width = min(max(1, int(lengths.max())) if len(lengths) else 1, ids.shape[1])
+    return ids[:, :width] if padding == "post" else ids[:, ids.shape[1] - width :]
+
+
 class BucketedData(ArrayData):
     """Padded token ids, their lengths and the target, batched by length.
 
@@ -94,10 +100,8 @@ class BucketedData(ArrayData):
 
     def take(self, index: torch.Tensor) -> Batch:
         ids, lengths = self.inputs[0][index], self.inputs[1][index]
-        width = max(1, int(lengths.max())) if len(lengths) else 1
-        ids = ids[:, :width] if self.padding == "post" else ids[:, ids.shape[1] - width :]
         target = None if self.target is None else self.target[index]
-        return (ids, lengths), target
+        return (cut_to_longest(ids, lengths, self.padding), lengths), target
 
     def subset(self, start: int, stop: int) -> BucketedData:
         target = None if self.target is None else self.target[start:stop]

@@ -25,6 +25,7 @@ import torch
 from scipy.special import expit, softmax
 from torch import nn
 
+from rnnlab.engine.buckets import cut_to_longest
 from rnnlab.errors import InvalidValueError, check_int
 
 ForwardFn = Callable[[tuple[torch.Tensor, ...]], torch.Tensor]
@@ -79,15 +80,28 @@ def predict_logits(
     bytes), so a sample's logits do not depend on the order or company it comes
     in, bit for bit: float32 matrix products may round differently with the batch a
     sample lands in (scikit-learn checks order invariance to 1e-9).
+
+    A model that masks its padding (a ``cuts_padding`` attribute naming the padding
+    side, as `RecurrentClassifier` has with ``mask``) and inputs ``(ids, lengths)``
+    run sorted by length first, each batch cut to its longest row: long padded
+    inputs (800-token reviews, most far shorter) then cost their real steps only.
     """
     step = check_int("batch_size", batch_size, minimum=1)
     n = int(inputs[0].shape[0])
     if n == 0:
         raise InvalidValueError("no inputs to predict: pass at least one sample")
-    order = _canonical_order(inputs) if order_invariant else np.arange(n)
+    padding = _cut_padding(model, inputs)
+    lengths = inputs[1].cpu().numpy() if padding is not None else None
+    order = _canonical_order(inputs, lengths) if order_invariant else np.arange(n)
+    if lengths is not None and not order_invariant:
+        order = np.argsort(lengths, kind="stable")
     index = torch.from_numpy(order)
     ordered = tuple(t[index] for t in inputs)
-    batches = (tuple(t[lo : lo + step] for t in ordered) for lo in range(0, n, step))
+    batches: Iterable[tuple[torch.Tensor, ...]] = (
+        tuple(t[lo : lo + step] for t in ordered) for lo in range(0, n, step)
+    )
+    if padding is not None:  # rows of like length together, each batch cut to its longest
+        batches = ((cut_to_longest(ids, lens, padding), lens) for ids, lens in batches)
     logits = batched_logits(model, batches, device).float().reshape(n, -1).numpy()
     result = np.empty_like(logits)
     result[order] = logits
@@ -115,8 +129,19 @@ def class_indices(logits: np.ndarray) -> np.ndarray:
     return (z[:, 0] > 0).astype(np.int64) if z.shape[1] == 1 else z.argmax(axis=1)
 
 
-def _canonical_order(inputs: Sequence[torch.Tensor]) -> np.ndarray:
-    """A permutation sorting the samples by their bytes: the same rows in any order sort alike."""
+def _cut_padding(model: nn.Module, inputs: Sequence[torch.Tensor]) -> str | None:
+    """The padding side batches of ``inputs`` may be cut on for ``model``, or None."""
+    padding = getattr(model, "cuts_padding", None)
+    if padding is None or len(inputs) != 2 or inputs[0].dim() != 2 or inputs[1].dim() != 1:
+        return None
+    return str(padding)
+
+
+def _canonical_order(
+    inputs: Sequence[torch.Tensor], lengths: np.ndarray | None = None
+) -> np.ndarray:
+    """A permutation sorting the samples by their bytes (by ``lengths`` first, when given):
+    the same rows in any order sort alike."""
     n = int(inputs[0].shape[0])
     if n < 2:
         return np.arange(n)
@@ -127,4 +152,7 @@ def _canonical_order(inputs: Sequence[torch.Tensor]) -> np.ndarray:
         )
     )
     keys = rows.view(np.dtype((np.void, rows.shape[1]))).ravel()
-    return np.argsort(keys, kind="stable")
+    order = np.argsort(keys, kind="stable")
+    if lengths is None:
+        return order
+    return order[np.argsort(lengths[order], kind="stable")]

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from joblib import Parallel, delayed
 from sklearn.model_selection import StratifiedKFold
 
 from rnnlab.engine.inference import class_probabilities, predict_logits
@@ -52,6 +53,9 @@ NGRAM_ORDERS = (2, 3)  # uni+bigrams, or up to trigrams: validation chooses
 # cross-validation over every training row (about 5x as many voters), not by those rows alone.
 CROSS_VALIDATE_BELOW = 500
 CV_FOLDS = 5
+# Fewer training nonzeros than this (summed over orders and folds, times the weightings) fit
+# faster in this process than worker processes start: the grid then runs here.
+PARALLEL_ABOVE = 5_000_000
 
 
 def fit_nbsvm(
@@ -72,10 +76,12 @@ def fit_nbsvm(
     ``fit_docs`` and ``val_docs`` together (never the test set). Selection is by mean
     held-out accuracy; ties, common on a few hundred rows, go to the larger mean clipped
     margin (how surely the right class wins), not to the first setting of the grid;
-    exact ties go to the lower order, binary weighting and the smaller C.
+    exact ties go to the lower order, binary weighting and the smaller C. The grid's fits
+    are independent: on large corpora they run in as many processes as torch has threads
+    (`PARALLEL_ABOVE`), with the same results as in one.
     """
     folds = _selection_folds(fit_docs, y_fit, val_docs, y_val, seed, cross_validate_below)
-    scores: dict[tuple[int, str, float, float], list[tuple[float, float]]] = {}
+    settings, tasks, nonzeros = [], [], 0
     fitted = {}  # order -> (n-grams, training counts) of ``fit_docs``, when it is a fold
     for order in orders:
         for docs_in, y_in, docs_out, y_out in folds:
@@ -90,12 +96,19 @@ def fit_nbsvm(
             if docs_in is fit_docs:
                 fitted[order] = ngrams, x_in
             x_out = ngrams.transform(docs_out)
+            nonzeros += x_in.nnz
             for weighting in weightings:
                 for c in NBSVM_C_GRIDS[weighting]:
-                    model = NBSVM(C=c, seed=seed, weighting=weighting).fit(x_in, y_in)
-                    for beta in NBSVM_BETAS:
-                        score = _accuracy_and_margin(model, x_out, y_out, beta)
-                        scores.setdefault((order, weighting, c, beta), []).append(score)
+                    settings.append((order, weighting, c))
+                    tasks.append(
+                        delayed(_scores_by_beta)(x_in, y_in, x_out, y_out, weighting, c, seed)
+                    )
+    # One fit per setting and fold, each on its own: as many processes as training's threads.
+    jobs = torch.get_num_threads() if nonzeros * len(NBSVM_C_GRIDS) >= PARALLEL_ABOVE else 1
+    scores: dict[tuple[int, str, float, float], list[tuple[float, float]]] = {}
+    for (order, weighting, c), by_beta in zip(settings, Parallel(n_jobs=jobs)(tasks), strict=True):
+        for beta, score in zip(NBSVM_BETAS, by_beta, strict=True):
+            scores.setdefault((order, weighting, c, beta), []).append(score)
     # max() keeps the first of exact ties; the grid runs from the lower order, binary, smaller C.
     order, weighting, c, beta = max(scores, key=lambda k: tuple(np.mean(scores[k], axis=0)))
     if order not in fitted:
@@ -145,6 +158,14 @@ def _selection_folds(
         ([docs[i] for i in train], y[train], [docs[i] for i in held], y[held])
         for train, held in splits
     ]
+
+
+def _scores_by_beta(
+    x_in: Any, y_in: np.ndarray, x_out: Any, y_out: np.ndarray, weighting: str, c: float, seed: int
+) -> list[tuple[float, float]]:
+    """Held-out (accuracy, margin) of NBSVM at ``c`` fitted on ``x_in``, for each beta."""
+    model = NBSVM(C=c, seed=seed, weighting=weighting).fit(x_in, y_in)
+    return [_accuracy_and_margin(model, x_out, y_out, beta) for beta in NBSVM_BETAS]
 
 
 def _accuracy_and_margin(model: NBSVM, x: Any, y: np.ndarray, beta: float) -> tuple[float, float]:

@@ -126,6 +126,12 @@ class RecurrentClassifier(nn.Module):
         nn.init.xavier_uniform_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
+    @property
+    def cuts_padding(self) -> str | None:
+        """The padding side when masking makes the outputs blind to padding beyond each row's
+        length, so a batch may be cut to its longest row (`rnnlab.engine.inference`); else None."""
+        return self.padding if self.mask else None
+
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         x = self.embedding(ids) if self.embedding is not None else ids.unsqueeze(-1).float()
         lengths = lengths if self.mask else None

@@ -162,6 +162,11 @@ class HybridClassifier(nn.Module):
             "linear_weight": self.linear_weight,
         }
 
+    @property
+    def cuts_padding(self) -> str | None:
+        """As the recurrent part's: the n-gram part reads real (non-zero) ids only."""
+        return self.recurrent.cuts_padding
+
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         deep = self.recurrent(ids, lengths)
         if self.linear_weight == 0.0:

@@ -81,7 +81,7 @@ def fit_nbsvm(
     (`PARALLEL_ABOVE`), with the same results as in one.
     """
     folds = _selection_folds(fit_docs, y_fit, val_docs, y_val, seed, cross_validate_below)
-    settings, tasks, nonzeros = [], [], 0
+    settings, tasks, costs, nonzeros = [], [], [], 0
     fitted = {}  # order -> (n-grams, training counts) of ``fit_docs``, when it is a fold
     for order in orders:
         for docs_in, y_in, docs_out, y_out in folds:
@@ -98,15 +98,21 @@ def fit_nbsvm(
             x_out = ngrams.transform(docs_out)
             nonzeros += x_in.nnz
             for weighting in weightings:
-                for c in NBSVM_C_GRIDS[weighting]:
+                for rank, c in enumerate(NBSVM_C_GRIDS[weighting]):
                     settings.append((order, weighting, c))
                     tasks.append(
                         delayed(_scores_by_beta)(x_in, y_in, x_out, y_out, weighting, c, seed)
                     )
-    # One fit per setting and fold, each on its own: as many processes as training's threads.
+                    costs.append(x_in.nnz * (1 + rank))  # the solver takes longer as C grows
+    # One fit per setting and fold, each on its own: as many processes as training's threads,
+    # the costliest first so that no long fit starts last; the results keep the grid's order.
     jobs = torch.get_num_threads() if nonzeros * len(NBSVM_C_GRIDS) >= PARALLEL_ABOVE else 1
+    dispatch = np.argsort(costs, kind="stable")[::-1] if jobs > 1 else np.arange(len(tasks))
+    results: list[Any] = [None] * len(tasks)
+    for i, by_beta in zip(dispatch, Parallel(n_jobs=jobs)(tasks[i] for i in dispatch), strict=True):
+        results[i] = by_beta
     scores: dict[tuple[int, str, float, float], list[tuple[float, float]]] = {}
-    for (order, weighting, c), by_beta in zip(settings, Parallel(n_jobs=jobs)(tasks), strict=True):
+    for (order, weighting, c), by_beta in zip(settings, results, strict=True):
         for beta, score in zip(NBSVM_BETAS, by_beta, strict=True):
             scores.setdefault((order, weighting, c, beta), []).append(score)
     # max() keeps the first of exact ties; the grid runs from the lower order, binary, smaller C.

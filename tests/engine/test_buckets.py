@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rnnlab.engine import Trainer
-from rnnlab.engine.buckets import WINDOW_BATCHES, BucketedData, bucketed_order
+from rnnlab.engine.buckets import WINDOW_BATCHES, BucketedData, bucketed_order, cut_to_longest
 from rnnlab.models import RecurrentClassifier
 
 
@@ -58,6 +58,9 @@ def test_a_batch_is_cut_to_its_longest_row_on_the_padding_side(padding):
     assert int((full != 0).sum()) == int((cut != 0).sum())  # no real token is lost
     (empty, _), _ = data.take(torch.tensor([2]))
     assert empty.shape == (1, 1)  # a batch of empty rows keeps one step
+    # Lengths that understate the tokens cut zeros only: every id stays.
+    short = cut_to_longest(ids, torch.tensor([1, 2, 0, 1]), padding)
+    assert short.shape == (4, 7) and int((short != 0).sum()) == int((ids != 0).sum())
 
 
 @pytest.mark.parametrize("padding", ["post", "pre"])

@@ -54,9 +54,18 @@ def bucketed_order(
 
 
 def cut_to_longest(ids: torch.Tensor, lengths: torch.Tensor, padding: str) -> torch.Tensor:
-    """(rows, maxlen) padded ids cut to the batch's longest row, on ``padding``'s side."""
-    width = min(max(1, int(lengths.max())) if len(lengths) else 1, ids.shape[1])
-    return ids[:, :width] if padding == "post" else ids[:, ids.shape[1] - width :]
+    """(rows, maxlen) padded ids cut to the batch's longest row, on ``padding``'s side.
+
+    Only zeros are cut: the width also keeps every non-zero id, should a row's length
+    understate its tokens (an n-gram part reads every non-zero id, whatever the lengths).
+    """
+    full = ids.shape[1]
+    used = torch.nonzero((ids != 0).any(0)).flatten()
+    span = (
+        0 if used.numel() == 0 else int(used[-1]) + 1 if padding == "post" else full - int(used[0])
+    )
+    width = min(max(1, span, int(lengths.max()) if len(lengths) else 0), full)
+    return ids[:, :width] if padding == "post" else ids[:, full - width :]
 
 
 class BucketedData(ArrayData):

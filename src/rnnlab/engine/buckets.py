@@ -14,8 +14,8 @@ order their rows the same way.
 >>> order = bucketed_order(lengths, torch.Generator().manual_seed(0), batch_size=2)
 >>> sorted(order.tolist()) == list(range(6))
 True
->>> data = BucketedData(torch.ones(3, 6, dtype=torch.long), torch.tensor([2, 4, 1]),
-...                     torch.tensor([0, 1, 0]), padding="post")
+>>> ids = torch.tensor([[5, 6, 0, 0, 0, 0], [1, 2, 3, 4, 0, 0], [7, 0, 0, 0, 0, 0]])
+>>> data = BucketedData(ids, torch.tensor([2, 4, 1]), torch.tensor([0, 1, 0]), padding="post")
 >>> (ids, lens), y = data.take(torch.tensor([0, 2]))
 >>> tuple(ids.shape), lens.tolist()
 ((2, 2), [2, 1])

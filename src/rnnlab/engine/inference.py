@@ -92,9 +92,10 @@ def predict_logits(
         raise InvalidValueError("no inputs to predict: pass at least one sample")
     padding = _cut_padding(model, inputs)
     lengths = inputs[1].cpu().numpy() if padding is not None else None
-    order = _canonical_order(inputs, lengths) if order_invariant else np.arange(n)
-    if lengths is not None and not order_invariant:
-        order = np.argsort(lengths, kind="stable")
+    if order_invariant:
+        order = _canonical_order(inputs, lengths)
+    else:
+        order = np.arange(n) if lengths is None else np.argsort(lengths, kind="stable")
     index = torch.from_numpy(order)
     ordered = tuple(t[index] for t in inputs)
     batches: Iterable[tuple[torch.Tensor, ...]] = (

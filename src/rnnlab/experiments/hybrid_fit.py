@@ -106,8 +106,8 @@ def fit_nbsvm(
                     costs.append(x_in.nnz * (1 + rank))  # the solver takes longer as C grows
     # One fit per setting and fold, each on its own: as many processes as training's threads,
     # the costliest first so that no long fit starts last; the results keep the grid's order.
-    jobs = torch.get_num_threads() if nonzeros * len(NBSVM_C_GRIDS) >= PARALLEL_ABOVE else 1
-    dispatch = np.argsort(costs, kind="stable")[::-1] if jobs > 1 else np.arange(len(tasks))
+    jobs = torch.get_num_threads() if nonzeros * len(weightings) >= PARALLEL_ABOVE else 1
+    dispatch = np.argsort(costs, kind="stable")[::-1]
     results: list[Any] = [None] * len(tasks)
     for i, by_beta in zip(dispatch, Parallel(n_jobs=jobs)(tasks[i] for i in dispatch), strict=True):
         results[i] = by_beta
